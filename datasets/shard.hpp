@@ -1,0 +1,90 @@
+// HDF5 feature shards (docs/FORMAT.md): one file of N cells, written to a temporary name and renamed
+// when complete, read back in slabs of rows. Not thread-safe: HDF5 is used from one thread per process.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datasets/schema.hpp"
+
+namespace resilinet {
+
+inline constexpr const char* kShardFormat = "resilinet-shard";
+inline constexpr int kShardFormatVersion = 1;
+
+// A block of rows held in memory. features is row-major [rows x F]; lonlat is [rows x 2].
+// Optional columns are empty when absent.
+struct ShardColumns {
+  size_t rows = 0;
+  std::vector<float> features;
+  std::vector<int64_t> cell_id;
+  std::vector<double> lonlat;
+  std::vector<uint32_t> region;
+  std::vector<float> hazard;
+  std::vector<int8_t> external_rating;
+  std::vector<int8_t> planted_level;
+
+  void clear() { *this = ShardColumns{}; }
+  // Resizes every present column to n rows for F features (optional ones only if flagged).
+  void resize(size_t n, size_t features_per_row, bool with_hazard, bool with_external_rating,
+              bool with_planted_level);
+};
+
+struct ShardMeta {
+  std::string path;
+  Schema schema;
+  std::vector<std::string> region_names;
+  size_t rows = 0;
+  int format_version = 0;
+  bool has_hazard = false;
+  bool has_external_rating = false;
+  bool has_planted_level = false;
+};
+
+struct ShardWriterOptions {
+  size_t chunk_rows = 65536;
+  int deflate_level = 0;  // 0 = uncompressed; 1..9 = deflate with shuffle
+  bool has_hazard = false;
+  bool has_external_rating = false;
+  bool has_planted_level = false;
+};
+
+// Writes one shard. Rows are appended in blocks; commit() closes the file and renames the temporary
+// file to its final name. Destroying an uncommitted writer removes the temporary file.
+class ShardWriter {
+ public:
+  ShardWriter(std::string final_path, Schema schema, std::vector<std::string> region_names,
+              ShardWriterOptions options = {});
+  ~ShardWriter();
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
+
+  void append(const ShardColumns& block);
+  void commit();
+  size_t rows_written() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens and validates one shard (format, version, dtypes, shapes, attributes); throws InputError
+// naming the file and the dataset or attribute at fault.
+class ShardReader {
+ public:
+  explicit ShardReader(const std::string& path);
+  ~ShardReader();
+  ShardReader(ShardReader&&) noexcept;
+  ShardReader& operator=(ShardReader&&) noexcept;
+
+  const ShardMeta& meta() const;
+  // Reads rows [first, first+count) of every present column into out (resized to count rows).
+  void read_rows(size_t first, size_t count, ShardColumns& out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace resilinet

@@ -1,0 +1,99 @@
+// The op set of resilinet on flat fp32 buffers. Each op has a fast CPU form (kernels/cpu/), an
+// fp64 reference twin used only by tests (kernels/reference/reference.hpp) and, where built, a CUDA
+// form (kernels/cuda/). All forms share names, argument order and meaning.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "kernels/mlp_layout.hpp"
+
+namespace resilinet::kernels {
+
+enum class LossKind : int { none = 0, mse = 1, softmax_cross_entropy = 2 };
+
+// The loss at the network's output, averaged over the rows of the call and scaled by weight:
+//   mse: weight * sum_{i,k} (y_ik - target_ik)^2 / (rows * outputs)
+//   softmax_cross_entropy: weight * sum_i -log softmax(y_i)[label_i] / rows
+// loss_rows, if nonzero, replaces rows as the divisor (for batches split across calls or ranks).
+struct LossSpec {
+  LossKind kind = LossKind::none;
+  float weight = 1.0f;
+  const float* target = nullptr;   // mse: [rows x outputs]
+  const int32_t* labels = nullptr; // cross entropy: class in [0, outputs)
+  size_t loss_rows = 0;
+};
+
+// Optional gradient injected at the output of one hidden layer (the latent z of the autoencoder).
+// Called once per tile of rows with that layer's activations z [rows x width]; adds dL/dz into dz
+// (pre-zeroed) and returns its loss contribution. tile is the tile index (first_row / tile_rows):
+// per-tile scratch lets the caller reduce its own sums in a fixed order. Called concurrently for
+// different tiles.
+struct LatentHook {
+  int layer = -1;
+  std::function<double(size_t tile, size_t first_row, size_t rows, const float* z, float* dz)> fn;
+};
+
+namespace cpu {
+
+// Rows per tile of the fused kernels; per-tile partial gradients are summed in tile order, so the
+// result does not depend on the thread count.
+inline constexpr size_t kTileRows = 64;
+
+// y[rows x outputs] = network(x); if stop_layer >= 0, y is the output of that layer instead.
+void mlp_forward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
+                 float* y, int stop_layer = -1);
+
+// One fused forward + backward pass over all layers, tile by tile. Overwrites grads
+// [param_count] with dLoss/dparams (masked entries zero) and returns the loss (including the hook's).
+double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
+                            size_t rows, const LossSpec& loss, const LatentHook* hook,
+                            float* grads);
+
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // L2 added to the gradient (not decoupled)
+};
+// One Adam step (step counts from 1) with bias correction, over a flat buffer.
+void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
+               const AdamConfig& config, int64_t step);
+
+// Student-t soft assignment: q_ij proportional to (1 + |z_i - mu_j|^2 / alpha)^(-(alpha+1)/2).
+void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters, float alpha,
+                 float* q);
+
+// IDEC clustering loss on a batch with the global-frequency target
+//   p_ij = (q_ij^2 / f_j) / sum_k (q_ik^2 / f_k),
+//   L = weight * sum_i sum_j p_ij log(p_ij / q_ij) / norm_rows   (p held constant).
+// Adds dL/dz into dz [rows x dims] and dL/dmu into dmu [clusters x dims]; returns L.
+double kl_target_loss_grad(const float* z, size_t rows, int dims, const float* mu, int clusters,
+                           float alpha, const double* frequency, float weight, size_t norm_rows,
+                           float* dz, float* dmu);
+
+// Nearest centroid of each row; adds per-cluster sums [clusters x dims] and counts in a fixed
+// order (so ranks can sum them afterwards); returns the inertia (sum of squared distances).
+double kmeans_assign(const float* x, size_t rows, int dims, const float* centroids, int clusters,
+                     int32_t* labels, double* sums, int64_t* counts);
+
+struct KMeansOptions {
+  int clusters = 5;
+  int restarts = 4;
+  int max_iterations = 100;
+  double tolerance = 1e-6;  // relative inertia change that stops Lloyd iterations
+  uint64_t seed = 0;
+};
+struct KMeansResult {
+  std::vector<float> centroids;  // [clusters x dims]
+  std::vector<int32_t> labels;   // [rows]
+  double inertia = 0;
+  int iterations = 0;
+};
+// k-means++ initialisation, then Lloyd iterations; the restart with the lowest inertia wins.
+KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options);
+
+}  // namespace cpu
+}  // namespace resilinet::kernels

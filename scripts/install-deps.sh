@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package that resilinet's build, tests, benchmarks and report rendering need.
+# Idempotent and non-interactive; safe to run again. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libhdf5-dev hdf5-tools
+  libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libomp-dev
+  openmpi-bin libopenmpi-dev
+  python3 python3-numpy python3-h5py python3-matplotlib
+)
+# Peer benchmarks only (large); opt in with RESILINET_BENCH_DEPS=1.
+if [[ "${RESILINET_BENCH_DEPS:-0}" == "1" ]]; then
+  packages+=(python3-torch python3-sklearn hyperfine)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
