@@ -1,0 +1,225 @@
+// ShardWriter: writes one HDF5 feature shard (docs/FORMAT.md) under a temporary name in the target
+// directory, appending validated blocks of rows, and renames it into place on commit() so a reader
+// never sees a half-written shard. Reading and validating shards is shard_reader.cpp.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "datasets/h5.hpp"
+#include "datasets/input_error.hpp"
+#include "datasets/shard.hpp"
+
+namespace resilinet {
+
+void ShardColumns::resize(size_t n, size_t features_per_row, bool with_hazard,
+                          bool with_external_rating, bool with_planted_level) {
+  rows = n;
+  features.resize(n * features_per_row);
+  cell_id.resize(n);
+  lonlat.resize(n * 2);
+  region.resize(n);
+  // Absent optional columns are empty, as ShardColumns promises.
+  if (with_hazard) hazard.resize(n); else hazard.clear();
+  if (with_external_rating) external_rating.resize(n); else external_rating.clear();
+  if (with_planted_level) planted_level.resize(n); else planted_level.clear();
+}
+
+namespace {
+
+// A shard we could not read back is never written: the same schema rules as ShardReader.
+void check_schema(const Schema& schema, const std::string& path) {
+  if (schema.size() == 0) throw InputError(path, "feature_names", "at least one feature", "none");
+  std::set<std::string> names;
+  const auto& components = known_components();
+  for (size_t i = 0; i < schema.size(); ++i) {
+    const FeatureSpec& f = schema.features[i];
+    std::string at = fmt::format("[{}] ({})", i, f.name);
+    if (f.name.empty()) throw InputError(path, "feature_names" + at, "a non-empty name", "''");
+    if (!names.insert(f.name).second)
+      throw InputError(path, "feature_names" + at, "unique feature names", "a duplicate");
+    if (std::find(components.begin(), components.end(), f.component) == components.end())
+      throw InputError(path, "feature_component" + at,
+                       "robustness, redundancy or resourcefulness", "'" + f.component + "'");
+    if (f.direction != 1 && f.direction != -1)
+      throw InputError(path, "feature_direction" + at, "+1 or -1", std::to_string(f.direction));
+  }
+}
+
+void check_column(const char* column, size_t found, size_t expected, const char* why) {
+  if (found != expected)
+    throw std::invalid_argument(std::string("ShardWriter::append: column ") + column + " has " +
+                                std::to_string(found) + " values, expected " +
+                                std::to_string(expected) + " (" + why + ")");
+}
+
+void fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;  // best effort: the rename below is what makes the shard appear
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+struct ShardWriter::Impl {
+  std::string final_path;
+  std::string temp_path;
+  Schema schema;
+  std::vector<std::string> region_names;
+  ShardWriterOptions options;
+  size_t rows = 0;
+  bool committed = false;
+
+  h5::File file;
+  h5::Dataset features, cell_id, lonlat, region, hazard, external_rating, planted_level;
+
+  void close_all() {
+    for (h5::Dataset* d : {&features, &cell_id, &lonlat, &region, &hazard, &external_rating,
+                           &planted_level})
+      d->reset();
+    file.reset();
+  }
+};
+
+ShardWriter::ShardWriter(std::string final_path, Schema schema,
+                         std::vector<std::string> region_names, ShardWriterOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.final_path = std::move(final_path);
+  s.schema = std::move(schema);
+  s.region_names = std::move(region_names);
+  s.options = options;
+  check_schema(s.schema, s.final_path);
+  const size_t F = s.schema.size();
+  if (options.chunk_rows == 0 || options.chunk_rows * F * sizeof(float) >= (size_t(1) << 32))
+    throw std::invalid_argument("ShardWriter: chunk_rows " + std::to_string(options.chunk_rows) +
+                                " must be > 0 and give chunks below 4 GiB for " +
+                                std::to_string(F) + " features");
+  if (options.deflate_level < 0 || options.deflate_level > 9)
+    throw std::invalid_argument("ShardWriter: deflate_level must be 0..9, got " +
+                                std::to_string(options.deflate_level));
+
+  std::filesystem::path target(s.final_path);
+  std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
+  if (!std::filesystem::is_directory(dir))
+    throw InputError(s.final_path, "", "an existing output directory", dir.string() + " missing");
+  s.temp_path = s.final_path + ".tmp-" + std::to_string(::getpid());
+
+  try {
+    s.file = h5::create_file(s.temp_path);
+    h5::write_string_attribute(s.file, "format", kShardFormat);
+    h5::write_int32_attribute(s.file, "format_version", kShardFormatVersion);
+    std::vector<std::string> names, systems, components, units;
+    std::vector<int8_t> directions;
+    for (const auto& f : s.schema.features) {
+      names.push_back(f.name);
+      systems.push_back(f.system);
+      components.push_back(f.component);
+      units.push_back(f.unit);
+      directions.push_back(static_cast<int8_t>(f.direction));
+    }
+    h5::write_string_array_attribute(s.file, "feature_names", names);
+    h5::write_string_array_attribute(s.file, "feature_system", systems);
+    h5::write_string_array_attribute(s.file, "feature_component", components);
+    h5::write_string_array_attribute(s.file, "feature_unit", units);
+    h5::write_int8_array_attribute(s.file, "feature_direction", directions);
+    h5::write_string_array_attribute(s.file, "region_names", s.region_names);
+
+    const hsize_t chunk = options.chunk_rows;
+    const int level = options.deflate_level;
+    s.features = h5::create_row_dataset(s.file, "features", H5T_IEEE_F32LE, F, chunk, level);
+    s.cell_id = h5::create_row_dataset(s.file, "cell_id", H5T_STD_I64LE, 0, chunk, level);
+    s.lonlat = h5::create_row_dataset(s.file, "lonlat", H5T_IEEE_F64LE, 2, chunk, level);
+    s.region = h5::create_row_dataset(s.file, "region", H5T_STD_U32LE, 0, chunk, level);
+    if (options.has_hazard)
+      s.hazard = h5::create_row_dataset(s.file, "hazard", H5T_IEEE_F32LE, 0, chunk, level);
+    if (options.has_external_rating)
+      s.external_rating =
+          h5::create_row_dataset(s.file, "external_rating", H5T_STD_I8LE, 0, chunk, level);
+    if (options.has_planted_level)
+      s.planted_level =
+          h5::create_row_dataset(s.file, "planted_level", H5T_STD_I8LE, 0, chunk, level);
+  } catch (...) {
+    s.close_all();
+    std::error_code ignored;
+    std::filesystem::remove(s.temp_path, ignored);
+    throw;
+  }
+}
+
+ShardWriter::~ShardWriter() {
+  if (!impl_ || impl_->committed) return;
+  impl_->close_all();
+  std::error_code ignored;
+  std::filesystem::remove(impl_->temp_path, ignored);
+}
+
+void ShardWriter::append(const ShardColumns& block) {
+  Impl& s = *impl_;
+  if (s.committed) throw std::logic_error("ShardWriter::append after commit: " + s.final_path);
+  const size_t n = block.rows;
+  check_column("features", block.features.size(), n * s.schema.size(), "rows x features");
+  check_column("cell_id", block.cell_id.size(), n, "rows");
+  check_column("lonlat", block.lonlat.size(), n * 2, "rows x 2");
+  check_column("region", block.region.size(), n, "rows");
+  check_column("hazard", block.hazard.size(), s.options.has_hazard ? n : 0,
+               s.options.has_hazard ? "has_hazard is set" : "has_hazard is not set");
+  check_column("external_rating", block.external_rating.size(),
+               s.options.has_external_rating ? n : 0,
+               s.options.has_external_rating ? "has_external_rating is set"
+                                             : "has_external_rating is not set");
+  check_column("planted_level", block.planted_level.size(), s.options.has_planted_level ? n : 0,
+               s.options.has_planted_level ? "has_planted_level is set"
+                                           : "has_planted_level is not set");
+  for (size_t i = 0; i < n; ++i) {
+    if (block.region[i] >= s.region_names.size())
+      throw InputError(s.final_path, "/region",
+                       "an index below " + std::to_string(s.region_names.size()) +
+                           " (the number of region_names)",
+                       std::to_string(block.region[i]) + " at row " + std::to_string(s.rows + i));
+  }
+  for (size_t i = 0; i < block.external_rating.size(); ++i) {
+    int r = block.external_rating[i];
+    if (r < 0 || r > 5)
+      throw InputError(s.final_path, "/external_rating", "a level 1..5 or 0 for none",
+                       std::to_string(r) + " at row " + std::to_string(s.rows + i));
+  }
+  if (n == 0) return;
+
+  h5::write_rows(s.features, H5T_NATIVE_FLOAT, s.rows, n, block.features.data());
+  h5::write_rows(s.cell_id, H5T_NATIVE_INT64, s.rows, n, block.cell_id.data());
+  h5::write_rows(s.lonlat, H5T_NATIVE_DOUBLE, s.rows, n, block.lonlat.data());
+  h5::write_rows(s.region, H5T_NATIVE_UINT32, s.rows, n, block.region.data());
+  if (s.options.has_hazard) h5::write_rows(s.hazard, H5T_NATIVE_FLOAT, s.rows, n, block.hazard.data());
+  if (s.options.has_external_rating)
+    h5::write_rows(s.external_rating, H5T_NATIVE_INT8, s.rows, n, block.external_rating.data());
+  if (s.options.has_planted_level)
+    h5::write_rows(s.planted_level, H5T_NATIVE_INT8, s.rows, n, block.planted_level.data());
+  s.rows += n;
+}
+
+void ShardWriter::commit() {
+  Impl& s = *impl_;
+  if (s.committed) throw std::logic_error("ShardWriter::commit called twice: " + s.final_path);
+  RESILINET_H5(H5Fflush(s.file, H5F_SCOPE_GLOBAL));
+  for (h5::Dataset* d : {&s.features, &s.cell_id, &s.lonlat, &s.region, &s.hazard,
+                         &s.external_rating, &s.planted_level})
+    d->close("H5Dclose");
+  s.file.close("H5Fclose");
+  // Data on disk before the name appears, and the new name on disk before we report success.
+  fsync_path(s.temp_path, O_RDONLY);
+  std::filesystem::rename(s.temp_path, s.final_path);
+  std::filesystem::path dir = std::filesystem::path(s.final_path).parent_path();
+  fsync_path(dir.empty() ? "." : dir.string(), O_RDONLY | O_DIRECTORY);
+  s.committed = true;
+}
+
+size_t ShardWriter::rows_written() const { return impl_->rows; }
+
+}  // namespace resilinet
