@@ -1,0 +1,135 @@
+// Deep-embedded-clustering ops on the CPU: Student-t soft assignment and the KL loss against the
+// global-frequency target with its gradients, OpenMP over row tiles, per-row math in double.
+// Not the frequency pass or the label bookkeeping (trainer); the fp64 twin is reference/dec.cpp.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "kernels/ops.hpp"
+
+namespace resilinet::kernels::cpu {
+
+namespace {
+
+// Student-t weights of one row, relative to its nearest centroid so that far rows and large alpha
+// cannot underflow: t_j = (u_j / u_min)^(-(alpha+1)/2) with u_j = 1 + |z - mu_j|^2 / alpha.
+// Writes u_j (the gradient needs it) and t_j in (0, 1]; returns sum_j t_j.
+double student_t_row(const float* z, int dims, const double* mu, int clusters, double alpha,
+                     double* u, double* t) {
+  double u_min = std::numeric_limits<double>::infinity();
+  for (int j = 0; j < clusters; ++j) {
+    const double* mu_j = mu + size_t(j) * dims;
+    double d2 = 0;
+    for (int k = 0; k < dims; ++k) {
+      double diff = double(z[k]) - mu_j[k];
+      d2 += diff * diff;
+    }
+    u[j] = 1.0 + d2 / alpha;
+    u_min = std::min(u_min, u[j]);
+  }
+  double total = 0;
+  if (alpha == 1.0) {
+    for (int j = 0; j < clusters; ++j) total += (t[j] = u_min / u[j]);  // exponent -1: no pow
+  } else {
+    const double exponent = -(alpha + 1.0) / 2.0;
+    for (int j = 0; j < clusters; ++j) total += (t[j] = std::pow(u[j] / u_min, exponent));
+  }
+  return total;
+}
+
+std::vector<double> to_double(const float* v, size_t n) { return std::vector<double>(v, v + n); }
+
+// Below this many rows a call is a few tens of microseconds: not worth waking other threads (the
+// per-tile latent hook calls land here too).
+constexpr size_t kParallelRows = 1024;
+
+}  // namespace
+
+void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters, float alpha,
+                 float* q) {
+  const std::vector<double> mu64 = to_double(mu, size_t(clusters) * dims);
+  const auto total_rows = static_cast<std::ptrdiff_t>(rows);
+#pragma omp parallel if (rows >= kParallelRows)
+  {
+    std::vector<double> u(clusters), t(clusters);
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t i = 0; i < total_rows; ++i) {
+      double total = student_t_row(z + size_t(i) * dims, dims, mu64.data(), clusters, alpha,
+                                   u.data(), t.data());
+      float* qi = q + size_t(i) * clusters;
+      for (int j = 0; j < clusters; ++j) qi[j] = float(t[j] / total);
+    }
+  }
+}
+
+// Gradient with p held constant, u_ij = 1 + |z_i - mu_j|^2 / alpha, c_ij = (p_ij - q_ij) / u_ij:
+//   dL/dz_i = s (alpha+1)/alpha sum_j c_ij (z_i - mu_j),  dL/dmu_j = -s (alpha+1)/alpha sum_i c_ij
+//   (z_i - mu_j), s = weight / norm_rows (alpha = 1 gives the DEC paper's factor 2).
+// Each tile keeps its own dmu partial; partials are summed in tile order, so the result does not
+// depend on the thread count.
+double kl_target_loss_grad(const float* z, size_t rows, int dims, const float* mu, int clusters,
+                           float alpha, const double* frequency, float weight, size_t norm_rows,
+                           float* dz, float* dmu) {
+  if (rows == 0) return 0.0;
+  const size_t centroid_values = size_t(clusters) * dims;
+  const size_t tiles = (rows + kTileRows - 1) / kTileRows;
+  const std::vector<double> mu64 = to_double(mu, centroid_values);
+  std::vector<double> inverse_frequency(clusters);
+  for (int j = 0; j < clusters; ++j) inverse_frequency[j] = 1.0 / frequency[j];
+  const double scale = double(weight) / double(norm_rows ? norm_rows : rows);
+  const double a = alpha;
+  const double factor = scale * (a + 1.0) / a;
+
+  std::vector<double> tile_dmu(tiles * centroid_values, 0.0);
+  std::vector<double> tile_loss(tiles, 0.0);
+  const auto tile_count = static_cast<std::ptrdiff_t>(tiles);
+#pragma omp parallel if (rows >= kParallelRows)
+  {
+    std::vector<double> u(clusters), t(clusters), p(clusters), dz_row(dims);
+#pragma omp for schedule(static)
+    for (std::ptrdiff_t tile = 0; tile < tile_count; ++tile) {
+      const size_t first = size_t(tile) * kTileRows;
+      const size_t last = std::min(rows, first + kTileRows);
+      double* dmu_tile = tile_dmu.data() + size_t(tile) * centroid_values;
+      double loss = 0;
+      for (size_t i = first; i < last; ++i) {
+        const float* zi = z + i * dims;
+        const double t_total = student_t_row(zi, dims, mu64.data(), clusters, a, u.data(), t.data());
+        // p_j is proportional to q_j^2 / f_j, and q_j to t_j: normalise t_j^2 / f_j directly.
+        double p_total = 0;
+        for (int j = 0; j < clusters; ++j) p_total += (p[j] = t[j] * t[j] * inverse_frequency[j]);
+        std::fill(dz_row.begin(), dz_row.end(), 0.0);
+        for (int j = 0; j < clusters; ++j) {
+          const double qj = t[j] / t_total;
+          const double pj = p[j] / p_total;
+          if (pj > 0) loss += pj * std::log(pj / qj);
+          const double c = factor * (pj - qj) / u[j];
+          const double* mu_j = mu64.data() + size_t(j) * dims;
+          double* dmu_j = dmu_tile + size_t(j) * dims;
+          for (int k = 0; k < dims; ++k) {
+            const double g = c * (double(zi[k]) - mu_j[k]);
+            dz_row[k] += g;
+            dmu_j[k] -= g;
+          }
+        }
+        float* dz_i = dz + i * dims;
+        for (int k = 0; k < dims; ++k) dz_i[k] += float(dz_row[k]);
+      }
+      tile_loss[tile] = loss;
+    }
+  }
+
+  double loss = 0;
+  std::vector<double> dmu_total(centroid_values, 0.0);
+  for (size_t tile = 0; tile < tiles; ++tile) {
+    loss += tile_loss[tile];
+    const double* part = tile_dmu.data() + tile * centroid_values;
+    for (size_t v = 0; v < centroid_values; ++v) dmu_total[v] += part[v];
+  }
+  for (size_t v = 0; v < centroid_values; ++v) dmu[v] += float(dmu_total[v]);
+  return scale * loss;
+}
+
+}  // namespace resilinet::kernels::cpu
