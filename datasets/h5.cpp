@@ -65,7 +65,10 @@ void silence_error_printing() {
 File create_file(const std::string& path) {
   silence_error_printing();
   PropList fapl = file_access_list();
-  return File(RESILINET_H5(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl)));
+  // No object timestamps: the same content gives the same bytes.
+  PropList fcpl(RESILINET_H5(H5Pcreate(H5P_FILE_CREATE)));
+  RESILINET_H5(H5Pset_obj_track_times(fcpl, false));
+  return File(RESILINET_H5(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl)));
 }
 
 File open_file_read_only(const std::string& path) {
@@ -128,6 +131,7 @@ Dataset create_row_dataset(hid_t location, const std::string& name, hid_t file_t
   hsize_t chunk[2] = {chunk_rows, columns};
   Dataspace space(RESILINET_H5(H5Screate_simple(rank, dims, max_dims)));
   PropList dcpl(RESILINET_H5(H5Pcreate(H5P_DATASET_CREATE)));
+  RESILINET_H5(H5Pset_obj_track_times(dcpl, false));
   RESILINET_H5(H5Pset_chunk(dcpl, rank, chunk));
   if (deflate_level > 0) {
     RESILINET_H5(H5Pset_shuffle(dcpl));
