@@ -1,0 +1,137 @@
+// One Adam step over a flat fp32 buffer (parameters, gradients and both moments share one layout)
+// with bias correction and optional L2 weight decay; vectorised, threaded only for large buffers.
+// Not an optimizer object: steps and state live in the trainer. fp64 twin: reference/adam.cpp.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include "kernels/ops.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>  // also declares the builtins used below
+#endif
+
+// The AVX vectors only ever live inside inlined code, so the ABI note about them does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace resilinet::kernels::cpu {
+namespace {
+
+// Below this many parameters a parallel region costs more than it saves.
+constexpr size_t kParallelAdam = size_t(1) << 16;
+
+typedef float Vec4 __attribute__((vector_size(16)));
+typedef float Vec8 __attribute__((vector_size(32)));
+
+// Lane-wise square roots. Written out because without -fno-math-errno GCC vectorises no std::sqrt.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+[[gnu::always_inline]] inline Vec4 sqrt_lanes(const Vec4& x) {
+  return Vec4(__builtin_ia32_sqrtps(x));
+}
+[[gnu::always_inline]] inline Vec8 sqrt_lanes(const Vec8& x) {
+  return Vec8(__builtin_ia32_sqrtps256(x));
+}
+#else
+template <typename V>
+[[gnu::always_inline]] inline V sqrt_lanes(V x) {
+  for (size_t k = 0; k < sizeof(V) / sizeof(float); ++k) x[k] = std::sqrt(x[k]);
+  return x;
+}
+#endif
+[[gnu::always_inline]] inline float sqrt_lanes(float x) { return std::sqrt(x); }
+
+template <typename V>
+[[gnu::always_inline]] inline V load(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V>
+[[gnu::always_inline]] inline void store(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+struct AdamScalars {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inv_sqrt_correction2, eps,
+      weight_decay;
+};
+
+// The update of one element or one vector of elements (T = float or a vector type).
+template <typename T>
+[[gnu::always_inline]] inline void adam_update(T& p, const T& grad, T& m, T& v, AdamScalars s) {
+  const T g = grad + s.weight_decay * p;
+  m = s.beta1 * m + s.one_minus_beta1 * g;
+  v = s.beta2 * v + s.one_minus_beta2 * (g * g);
+  p = p - s.step_size * m / (sqrt_lanes(v) * s.inv_sqrt_correction2 + s.eps);
+}
+
+template <typename V>
+[[gnu::always_inline]] inline void adam_range(float* params, const float* grads, float* m, float* v,
+                                              size_t begin, size_t end, AdamScalars s) {
+  constexpr size_t kLanes = sizeof(V) / sizeof(float);
+  size_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+    V p = load<V>(params + i), mi = load<V>(m + i), vi = load<V>(v + i);
+    adam_update(p, load<V>(grads + i), mi, vi, s);
+    store(params + i, p);
+    store(m + i, mi);
+    store(v + i, vi);
+  }
+  for (; i < end; ++i) adam_update(params[i], grads[i], m[i], v[i], s);
+}
+
+void adam_range_baseline(float* params, const float* grads, float* m, float* v, size_t begin,
+                         size_t end, AdamScalars s) {
+  adam_range<Vec4>(params, grads, m, v, begin, end, s);
+}
+
+#if defined(__x86_64__)
+[[gnu::target("avx2,fma")]] void adam_range_avx2(float* params, const float* grads, float* m,
+                                                 float* v, size_t begin, size_t end,
+                                                 AdamScalars s) {
+  adam_range<Vec8>(params, grads, m, v, begin, end, s);
+}
+#endif
+
+}  // namespace
+
+void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
+               const AdamConfig& config, int64_t step) {
+  if (step < 1) throw std::invalid_argument("adam_step: step counts from 1");
+  const double correction1 = 1 - std::pow(double(config.beta1), double(step));
+  const double correction2 = 1 - std::pow(double(config.beta2), double(step));
+  AdamScalars s;
+  s.beta1 = config.beta1;
+  s.beta2 = config.beta2;
+  s.one_minus_beta1 = float(1 - double(config.beta1));
+  s.one_minus_beta2 = float(1 - double(config.beta2));
+  s.step_size = float(double(config.lr) / correction1);
+  s.inv_sqrt_correction2 = float(1 / std::sqrt(correction2));
+  s.eps = config.eps;
+  s.weight_decay = config.weight_decay;
+
+  auto range = adam_range_baseline;
+#if defined(__x86_64__)
+  // Same switch as the MLP kernels: RESILINET_CPU_ISA=baseline forces the SSE2 code.
+  const char* isa = std::getenv("RESILINET_CPU_ISA");
+  const bool baseline = isa && std::string_view(isa) == "baseline";
+  if (!baseline && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    range = adam_range_avx2;
+#endif
+  if (n < kParallelAdam) {
+    range(params, grads, m, v, 0, n, s);
+    return;
+  }
+  constexpr size_t kChunk = 4096;
+  const ptrdiff_t chunks = ptrdiff_t((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static)
+  for (ptrdiff_t c = 0; c < chunks; ++c) {
+    const size_t begin = size_t(c) * kChunk;
+    range(params, grads, m, v, begin, std::min(n, begin + kChunk), s);
+  }
+}
+
+}  // namespace resilinet::kernels::cpu

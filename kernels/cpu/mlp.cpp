@@ -1,0 +1,697 @@
+// Fused forward and backward of an MLP on the CPU: one pass per tile of kTileRows rows, every
+// layer's activations in a per-thread cache-sized buffer, OpenMP over tiles, weight gradients in
+// one slot per tile summed in tile order. Not the trainer's model; fp64 twin: reference/mlp.cpp.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>  // also declares the AVX builtins used below
+#endif
+
+// The AVX vectors only ever live inside inlined code, so the ABI note about them does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace resilinet::kernels::cpu {
+namespace {
+
+// Every width is padded to a multiple of kPad floats inside the kernel (two SSE vectors or one AVX
+// vector), so no inner loop has a remainder.
+constexpr int kPad = 8;
+constexpr int kRows = int(kTileRows);
+// Per-tile gradient slots of one round stay below this, whatever the batch size.
+constexpr size_t kRoundBytes = size_t(16) << 20;
+constexpr size_t kFoldChunk = 256;  // floats per work item when summing the slots
+
+int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+typedef float Vec4 __attribute__((vector_size(16)));
+typedef float Vec8 __attribute__((vector_size(32)));
+
+template <typename V>
+[[gnu::always_inline]] inline V load(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V>
+[[gnu::always_inline]] inline void store(float* p, const V& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// What the tile kernels need to know about an instruction set: its vector, how to broadcast a
+// float, and how many rows a register block holds for NB vectors of columns (enough accumulators to
+// cover FMA latency x ports, few enough to stay in registers, a power of two so 64 rows divide).
+struct Sse2 {  // 16 registers of 4 lanes
+  using V = Vec4;
+  static constexpr int kLanes = 4;
+  [[gnu::always_inline]] static V splat(const float* p) {
+    const float s = *p;
+    return V{s, s, s, s};
+  }
+  static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
+};
+struct Avx2 {  // 16 registers of 8 lanes
+  using V = Vec8;
+  static constexpr int kLanes = 8;
+  [[gnu::always_inline]] static V splat(const float* p) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    // GCC 12 builds {s, s, ...} of a strided load from eight inserts; this is one vbroadcastss.
+    return V(__builtin_ia32_vbroadcastss256(p));
+#else
+    const float s = *p;
+    return V{s, s, s, s, s, s, s, s};
+#endif
+  }
+  static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
+};
+struct Avx512 : Avx2 {  // AVX-512VL: 32 registers of 8 lanes
+  static constexpr int block_rows(int nb) { return nb == 1 ? 16 : 8; }
+};
+
+// 64-byte aligned floats that only grow, so workspaces are allocated once per thread. Contents are
+// not kept across growth; every user writes before it reads.
+class FloatBuffer {
+ public:
+  float* ensure(size_t floats) {
+    if (floats > size_) {
+      size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      if (!data_) throw std::bad_alloc();
+      size_ = floats;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  size_t size_ = 0;
+};
+
+// The network repacked for the tile kernels: masked weights zeroed, widths padded with zeros.
+struct PackedLayer {
+  int in = 0, out = 0, in_pad = 0, out_pad = 0;
+  bool relu = false;
+  const float* wt = nullptr;    // W^T [in][out_pad]: forward operand
+  const float* w = nullptr;     // W [out][in_pad]: operand of the gradient w.r.t. the input
+  const float* bias = nullptr;  // [out_pad]
+  size_t act = 0;               // output [kRows][out_pad] in the tile workspace
+  size_t slot_w = 0;            // dW [out][in_pad] in a gradient slot
+  size_t slot_b = 0;            // db [out_pad] in a gradient slot
+};
+
+struct PackedNet {
+  std::vector<PackedLayer> layers;
+  int inputs = 0, in_pad = 0, max_pad = 0;
+  size_t act_floats = 0;   // input tile plus every layer's output tile
+  size_t slot_floats = 0;  // one tile's gradient, a multiple of 16 floats (own cache lines)
+};
+
+// Packs layers [0, last_layer] of the network; storage must outlive the result.
+PackedNet pack_network(const MlpLayout& layout, const float* params, int last_layer,
+                       FloatBuffer& storage) {
+  PackedNet net;
+  net.inputs = layout.inputs();
+  net.in_pad = round_up(net.inputs, kPad);
+  net.max_pad = net.in_pad;
+  size_t weight_floats = 0;
+  net.act_floats = size_t(kRows) * net.in_pad;
+  for (int l = 0; l <= last_layer; ++l) {
+    const LayerShape& s = layout.layers[l];
+    PackedLayer p;
+    p.in = s.in;
+    p.out = s.out;
+    p.in_pad = round_up(s.in, kPad);
+    p.out_pad = round_up(s.out, kPad);
+    p.relu = s.act == Activation::relu;
+    p.act = net.act_floats;
+    net.act_floats += size_t(kRows) * p.out_pad;
+    p.slot_w = net.slot_floats;
+    net.slot_floats += size_t(p.out) * p.in_pad;
+    p.slot_b = net.slot_floats;
+    net.slot_floats += p.out_pad;
+    net.max_pad = std::max(net.max_pad, p.out_pad);
+    weight_floats += size_t(s.in) * p.out_pad + size_t(s.out) * p.in_pad + p.out_pad;
+    net.layers.push_back(p);
+  }
+  net.slot_floats = (net.slot_floats + 15) / 16 * 16;
+
+  float* dst = storage.ensure(weight_floats);
+  std::memset(dst, 0, weight_floats * sizeof(float));
+  for (int l = 0; l <= last_layer; ++l) {
+    const LayerShape& s = layout.layers[l];
+    PackedLayer& p = net.layers[l];
+    float* wt = dst;
+    float* w = wt + size_t(s.in) * p.out_pad;
+    float* b = w + size_t(s.out) * p.in_pad;
+    dst = b + p.out_pad;
+    const float* src = params + s.weight_offset;
+    for (int o = 0; o < s.out; ++o)
+      for (int i = 0; i < s.in; ++i) {
+        size_t k = size_t(o) * s.in + i;
+        float value = (s.mask.empty() || s.mask[k]) ? src[k] : 0.0f;
+        wt[size_t(i) * p.out_pad + o] = value;
+        w[size_t(o) * p.in_pad + i] = value;
+      }
+    std::memcpy(b, params + s.bias_offset, sizeof(float) * s.out);
+    p.wt = wt;
+    p.w = w;
+    p.bias = b;
+  }
+  return net;
+}
+
+// C[m][n] = init + sum_k A(m,k) B[k][n], with A(m,k) = a[m * a_row + k * a_col], so one kernel
+// serves the forward product (A = activations), the input gradient (A = output gradient) and the
+// weight gradient (A = transposed output gradient, k = rows). n is a multiple of kPad.
+struct Gemm {
+  const float* a = nullptr;
+  ptrdiff_t a_row = 0, a_col = 0;
+  const float* b = nullptr;
+  ptrdiff_t ldb = 0;
+  float* c = nullptr;
+  ptrdiff_t ldc = 0;
+  int m = 0, n = 0, k = 0;
+  const float* bias = nullptr;  // [n]: the initial value of every row (else zero)
+  bool relu = false;            // C = max(C, 0)
+  const float* gate = nullptr;  // [m][ldc]: C = 0 where gate <= 0 (the ReLU derivative)
+};
+
+// One register block: RB rows x NB vectors of C, accumulated over all of k.
+template <class T, int RB, int NB>
+[[gnu::always_inline]] inline void gemm_block(const Gemm& g, int m0, int n0) {
+  using V = typename T::V;
+  constexpr int L = T::kLanes;
+  // The unroll pragmas keep acc in registers: GCC does not fully unroll 24 iterations by itself.
+  V acc[RB][NB];
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) {
+    V init = g.bias ? load<V>(g.bias + n0 + j * L) : V{};
+#pragma GCC unroll 16
+    for (int r = 0; r < RB; ++r) acc[r][j] = init;
+  }
+  const float* a = g.a + m0 * g.a_row;
+  const float* b = g.b + n0;
+  for (int k = 0; k < g.k; ++k, a += g.a_col, b += g.ldb) {
+    V bv[NB];
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) bv[j] = load<V>(b + j * L);
+#pragma GCC unroll 16
+    for (int r = 0; r < RB; ++r) {
+      const V av = T::splat(a + r * g.a_row);
+#pragma GCC unroll 4
+      for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < RB; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) {
+      V c = acc[r][j];
+      if (g.relu) c = c > V{} ? c : V{};
+      ptrdiff_t at = (m0 + r) * g.ldc + n0 + j * L;
+      if (g.gate) c = load<V>(g.gate + at) > V{} ? c : V{};
+      store(g.c + at, c);
+    }
+}
+
+// All rows of one panel of NB vectors: blocks of RB rows, then the remainder in halving blocks.
+template <class T, int RB, int NB>
+[[gnu::always_inline]] inline void gemm_panel(const Gemm& g, int n0, int m0) {
+  for (; m0 + RB <= g.m; m0 += RB) gemm_block<T, RB, NB>(g, m0, n0);
+  if constexpr (RB > 1)
+    if (m0 < g.m) gemm_panel<T, RB / 2, NB>(g, n0, m0);
+}
+
+template <class T>
+[[gnu::always_inline]] inline void gemm(const Gemm& g) {
+  constexpr int L = T::kLanes;
+  int n0 = 0;
+  int vectors = g.n / L;
+  while (vectors > 0) {
+    if (vectors == 2 || vectors == 4) {
+      gemm_panel<T, T::block_rows(2), 2>(g, n0, 0);
+      n0 += 2 * L;
+      vectors -= 2;
+    } else if (vectors == 1) {
+      gemm_panel<T, T::block_rows(1), 1>(g, n0, 0);
+      n0 += L;
+      vectors -= 1;
+    } else {
+      gemm_panel<T, T::block_rows(3), 3>(g, n0, 0);
+      n0 += 3 * L;
+      vectors -= 3;
+    }
+  }
+}
+
+// What every tile of one call shares.
+struct Problem {
+  const PackedNet* net = nullptr;
+  const float* x = nullptr;
+  size_t rows = 0;
+  const LossSpec* loss = nullptr;
+  double norm_rows = 1;
+  const LatentHook* hook = nullptr;  // null when there is none
+};
+
+// Loads rows [first_row, first_row + rows) of x into a zero-padded [kRows][in_pad] tile.
+[[gnu::always_inline]] inline void load_input_tile(const PackedNet& net, const float* x,
+                                                   size_t rows, float* tile) {
+  std::memset(tile, 0, sizeof(float) * size_t(kRows) * net.in_pad);
+  for (size_t r = 0; r < rows; ++r)
+    std::memcpy(tile + r * net.in_pad, x + r * net.inputs, sizeof(float) * net.inputs);
+}
+
+template <class T>
+[[gnu::always_inline]] inline void forward_layers(const PackedNet& net, float* acts,
+                                                  int last_layer) {
+  const float* in = acts;
+  int in_pad = net.in_pad;
+  for (int l = 0; l <= last_layer; ++l) {
+    const PackedLayer& p = net.layers[l];
+    Gemm g;
+    g.a = in;
+    g.a_row = in_pad;
+    g.a_col = 1;
+    g.b = p.wt;
+    g.ldb = p.out_pad;
+    g.c = acts + p.act;
+    g.ldc = p.out_pad;
+    g.m = kRows;
+    g.n = p.out_pad;
+    g.k = p.in;
+    g.bias = p.bias;
+    g.relu = p.relu;
+    gemm<T>(g);
+    in = g.c;
+    in_pad = p.out_pad;
+  }
+}
+
+// Writes dLoss/dy into grad [kRows][out_pad] (zero outside the tile) and returns the tile's loss.
+double output_loss_grad(const Problem& pb, size_t first_row, size_t rows, const float* y,
+                        float* grad) {
+  const PackedLayer& top = pb.net->layers.back();
+  const int outputs = top.out;
+  std::memset(grad, 0, sizeof(float) * size_t(kRows) * top.out_pad);
+  const LossSpec& loss = *pb.loss;
+  double sum = 0;
+  if (loss.kind == LossKind::mse) {
+    const double scale = double(loss.weight) / (pb.norm_rows * outputs);
+    const float* t = loss.target + first_row * outputs;
+    const float grad_scale = float(2 * scale);
+    for (size_t r = 0; r < rows; ++r)
+      for (int o = 0; o < outputs; ++o) {
+        float d = y[r * top.out_pad + o] - t[r * outputs + o];
+        sum += double(d) * d;
+        grad[r * top.out_pad + o] = grad_scale * d;
+      }
+    return scale * sum;
+  }
+  if (loss.kind == LossKind::softmax_cross_entropy) {
+    const double scale = double(loss.weight) / pb.norm_rows;
+    for (size_t r = 0; r < rows; ++r) {
+      const float* yr = y + r * top.out_pad;
+      double peak = yr[0];
+      for (int o = 1; o < outputs; ++o) peak = std::max(peak, double(yr[o]));
+      double denom = 0;
+      for (int o = 0; o < outputs; ++o) denom += std::exp(double(yr[o]) - peak);
+      const double log_denom = std::log(denom);
+      const int label = loss.labels[first_row + r];
+      sum += peak + log_denom - yr[label];
+      for (int o = 0; o < outputs; ++o) {
+        double p = std::exp(double(yr[o]) - peak - log_denom);
+        grad[r * top.out_pad + o] = float(scale * (p - (o == label ? 1.0 : 0.0)));
+      }
+    }
+    return scale * sum;
+  }
+  return 0;
+}
+
+// Calls the hook on the tile's activations of its layer and returns its loss; dz [rows][width] is
+// handed back compact in *dz_out (the padded activations are copied only when the widths differ).
+double call_hook(const Problem& pb, size_t tile, size_t first_row, size_t rows, const float* acts,
+                 float* scratch, float** dz_out) {
+  const PackedLayer& p = pb.net->layers[pb.hook->layer];
+  const float* z = acts + p.act;
+  float* dz = scratch;
+  if (p.out != p.out_pad) {
+    float* compact = scratch + size_t(kRows) * p.out;
+    for (size_t r = 0; r < rows; ++r)
+      std::memcpy(compact + r * p.out, z + r * p.out_pad, sizeof(float) * p.out);
+    z = compact;
+  }
+  std::memset(dz, 0, sizeof(float) * rows * p.out);
+  *dz_out = dz;
+  return pb.hook->fn(tile, first_row, rows, z, dz);
+}
+
+// grad [kRows][out_pad] of layer p's output becomes the gradient of its pre-activation (the ReLU
+// derivative is 1 where the output is positive, else 0, also at 0).
+void apply_activation_derivative(const PackedLayer& p, const float* acts, float* grad) {
+  if (!p.relu) return;
+  const float* y = acts + p.act;
+  for (size_t k = 0; k < size_t(kRows) * p.out_pad; ++k)
+    if (!(y[k] > 0.0f)) grad[k] = 0.0f;
+}
+
+// Adds the hook's dz [rows][out] into grad [kRows][out_pad], then applies the ReLU derivative.
+void add_hook_gradient(const PackedLayer& p, size_t rows, const float* dz, const float* acts,
+                       float* grad) {
+  for (size_t r = 0; r < rows; ++r)
+    for (int o = 0; o < p.out; ++o) grad[r * p.out_pad + o] += dz[r * p.out + o];
+  apply_activation_derivative(p, acts, grad);
+}
+
+// Forward, loss, hook and backward of one tile; writes the tile's gradient into slot and returns
+// the output loss (the hook's loss goes to *hook_loss).
+template <class T>
+[[gnu::always_inline]] inline double forward_backward_tile(const Problem& pb, size_t tile,
+                                                           float* workspace, float* slot,
+                                                           double* hook_loss) {
+  const PackedNet& net = *pb.net;
+  const int last = int(net.layers.size()) - 1;
+  const size_t first_row = tile * kTileRows;
+  const size_t rows = std::min(kTileRows, pb.rows - first_row);
+  float* acts = workspace;
+  float* grad = acts + net.act_floats;
+  float* grad_next = grad + size_t(kRows) * net.max_pad;
+  float* hook_scratch = grad_next + size_t(kRows) * net.max_pad;
+
+  load_input_tile(net, pb.x + first_row * net.inputs, rows, acts);
+  forward_layers<T>(net, acts, last);
+  float* dz = nullptr;
+  const int hook_layer = pb.hook ? pb.hook->layer : -1;
+  *hook_loss = pb.hook ? call_hook(pb, tile, first_row, rows, acts, hook_scratch, &dz) : 0.0;
+
+  const PackedLayer& top = net.layers[last];
+  double loss = output_loss_grad(pb, first_row, rows, acts + top.act, grad);
+  if (hook_layer == last)
+    add_hook_gradient(top, rows, dz, acts, grad);
+  else
+    apply_activation_derivative(top, acts, grad);
+
+  // grad holds dLoss/d(pre-activation) of layer l, zero outside the tile's rows.
+  for (int l = last; l >= 0; --l) {
+    const PackedLayer& p = net.layers[l];
+    const float* input = l == 0 ? acts : acts + net.layers[l - 1].act;
+    const int in_pad = l == 0 ? net.in_pad : net.layers[l - 1].out_pad;
+
+    for (int j = 0; j < p.out_pad; j += T::kLanes) {
+      typename T::V db{};
+      for (size_t r = 0; r < rows; ++r) db += load<typename T::V>(grad + r * p.out_pad + j);
+      store(slot + p.slot_b + j, db);
+    }
+
+    Gemm dw;
+    dw.a = grad;
+    dw.a_row = 1;
+    dw.a_col = p.out_pad;
+    dw.b = input;
+    dw.ldb = in_pad;
+    dw.c = slot + p.slot_w;
+    dw.ldc = p.in_pad;
+    dw.m = p.out;
+    dw.n = p.in_pad;
+    dw.k = int(rows);
+    gemm<T>(dw);
+
+    if (l == 0) break;
+    const PackedLayer& below = net.layers[l - 1];
+    Gemm dx;
+    dx.a = grad;
+    dx.a_row = p.out_pad;
+    dx.a_col = 1;
+    dx.b = p.w;
+    dx.ldb = p.in_pad;
+    dx.c = grad_next;
+    dx.ldc = p.in_pad;
+    dx.m = kRows;
+    dx.n = p.in_pad;
+    dx.k = p.out;
+    const bool hook_here = hook_layer == l - 1;
+    if (below.relu && !hook_here) dx.gate = acts + below.act;
+    gemm<T>(dx);
+    if (hook_here) add_hook_gradient(below, rows, dz, acts, grad_next);
+    std::swap(grad, grad_next);
+  }
+  return loss;
+}
+
+template <class T>
+[[gnu::always_inline]] inline void forward_tile(const PackedNet& net, const float* x, size_t rows,
+                                                float* y, float* workspace) {
+  load_input_tile(net, x, rows, workspace);
+  const int last = int(net.layers.size()) - 1;
+  forward_layers<T>(net, workspace, last);
+  const PackedLayer& top = net.layers[last];
+  const float* out = workspace + top.act;
+  for (size_t r = 0; r < rows; ++r)
+    std::memcpy(y + r * top.out, out + r * top.out_pad, sizeof(float) * top.out);
+}
+
+using ForwardBackwardTile = double (*)(const Problem&, size_t, float*, float*, double*);
+using ForwardTile = void (*)(const PackedNet&, const float*, size_t, float*, float*);
+
+double forward_backward_tile_baseline(const Problem& pb, size_t tile, float* ws, float* slot,
+                                      double* hook_loss) {
+  return forward_backward_tile<Sse2>(pb, tile, ws, slot, hook_loss);
+}
+void forward_tile_baseline(const PackedNet& net, const float* x, size_t rows, float* y, float* ws) {
+  forward_tile<Sse2>(net, x, rows, y, ws);
+}
+
+#if defined(__x86_64__)
+// The same code compiled for AVX2 + FMA and for AVX-512VL (32 registers), chosen at run time, so a
+// portable build is fast too.
+[[gnu::target("avx2,fma")]] double forward_backward_tile_avx2(const Problem& pb, size_t tile,
+                                                              float* ws, float* slot,
+                                                              double* hook_loss) {
+  return forward_backward_tile<Avx2>(pb, tile, ws, slot, hook_loss);
+}
+[[gnu::target("avx2,fma")]] void forward_tile_avx2(const PackedNet& net, const float* x,
+                                                   size_t rows, float* y, float* ws) {
+  forward_tile<Avx2>(net, x, rows, y, ws);
+}
+[[gnu::target("avx512f,avx512vl,avx2,fma")]] double forward_backward_tile_avx512(
+    const Problem& pb, size_t tile, float* ws, float* slot, double* hook_loss) {
+  return forward_backward_tile<Avx512>(pb, tile, ws, slot, hook_loss);
+}
+[[gnu::target("avx512f,avx512vl,avx2,fma")]] void forward_tile_avx512(const PackedNet& net,
+                                                                      const float* x, size_t rows,
+                                                                      float* y, float* ws) {
+  forward_tile<Avx512>(net, x, rows, y, ws);
+}
+#endif
+
+enum class Isa { baseline, avx2, avx512 };
+
+// The best instruction set this CPU has, unless RESILINET_CPU_ISA (auto, baseline, avx2, avx512)
+// asks for another; tests use it to check every path the machine can run.
+Isa select_isa() {
+#if defined(__x86_64__)
+  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has_avx512 =
+      has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#else
+  static const bool has_avx2 = false, has_avx512 = false;
+#endif
+  const char* env = std::getenv("RESILINET_CPU_ISA");
+  const std::string choice = env ? env : "";
+  if (choice.empty() || choice == "auto")
+    return has_avx512 ? Isa::avx512 : has_avx2 ? Isa::avx2 : Isa::baseline;
+  if (choice == "baseline") return Isa::baseline;
+  if (choice == "avx2" && has_avx2) return Isa::avx2;
+  if (choice == "avx512" && has_avx512) return Isa::avx512;
+  if (choice == "avx2" || choice == "avx512")
+    throw std::runtime_error("RESILINET_CPU_ISA=" + choice + " but this CPU lacks it");
+  throw std::invalid_argument("RESILINET_CPU_ISA must be auto, baseline, avx2 or avx512, found '" +
+                              choice + "'");
+}
+
+ForwardBackwardTile forward_backward_tile_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return forward_backward_tile_avx512;
+  if (isa == Isa::avx2) return forward_backward_tile_avx2;
+#endif
+  (void)isa;
+  return forward_backward_tile_baseline;
+}
+
+ForwardTile forward_tile_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return forward_tile_avx512;
+  if (isa == Isa::avx2) return forward_tile_avx2;
+#endif
+  (void)isa;
+  return forward_tile_baseline;
+}
+
+// Tile workspaces of the calling thread (one per OpenMP thread inside parallel regions); separate
+// for the two entry points so a hook may run an inference pass.
+float* forward_workspace(size_t floats) {
+  thread_local FloatBuffer buffer;
+  return buffer.ensure(floats);
+}
+float* training_workspace(size_t floats) {
+  thread_local FloatBuffer buffer;
+  return buffer.ensure(floats);
+}
+
+void check_layout(const MlpLayout& layout) {
+  if (layout.layers.empty()) throw std::invalid_argument("mlp: the layout has no layers");
+}
+
+// Keeps the first exception thrown inside a parallel region so it can be rethrown outside.
+class FirstError {
+ public:
+  void capture() {
+#pragma omp critical(resilinet_mlp_error)
+    if (!error_) error_ = std::current_exception();
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+void mlp_forward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
+                 float* y, int stop_layer) {
+  check_layout(layout);
+  const int layers = int(layout.layers.size());
+  if (stop_layer < -1 || stop_layer >= layers)
+    throw std::invalid_argument("mlp_forward: stop_layer " + std::to_string(stop_layer) +
+                                " is outside [-1, " + std::to_string(layers) + ")");
+  const int last = stop_layer < 0 ? layers - 1 : stop_layer;
+  if (rows == 0) return;
+  thread_local FloatBuffer packed_storage;
+  const PackedNet net = pack_network(layout, params, last, packed_storage);
+  const ForwardTile tile_fn = forward_tile_for(select_isa());
+  const size_t outputs = size_t(net.layers.back().out);
+  const ptrdiff_t tiles = ptrdiff_t((rows + kTileRows - 1) / kTileRows);
+#pragma omp parallel for schedule(static) if (tiles > 1)
+  for (ptrdiff_t t = 0; t < tiles; ++t) {
+    const size_t first = size_t(t) * kTileRows;
+    tile_fn(net, x + first * net.inputs, std::min(kTileRows, rows - first), y + first * outputs,
+            forward_workspace(net.act_floats));
+  }
+}
+
+double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
+                            size_t rows, const LossSpec& loss, const LatentHook* hook,
+                            float* grads) {
+  check_layout(layout);
+  const int layers = int(layout.layers.size());
+  if (hook && !hook->fn) hook = nullptr;
+  if (hook && (hook->layer < 0 || hook->layer >= layers))
+    throw std::invalid_argument("mlp_forward_backward: hook layer " + std::to_string(hook->layer) +
+                                " is outside [0, " + std::to_string(layers) + ")");
+  const int outputs = layout.outputs();
+  if (loss.kind == LossKind::mse && !loss.target)
+    throw std::invalid_argument("mlp_forward_backward: mse loss needs a target");
+  if (loss.kind == LossKind::softmax_cross_entropy) {
+    if (!loss.labels)
+      throw std::invalid_argument("mlp_forward_backward: cross entropy needs labels");
+    for (size_t r = 0; r < rows; ++r)
+      if (loss.labels[r] < 0 || loss.labels[r] >= outputs)
+        throw std::invalid_argument(
+            "mlp_forward_backward: label " + std::to_string(loss.labels[r]) + " of row " +
+            std::to_string(r) + " is outside [0, " + std::to_string(outputs) + ")");
+  }
+  std::fill(grads, grads + layout.param_count, 0.0f);
+  if (rows == 0) return 0.0;
+
+  thread_local FloatBuffer packed_storage, slot_storage, sum_storage;
+  const PackedNet net = pack_network(layout, params, layers - 1, packed_storage);
+  const ForwardBackwardTile tile_fn = forward_backward_tile_for(select_isa());
+
+  Problem pb;
+  pb.net = &net;
+  pb.x = x;
+  pb.rows = rows;
+  pb.loss = &loss;
+  pb.norm_rows = double(loss.loss_rows ? loss.loss_rows : rows);
+  pb.hook = hook;
+
+  const size_t tiles = (rows + kTileRows - 1) / kTileRows;
+  const size_t slot_bytes = net.slot_floats * sizeof(float);
+  const size_t round_tiles = std::clamp<size_t>(kRoundBytes / slot_bytes, 1, tiles);
+  float* slots = slot_storage.ensure(round_tiles * net.slot_floats);
+  float* sum = sum_storage.ensure(net.slot_floats);
+  const size_t hook_floats = hook ? 2 * size_t(kRows) * layout.layers[hook->layer].out : 0;
+  const size_t workspace_floats = net.act_floats + 2 * size_t(kRows) * net.max_pad + hook_floats;
+  std::vector<double> tile_loss(tiles, 0.0), tile_hook_loss(tiles, 0.0);
+  const ptrdiff_t chunks = ptrdiff_t((net.slot_floats + kFoldChunk - 1) / kFoldChunk);
+  FirstError error;
+
+#pragma omp parallel if (tiles > 1)
+  {
+    float* workspace = training_workspace(workspace_floats);
+    for (size_t first = 0; first < tiles; first += round_tiles) {
+      const size_t end = std::min(tiles, first + round_tiles);
+#pragma omp for schedule(static)
+      for (ptrdiff_t t = ptrdiff_t(first); t < ptrdiff_t(end); ++t) {
+        try {
+          tile_loss[t] = tile_fn(pb, size_t(t), workspace, slots + (t - first) * net.slot_floats,
+                                 &tile_hook_loss[t]);
+        } catch (...) {
+          error.capture();
+        }
+      }
+      // Sum the slots in tile order: each float sees the same additions whatever the threads.
+#pragma omp for schedule(static)
+      for (ptrdiff_t c = 0; c < chunks; ++c) {
+        const size_t begin = size_t(c) * kFoldChunk;
+        const size_t stop = std::min(net.slot_floats, begin + kFoldChunk);
+        size_t t = first;
+        if (first == 0) {
+          std::memcpy(sum + begin, slots + begin, sizeof(float) * (stop - begin));
+          ++t;
+        }
+        for (; t < end; ++t) {
+          const float* s = slots + (t - first) * net.slot_floats;
+#pragma omp simd
+          for (size_t k = begin; k < stop; ++k) sum[k] += s[k];
+        }
+      }
+    }
+  }
+  error.rethrow();
+
+  for (int l = 0; l < layers; ++l) {
+    const LayerShape& s = layout.layers[l];
+    const PackedLayer& p = net.layers[l];
+    for (int o = 0; o < s.out; ++o)
+      for (int i = 0; i < s.in; ++i) {
+        size_t k = size_t(o) * s.in + i;
+        if (s.mask.empty() || s.mask[k])
+          grads[s.weight_offset + k] = sum[p.slot_w + size_t(o) * p.in_pad + i];
+      }
+    std::memcpy(grads + s.bias_offset, sum + p.slot_b, sizeof(float) * s.out);
+  }
+  double total = 0;
+  for (double v : tile_loss) total += v;
+  for (double v : tile_hook_loss) total += v;
+  return total;
+}
+
+}  // namespace resilinet::kernels::cpu

@@ -1,0 +1,545 @@
+// Tests of the fused MLP kernels: the CPU form against the fp64 reference (forward, loss, every
+// gradient; odd shapes, grouped layers, both losses, a latent hook, every instruction set), the
+// reference against finite differences, masking, and bitwise determinism across thread counts.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/ops.hpp"
+#include "kernels/reference/reference.hpp"
+
+namespace resilinet::kernels {
+namespace {
+
+using Act = Activation;
+
+MlpLayout autoencoder_layout(int features) {
+  std::vector<int> groups(features);
+  for (int i = 0; i < features; ++i) groups[i] = i * 3 / features;  // three feature systems
+  return MlpLayout::build(features, {{48, Act::relu, groups},
+                                     {32, Act::relu, {}},
+                                     {8, Act::linear, {}},
+                                     {32, Act::relu, {}},
+                                     {48, Act::relu, {}},
+                                     {features, Act::linear, {}}});
+}
+
+MlpLayout classifier_layout() {
+  return MlpLayout::build(12, {{64, Act::relu, {}}, {32, Act::relu, {}}, {5, Act::linear, {}}});
+}
+
+// Odd widths everywhere, a grouped first layer whose groups are not contiguous, a ReLU output.
+MlpLayout odd_layout() {
+  std::vector<int> groups = {0, 2, 1, 0, 2, 1, 0, 0, 1, 2, 2, 1, 0};
+  return MlpLayout::build(
+      13, {{15, Act::relu, groups}, {7, Act::relu, {}}, {13, Act::linear, {}}, {9, Act::relu, {}}});
+}
+
+std::vector<float> random_params(const MlpLayout& layout, uint64_t seed) {
+  std::vector<float> params(layout.param_count);
+  init_params(layout, seed, params.data());
+  std::mt19937_64 rng(seed + 1);
+  std::uniform_real_distribution<float> u(-0.2f, 0.2f);
+  for (const auto& l : layout.layers)  // non-zero biases so their gradients are exercised
+    for (int o = 0; o < l.out; ++o) params[l.bias_offset + o] = u(rng);
+  return params;
+}
+
+std::vector<float> random_values(size_t n, uint64_t seed, float lo = 0.0f, float hi = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+std::vector<int32_t> random_labels(size_t n, int classes, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> v(n);
+  for (auto& x : v) x = int32_t(rng() % uint64_t(classes));
+  return v;
+}
+
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// max|a - b| / max|b|: the error relative to the block's largest entry.
+double relative_error(const float* a, const double* b, size_t n) {
+  double diff = 0, scale = 0;
+  for (size_t k = 0; k < n; ++k) {
+    diff = std::max(diff, std::abs(double(a[k]) - b[k]));
+    scale = std::max(scale, std::abs(b[k]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+// Sets RESILINET_CPU_ISA for the lifetime of the object.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(const char* isa) {
+    const char* old = std::getenv("RESILINET_CPU_ISA");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv("RESILINET_CPU_ISA", isa, 1);
+  }
+  ~ScopedIsa() {
+    if (had_)
+      setenv("RESILINET_CPU_ISA", old_.c_str(), 1);
+    else
+      unsetenv("RESILINET_CPU_ISA");
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+// The instruction sets this CPU can run; the kernels are checked on each (RESILINET_CPU_ISA).
+std::vector<const char*> instruction_sets() {
+  std::vector<const char*> isas = {"baseline"};
+#if defined(__x86_64__)
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) isas.push_back("avx2");
+  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+    isas.push_back("avx512");
+#endif
+  return isas;
+}
+
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : old_(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~ScopedThreads() { omp_set_num_threads(old_); }
+
+ private:
+  int old_;
+};
+
+constexpr double kTolerance = 1e-5;
+constexpr double kHookScale = 0.3;  // the hook's loss: kHookScale / 2 * |z|^2
+
+struct Case {
+  std::string name;
+  MlpLayout layout;
+  size_t rows;
+  LossKind loss;
+  int hook_layer;  // -1: no hook
+  size_t loss_rows = 0;
+};
+
+std::vector<Case> comparison_cases() {
+  const MlpLayout ae = autoencoder_layout(12);
+  const MlpLayout odd = odd_layout();
+  const MlpLayout head = classifier_layout();
+  return {
+      {"autoencoder mse, 1000 rows", ae, 1000, LossKind::mse, -1},
+      {"autoencoder mse + latent hook, 1024 rows", ae, 1024, LossKind::mse, 2},
+      {"autoencoder hook only, 65 rows", ae, 65, LossKind::none, 2},
+      {"autoencoder mse, 1 row, loss_rows 10", ae, 1, LossKind::mse, -1, 10},
+      {"autoencoder F=7 mse + hook, 63 rows", autoencoder_layout(7), 63, LossKind::mse, 2},
+      {"classifier cross entropy, 1000 rows", head, 1000, LossKind::softmax_cross_entropy, -1},
+      {"classifier cross entropy + hook, 64 rows", head, 64, LossKind::softmax_cross_entropy, 1},
+      {"odd widths mse + hook on the output, 65 rows", odd, 65, LossKind::mse, 3},
+      {"odd widths cross entropy + hook, 129 rows", odd, 129, LossKind::softmax_cross_entropy, 0},
+  };
+}
+
+// Runs the CPU kernel and the fp64 reference on one case and checks loss, gradients and the hook.
+void check_against_reference(const Case& c, uint64_t seed) {
+  SCOPED_TRACE(c.name);
+  const MlpLayout& layout = c.layout;
+  const int inputs = layout.inputs(), outputs = layout.outputs();
+  const auto params = random_params(layout, seed);
+  const auto x = random_values(c.rows * inputs, seed + 2);
+  const auto target = random_values(c.rows * outputs, seed + 3);
+  const auto labels = random_labels(c.rows, outputs, seed + 4);
+
+  LossSpec loss{c.loss, 0.7f, target.data(), labels.data(), c.loss_rows};
+  const size_t tiles = (c.rows + cpu::kTileRows - 1) / cpu::kTileRows;
+  std::vector<int> hook_calls(tiles, 0);
+  std::vector<int> hook_rows_ok(tiles, 0);
+  LatentHook hook;
+  hook.layer = c.hook_layer;
+  const int hook_width = c.hook_layer >= 0 ? layout.layers[c.hook_layer].out : 0;
+  hook.fn = [&](size_t tile, size_t first_row, size_t rows, const float* z, float* dz) {
+    ++hook_calls[tile];
+    hook_rows_ok[tile] =
+        first_row == tile * cpu::kTileRows && rows == std::min(cpu::kTileRows, c.rows - first_row);
+    double value = 0;
+    for (size_t k = 0; k < rows * hook_width; ++k) {
+      dz[k] += float(kHookScale) * z[k];
+      value += 0.5 * kHookScale * double(z[k]) * z[k];
+    }
+    return value;
+  };
+  std::vector<float> grads(layout.param_count, std::nanf(""));  // must be overwritten
+  const double value = cpu::mlp_forward_backward(layout, params.data(), x.data(), c.rows, loss,
+                                                 c.hook_layer >= 0 ? &hook : nullptr, grads.data());
+
+  const auto params64 = to_double(params);
+  const auto x64 = to_double(x);
+  const auto target64 = to_double(target);
+  std::vector<double> dz_hook;
+  double expected = 0;
+  if (c.hook_layer >= 0) {
+    const auto acts = reference::mlp_forward(layout, params64.data(), x64.data(), c.rows);
+    for (double z : acts[c.hook_layer + 1]) {
+      dz_hook.push_back(kHookScale * z);
+      expected += 0.5 * kHookScale * z * z;
+    }
+  }
+  reference::LossSpec64 loss64{c.loss, 0.7, target64.data(), labels.data(), c.loss_rows};
+  std::vector<double> grads64(layout.param_count);
+  expected += reference::mlp_forward_backward(
+      layout, params64.data(), x64.data(), c.rows, loss64, c.hook_layer,
+      dz_hook.empty() ? nullptr : dz_hook.data(), grads64.data());
+
+  EXPECT_NEAR(value, expected, kTolerance * std::max(1e-3, std::abs(expected)));
+  for (size_t l = 0; l < layout.layers.size(); ++l) {
+    const auto& s = layout.layers[l];
+    EXPECT_LE(relative_error(grads.data() + s.weight_offset, grads64.data() + s.weight_offset,
+                             size_t(s.out) * s.in),
+              kTolerance)
+        << "dW of layer " << l;
+    EXPECT_LE(relative_error(grads.data() + s.bias_offset, grads64.data() + s.bias_offset, s.out),
+              kTolerance)
+        << "db of layer " << l;
+  }
+  if (c.hook_layer >= 0)
+    for (size_t t = 0; t < tiles; ++t) {
+      EXPECT_EQ(hook_calls[t], 1) << "tile " << t;
+      EXPECT_EQ(hook_rows_ok[t], 1) << "tile " << t;
+    }
+}
+
+TEST(MlpForwardBackward, MatchesReferenceOnEveryCase) {
+  for (const char* isa : instruction_sets()) {
+    SCOPED_TRACE(std::string("RESILINET_CPU_ISA=") + isa);
+    ScopedIsa scoped(isa);
+    uint64_t seed = 100;
+    for (const auto& c : comparison_cases()) check_against_reference(c, seed += 10);
+  }
+}
+
+TEST(MlpForward, MatchesReferenceIncludingStopLayer) {
+  struct Shape {
+    MlpLayout layout;
+    size_t rows;
+    int stop_layer;
+  };
+  const std::vector<Shape> shapes = {
+      {classifier_layout(), 1000, -1}, {classifier_layout(), 1, -1},
+      {autoencoder_layout(12), 65, 2}, {autoencoder_layout(12), 64, -1},
+      {odd_layout(), 63, -1},          {odd_layout(), 130, 1}};
+  for (const char* isa : instruction_sets()) {
+    ScopedIsa scoped(isa);
+    uint64_t seed = 7;
+    for (const auto& s : shapes) {
+      SCOPED_TRACE(std::string(isa) + ", rows " + std::to_string(s.rows) + ", stop " +
+                   std::to_string(s.stop_layer));
+      const auto params = random_params(s.layout, ++seed);
+      const auto x = random_values(s.rows * s.layout.inputs(), ++seed, -1.0f, 2.0f);
+      const int last = s.stop_layer < 0 ? int(s.layout.layers.size()) - 1 : s.stop_layer;
+      const size_t width = size_t(s.layout.layers[last].out);
+      std::vector<float> y(s.rows * width + 1, 12345.0f);  // the extra entry must stay untouched
+      cpu::mlp_forward(s.layout, params.data(), x.data(), s.rows, y.data(), s.stop_layer);
+      const auto p64 = to_double(params);
+      const auto x64 = to_double(x);
+      const auto acts = reference::mlp_forward(s.layout, p64.data(), x64.data(), s.rows);
+      EXPECT_LE(relative_error(y.data(), acts[last + 1].data(), s.rows * width), kTolerance);
+      EXPECT_EQ(y.back(), 12345.0f);
+    }
+  }
+}
+
+TEST(MlpForward, RejectsBadStopLayer) {
+  const MlpLayout layout = classifier_layout();
+  std::vector<float> params(layout.param_count), x(12), y(64);
+  EXPECT_THROW(cpu::mlp_forward(layout, params.data(), x.data(), 1, y.data(), 3),
+               std::invalid_argument);
+  EXPECT_THROW(cpu::mlp_forward(layout, params.data(), x.data(), 1, y.data(), -2),
+               std::invalid_argument);
+}
+
+TEST(MlpForward, RejectsUnknownInstructionSet) {
+  const MlpLayout layout = classifier_layout();
+  std::vector<float> params(layout.param_count), x(12), y(5);
+  ScopedIsa scoped("sse5");
+  EXPECT_THROW(cpu::mlp_forward(layout, params.data(), x.data(), 1, y.data()),
+               std::invalid_argument);
+}
+
+TEST(MlpForwardBackward, RejectsLabelsOutOfRange) {
+  const MlpLayout layout = classifier_layout();
+  std::vector<float> params(layout.param_count), x(24), grads(layout.param_count);
+  std::vector<int32_t> labels = {0, 5};
+  LossSpec loss{LossKind::softmax_cross_entropy, 1.0f, nullptr, labels.data(), 0};
+  EXPECT_THROW(
+      cpu::mlp_forward_backward(layout, params.data(), x.data(), 2, loss, nullptr, grads.data()),
+      std::invalid_argument);
+}
+
+TEST(MlpForwardBackward, MaskedEntriesAreZeroAndIgnored) {
+  const MlpLayout layout = autoencoder_layout(12);
+  const auto& first = layout.layers[0];
+  ASSERT_FALSE(first.mask.empty());
+  const size_t rows = 200;
+  auto params = random_params(layout, 5);
+  const auto x = random_values(rows * 12, 6);
+  LossSpec loss{LossKind::mse, 1.0f, x.data(), nullptr, 0};
+
+  std::vector<float> grads(layout.param_count), y(rows * 12);
+  const double value =
+      cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, nullptr, grads.data());
+  cpu::mlp_forward(layout, params.data(), x.data(), rows, y.data());
+  size_t masked = 0;
+  for (size_t k = 0; k < first.mask.size(); ++k)
+    if (!first.mask[k]) {
+      ++masked;
+      EXPECT_EQ(grads[first.weight_offset + k], 0.0f) << "entry " << k;
+    }
+  EXPECT_EQ(masked, size_t(48 * 12 - 48 * 4));
+
+  // Garbage in masked-out weights changes nothing: the kernel treats them as zero.
+  for (size_t k = 0; k < first.mask.size(); ++k)
+    if (!first.mask[k]) params[first.weight_offset + k] = 100.0f;
+  std::vector<float> grads2(layout.param_count), y2(rows * 12);
+  const double value2 = cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss,
+                                                  nullptr, grads2.data());
+  cpu::mlp_forward(layout, params.data(), x.data(), rows, y2.data());
+  EXPECT_EQ(value, value2);
+  EXPECT_EQ(0, std::memcmp(grads.data(), grads2.data(), grads.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(y.data(), y2.data(), y.size() * sizeof(float)));
+
+  std::vector<double> grads64(layout.param_count);
+  const auto p64 = to_double(params);
+  const auto x64 = to_double(x);
+  reference::LossSpec64 loss64{LossKind::mse, 1.0, x64.data(), nullptr, 0};
+  reference::mlp_forward_backward(layout, p64.data(), x64.data(), rows, loss64, -1, nullptr,
+                                  grads64.data());
+  for (size_t k = 0; k < first.mask.size(); ++k)
+    if (!first.mask[k]) EXPECT_EQ(grads64[first.weight_offset + k], 0.0);
+}
+
+// Runs one call with the given thread count and returns the loss and gradients.
+std::pair<double, std::vector<float>> run_with_threads(const MlpLayout& layout,
+                                                       const std::vector<float>& params,
+                                                       const std::vector<float>& x, size_t rows,
+                                                       int threads, bool with_hook) {
+  ScopedThreads scoped(threads);
+  LossSpec loss{LossKind::mse, 1.0f, x.data(), nullptr, 0};
+  LatentHook hook;
+  hook.layer = 1;
+  hook.fn = [&](size_t, size_t, size_t n, const float* z, float* dz) {
+    const int width = layout.layers[1].out;
+    double value = 0;
+    for (size_t k = 0; k < n * width; ++k) {
+      dz[k] += 0.01f * z[k];
+      value += 0.005 * z[k] * z[k];
+    }
+    return value;
+  };
+  std::vector<float> grads(layout.param_count);
+  double value = cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss,
+                                           with_hook ? &hook : nullptr, grads.data());
+  return {value, grads};
+}
+
+TEST(MlpForwardBackward, BitwiseIdenticalForAnyThreadCount) {
+  const MlpLayout layout = autoencoder_layout(12);
+  const auto params = random_params(layout, 11);
+  for (size_t rows : {size_t(1000), size_t(4096 + 17)}) {
+    const auto x = random_values(rows * 12, rows);
+    const auto one = run_with_threads(layout, params, x, rows, 1, true);
+    for (int threads : {1, 2, 3}) {
+      const auto other = run_with_threads(layout, params, x, rows, threads, true);
+      EXPECT_EQ(one.first, other.first) << threads << " threads, " << rows << " rows";
+      EXPECT_EQ(
+          0, std::memcmp(one.second.data(), other.second.data(), one.second.size() * sizeof(float)))
+          << threads << " threads, " << rows << " rows";
+    }
+  }
+}
+
+// A network whose per-tile gradient (about 4 MB) makes the tiles of one call span several rounds
+// of gradient slots; the sum must still match the reference and not depend on the thread count.
+TEST(MlpForwardBackward, WideNetworkAcrossSlotRounds) {
+  const MlpLayout layout =
+      MlpLayout::build(12, {{1024, Act::relu, {}}, {1024, Act::relu, {}}, {5, Act::linear, {}}});
+  const size_t rows = 300;
+  const auto params = random_params(layout, 21);
+  const auto x = random_values(rows * 12, 22);
+  const auto labels = random_labels(rows, 5, 23);
+  LossSpec loss{LossKind::softmax_cross_entropy, 1.0f, nullptr, labels.data(), 0};
+  std::vector<float> grads(layout.param_count), grads2(layout.param_count);
+  double value, value2;
+  {
+    ScopedThreads scoped(1);
+    value = cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, nullptr,
+                                      grads.data());
+  }
+  {
+    ScopedThreads scoped(2);
+    value2 = cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, nullptr,
+                                       grads2.data());
+  }
+  EXPECT_EQ(value, value2);
+  EXPECT_EQ(0, std::memcmp(grads.data(), grads2.data(), grads.size() * sizeof(float)));
+
+  const auto p64 = to_double(params);
+  const auto x64 = to_double(x);
+  reference::LossSpec64 loss64{LossKind::softmax_cross_entropy, 1.0, nullptr, labels.data(), 0};
+  std::vector<double> grads64(layout.param_count);
+  const double expected = reference::mlp_forward_backward(layout, p64.data(), x64.data(), rows,
+                                                          loss64, -1, nullptr, grads64.data());
+  EXPECT_NEAR(value, expected, kTolerance * std::abs(expected));
+  for (const auto& s : layout.layers) {
+    EXPECT_LE(relative_error(grads.data() + s.weight_offset, grads64.data() + s.weight_offset,
+                             size_t(s.out) * s.in),
+              kTolerance);
+    EXPECT_LE(relative_error(grads.data() + s.bias_offset, grads64.data() + s.bias_offset, s.out),
+              kTolerance);
+  }
+}
+
+// With zero weights and biases the first layer's pre-activations are exactly 0; the ReLU
+// derivative there is 0, so nothing flows into that layer.
+TEST(MlpForwardBackward, ReluDerivativeAtZeroIsZero) {
+  const MlpLayout layout = MlpLayout::build(4, {{3, Act::relu, {}}, {2, Act::linear, {}}});
+  auto params = random_params(layout, 31);
+  const auto& first = layout.layers[0];
+  std::fill(params.begin() + first.weight_offset, params.begin() + first.bias_offset + first.out,
+            0.0f);
+  const size_t rows = 70;
+  const auto x = random_values(rows * 4, 32);
+  const auto target = random_values(rows * 2, 33);
+  LossSpec loss{LossKind::mse, 1.0f, target.data(), nullptr, 0};
+  std::vector<float> grads(layout.param_count);
+  cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, nullptr, grads.data());
+  const auto p64 = to_double(params);
+  const auto x64 = to_double(x);
+  const auto t64 = to_double(target);
+  reference::LossSpec64 loss64{LossKind::mse, 1.0, t64.data(), nullptr, 0};
+  std::vector<double> grads64(layout.param_count);
+  reference::mlp_forward_backward(layout, p64.data(), x64.data(), rows, loss64, -1, nullptr,
+                                  grads64.data());
+  for (size_t k = first.weight_offset; k < first.bias_offset + first.out; ++k) {
+    EXPECT_EQ(grads[k], 0.0f) << "parameter " << k;
+    EXPECT_EQ(grads64[k], 0.0) << "parameter " << k;
+  }
+  const auto& second = layout.layers[1];
+  EXPECT_NE(grads64[second.bias_offset], 0.0);  // the output layer still learns
+  EXPECT_LE(
+      relative_error(grads.data() + second.bias_offset, grads64.data() + second.bias_offset, 2),
+      kTolerance);
+}
+
+TEST(MlpForwardBackward, NoRowsGivesZeroGradients) {
+  const MlpLayout layout = classifier_layout();
+  const auto params = random_params(layout, 3);
+  std::vector<float> grads(layout.param_count, 1.0f);
+  LossSpec loss{LossKind::mse, 1.0f, params.data(), nullptr, 0};
+  EXPECT_EQ(cpu::mlp_forward_backward(layout, params.data(), params.data(), 0, loss, nullptr,
+                                      grads.data()),
+            0.0);
+  for (float g : grads) EXPECT_EQ(g, 0.0f);
+}
+
+// ---- The reference against central finite differences (fp64) ----
+
+// Loss of the reference as a function of the parameters, plus sum(dz_hook * z) for a fixed dz_hook:
+// exactly the function whose gradient mlp_forward_backward returns when given that dz_hook.
+double reference_objective(const MlpLayout& layout, const std::vector<double>& params,
+                           const std::vector<double>& x, size_t rows,
+                           const reference::LossSpec64& loss, int hook_layer,
+                           const std::vector<double>& dz_hook, std::vector<uint8_t>* pattern) {
+  std::vector<double> scratch(layout.param_count);
+  double value = reference::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, -1,
+                                                 nullptr, scratch.data());
+  const auto acts = reference::mlp_forward(layout, params.data(), x.data(), rows);
+  if (hook_layer >= 0)
+    for (size_t k = 0; k < dz_hook.size(); ++k) value += dz_hook[k] * acts[hook_layer + 1][k];
+  if (pattern) {
+    pattern->clear();
+    for (size_t l = 0; l < layout.layers.size(); ++l)
+      if (layout.layers[l].act == Act::relu)
+        for (double a : acts[l + 1]) pattern->push_back(a > 0.0);
+  }
+  return value;
+}
+
+TEST(ReferenceMlp, GradientsMatchFiniteDifferences) {
+  struct FdCase {
+    std::string name;
+    MlpLayout layout;
+    LossKind loss;
+    int hook_layer;
+  };
+  const std::vector<int> groups = {0, 0, 1, 1, 2, 2};
+  const std::vector<FdCase> cases = {
+      {"relu grouped, mse",
+       MlpLayout::build(6, {{9, Act::relu, groups}, {5, Act::relu, {}}, {6, Act::linear, {}}}),
+       LossKind::mse, -1},
+      {"relu grouped, mse + hook",
+       MlpLayout::build(6, {{9, Act::relu, groups}, {5, Act::relu, {}}, {6, Act::linear, {}}}),
+       LossKind::mse, 1},
+      {"relu, cross entropy + hook on the output",
+       MlpLayout::build(6, {{7, Act::relu, {}}, {4, Act::linear, {}}}),
+       LossKind::softmax_cross_entropy, 1},
+      {"linear, cross entropy", MlpLayout::build(6, {{5, Act::linear, {}}, {3, Act::linear, {}}}),
+       LossKind::softmax_cross_entropy, -1},
+      {"relu output, hook only", MlpLayout::build(6, {{9, Act::relu, groups}, {3, Act::relu, {}}}),
+       LossKind::none, 0},
+  };
+  const size_t rows = 7;
+  uint64_t seed = 40;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const int outputs = c.layout.outputs();
+    const auto params32 = random_params(c.layout, ++seed);
+    auto params = to_double(params32);
+    const auto x = to_double(random_values(rows * 6, ++seed, -1.0f, 1.0f));
+    const auto target = to_double(random_values(rows * outputs, ++seed));
+    const auto labels = random_labels(rows, outputs, ++seed);
+    reference::LossSpec64 loss{c.loss, 0.9, target.data(), labels.data(), 11};
+    std::vector<double> dz_hook;
+    if (c.hook_layer >= 0)
+      dz_hook = to_double(random_values(rows * c.layout.layers[c.hook_layer].out, ++seed, -1, 1));
+
+    std::vector<double> grads(c.layout.param_count);
+    reference::mlp_forward_backward(c.layout, params.data(), x.data(), rows, loss, c.hook_layer,
+                                    dz_hook.empty() ? nullptr : dz_hook.data(), grads.data());
+    std::vector<uint8_t> base, plus, minus;
+    reference_objective(c.layout, params, x, rows, loss, c.hook_layer, dz_hook, &base);
+    const double h = 1e-5;
+    double diff = 0, scale = 0;
+    for (size_t k = 0; k < params.size(); ++k) {
+      const double saved = params[k];
+      params[k] = saved + h;
+      const double up =
+          reference_objective(c.layout, params, x, rows, loss, c.hook_layer, dz_hook, &plus);
+      params[k] = saved - h;
+      const double down =
+          reference_objective(c.layout, params, x, rows, loss, c.hook_layer, dz_hook, &minus);
+      params[k] = saved;
+      // A ReLU kink inside [-h, h] would make the difference meaningless: require none.
+      ASSERT_EQ(plus, base) << "parameter " << k << " crosses a ReLU kink; pick another seed";
+      ASSERT_EQ(minus, base) << "parameter " << k << " crosses a ReLU kink; pick another seed";
+      const double fd = (up - down) / (2 * h);
+      diff = std::max(diff, std::abs(fd - grads[k]));
+      scale = std::max(scale, std::abs(grads[k]));
+    }
+    EXPECT_GT(scale, 0.0);
+    EXPECT_LT(diff / scale, 1e-6) << "max |fd - grad| = " << diff << ", max |grad| = " << scale;
+  }
+}
+
+}  // namespace
+}  // namespace resilinet::kernels
