@@ -1,5 +1,13 @@
 #!/usr/bin/env bash
-# The main job on the built-in default data. Extended as commands land.
+# The main job on the built-in default data: synthesise the default region, train, rate, explain.
+# Run from anywhere after building into ./build (see README). Outputs go to data/default and runs/default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./build/resilinet --version
+bin=./build/resilinet
+rm -rf data/default
+$bin synth --out data/default
+$bin inspect data/default
+$bin train --config configs/default.yaml
+$bin rate --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/ratings
+$bin explain --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/explain
+echo "demo: metrics in runs/default/metrics.json, ratings in runs/default/ratings, explanations in runs/default/explain"

@@ -1,0 +1,195 @@
+// End-to-end model tests on synthetic regions with planted levels: recovery (ARI against the planted
+// levels), level order, agreement across seeds, held-out classifier quality, `rate` agreement with
+// the trained levels, a stated margin over k-means on the raw scaled features, bitwise determinism
+// for a fixed seed and thread count, and exit code 2 for bad checkpoints.
+#include <omp.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "datasets/h5.hpp"
+#include "datasets/shard_set.hpp"
+#include "kernels/ops.hpp"
+#include "test_support.hpp"
+#include "trainer/checkpoint.hpp"
+#include "trainer/cluster_metrics.hpp"
+#include "trainer/train_run.hpp"
+#include "trainer/training.hpp"
+
+namespace rt = resilinet::testing;
+using namespace resilinet;
+
+namespace {
+
+// Shards of the synthetic regions, made once per process.
+std::string synth_data(const std::string& name, const std::string& args) {
+  static std::map<std::string, std::string> made;
+  if (made.count(name)) return made[name];
+  auto dir = std::filesystem::temp_directory_path() / ("resilinet-train-test-" + std::to_string(::getpid())) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto r = rt::run_resilinet("synth --out " + dir.string() + " " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return made[name] = (dir / "*.h5").string();
+}
+
+TrainConfig test_config(const std::string& data, const std::filesystem::path& run_dir, uint64_t seed) {
+  TrainConfig c = load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
+  c.data = data;
+  c.run_dir = run_dir.string();
+  c.seed = seed;
+  return c;
+}
+
+template <class T> std::vector<T> read_column(const std::string& file, const char* name, hid_t type) {
+  auto f = h5::open_file_read_only(file);
+  auto ds = h5::open_row_dataset(f, name);
+  auto dims = h5::dataset_dims(ds);
+  std::vector<T> out(dims[0]);
+  h5::read_rows(ds, type, 0, dims[0], out.data());
+  return out;
+}
+
+// Cluster levels of every cell in natural order, as `rate` writes them.
+struct Rated {
+  std::vector<int32_t> level, cluster_level;
+  std::vector<int64_t> cell_id;
+};
+Rated rate(const std::string& checkpoint, const std::string& data, const std::filesystem::path& out) {
+  auto r = rt::run_resilinet("rate --quiet --checkpoint " + checkpoint + " --data '" + data + "' --out " + out.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::string file = (out / "ratings.h5").string();
+  return {read_column<int32_t>(file, "level", H5T_NATIVE_INT32),
+          read_column<int32_t>(file, "cluster_level", H5T_NATIVE_INT32),
+          read_column<int64_t>(file, "cell_id", H5T_NATIVE_INT64)};
+}
+
+std::vector<int32_t> planted_levels(const std::string& data) {
+  std::vector<int32_t> out;
+  for_each_scaled_batch(ShardSet::open(data), 65536, nullptr, 65536, [&](const Batch& b, const float*) {
+    out.insert(out.end(), b.planted_level, b.planted_level + b.rows);
+  });
+  return out;
+}
+
+}  // namespace
+
+TEST(Train, RecoversPlantedLevelsAndBeatsKMeans) {
+  const std::string data = synth_data("planted", "--cells 100000 --regions 3 --seed 11");
+  auto dir = rt::scratch_dir();
+  TrainResult a = train_model(test_config(data, dir / "seed0", 0), true);
+  TrainResult b = train_model(test_config(data, dir / "seed1", 1), true);
+  const auto& m = a.metrics["evaluation"];
+  std::cout << "metrics seed 0: " << m.dump() << "\n";
+
+  Rated ra = rate(a.checkpoint_path, data, dir / "rate0");
+  Rated rb = rate(b.checkpoint_path, data, dir / "rate1");
+  std::vector<int32_t> planted = planted_levels(data);
+  ASSERT_EQ(ra.cluster_level.size(), planted.size());
+
+  const double ari = adjusted_rand_index(ra.cluster_level, planted);
+  const double ari_seeds = adjusted_rand_index(ra.cluster_level, rb.cluster_level);
+  size_t agree = 0;
+  for (size_t i = 0; i < planted.size(); ++i) agree += ra.level[i] == ra.cluster_level[i];
+  const double rate_agreement = double(agree) / planted.size();
+
+  // Level order: the mean planted level of the cells at each trained level increases with the level.
+  std::vector<double> sum(6, 0), count(6, 0);
+  for (size_t i = 0; i < planted.size(); ++i) {
+    sum[ra.cluster_level[i]] += planted[i];
+    count[ra.cluster_level[i]] += 1;
+  }
+  for (int l = 1; l < 5; ++l) EXPECT_LT(sum[l] / count[l], sum[l + 1] / count[l + 1]) << "level " << l;
+
+  // The peer: k-means (K = 5) on the min-max scaled raw features, median-imputed.
+  Checkpoint ck = read_checkpoint(a.checkpoint_path);
+  std::vector<float> scaled;
+  for_each_scaled_batch(ShardSet::open(data), 65536, &ck.model.scaler, 65536,
+                        [&](const Batch& bt, const float* x) { scaled.insert(scaled.end(), x, x + bt.rows * bt.features); });
+  kernels::cpu::KMeansOptions km;
+  km.clusters = 5;
+  km.restarts = 4;
+  auto raw = kernels::cpu::kmeans(scaled.data(), planted.size(), ck.model.features(), km);
+  const double ari_kmeans = adjusted_rand_index(raw.labels, planted);
+
+  std::cout << "ARI vs planted " << ari << ", k-means on raw scaled features " << ari_kmeans
+            << ", across seeds " << ari_seeds << ", held-out macro-F1 " << m["classifier_macro_f1"]
+            << ", rate agreement " << rate_agreement << "\n";
+  EXPECT_GE(ari, 0.85);
+  EXPECT_GE(ari_seeds, 0.9);
+  EXPECT_GE(m["classifier_macro_f1"].get<double>(), 0.9);
+  EXPECT_GE(rate_agreement, 0.98);
+  EXPECT_NEAR(m["ari_planted"].get<double>(), ari, 1e-12);  // the run's own metric agrees
+  // The stated margin: at least 0.10 ARI above k-means on the raw scaled features.
+  EXPECT_GE(ari, ari_kmeans + 0.10);
+}
+
+TEST(Train, SameSeedAndThreadsGiveBitwiseIdenticalParameters) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = test_config(data, dir / "a", 3);
+  config.pretrain.epochs = 3;
+  config.idec.max_epochs = 2;
+  config.idec.refresh_interval = 20;
+  config.classifier.epochs = 2;
+  config.threads = 2;
+  auto a = read_checkpoint(train_model(config, true).checkpoint_path);
+  config.run_dir = (dir / "b").string();
+  auto b = read_checkpoint(train_model(config, true).checkpoint_path);
+  auto same = [](const std::vector<float>& x, const std::vector<float>& y) {
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+  };
+  EXPECT_TRUE(same(a.model.autoencoder_params, b.model.autoencoder_params));
+  EXPECT_TRUE(same(a.model.classifier_params, b.model.classifier_params));
+  EXPECT_TRUE(same(a.model.centroids, b.model.centroids));
+  EXPECT_EQ(a.model.cluster_level, b.model.cluster_level);
+  // A different seed gives different parameters (the comparison above can fail).
+  config.seed = 4;
+  config.run_dir = (dir / "c").string();
+  auto c = read_checkpoint(train_model(config, true).checkpoint_path);
+  EXPECT_FALSE(same(a.model.autoencoder_params, c.model.autoencoder_params));
+}
+
+TEST(Train, BadCheckpointsExitWithTwo) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto r = rt::run_resilinet("rate --checkpoint " + (dir / "missing.h5").string() + " --data '" + data + "' --out " + (dir / "o").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("missing.h5"), std::string::npos) << r.output;
+
+  rt::write_text(dir / "garbage.h5", "not an hdf5 file");
+  r = rt::run_resilinet("rate --checkpoint " + (dir / "garbage.h5").string() + " --data '" + data + "' --out " + (dir / "o").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+
+  // A checkpoint trained on another schema: three features of two systems.
+  Schema other;
+  other.features = {{"a", "facility", "robustness", 1, "1"}, {"b", "society", "redundancy", -1, "1"},
+                    {"c", "society", "resourcefulness", 1, "1"}};
+  ShardColumns cols;
+  cols.resize(300, 3, false, false, false);
+  for (size_t i = 0; i < 300; ++i) {
+    cols.cell_id[i] = int64_t(i);
+    cols.region[i] = 0;
+    cols.lonlat[2 * i] = 0.01 * i;
+    cols.lonlat[2 * i + 1] = 0.02 * i;
+    for (int f = 0; f < 3; ++f) cols.features[i * 3 + f] = float((i * (f + 3)) % 17);
+  }
+  std::filesystem::create_directories(dir / "other");
+  {
+    ShardWriter w((dir / "other" / "part-0.h5").string(), other, {"r"});
+    w.append(cols);
+    w.commit();
+  }
+  auto config = test_config((dir / "other" / "*.h5").string(), dir / "run-other", 0);
+  config.pretrain.epochs = 1;
+  config.idec.max_epochs = 1;
+  config.classifier.epochs = 1;
+  auto other_ck = train_model(config, true).checkpoint_path;
+  r = rt::run_resilinet("rate --checkpoint " + other_ck + " --data '" + data + "' --out " + (dir / "o").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("checkpoint"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o" / "ratings.h5"));
+}

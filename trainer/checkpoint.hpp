@@ -1,0 +1,31 @@
+// Checkpoints: one HDF5 file with the resolved config (YAML text), the schema, the scaler, the flat
+// parameter buffer and layout table of each network, the centroids and the cluster-to-level map
+// (docs/FORMAT.md). Written to a temporary name, flushed, then renamed: never torn.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "trainer/config.hpp"
+#include "trainer/model.hpp"
+
+namespace resilinet {
+
+inline constexpr const char* kCheckpointFormat = "resilinet-checkpoint";
+inline constexpr int kCheckpointFormatVersion = 1;
+
+struct Checkpoint {
+  TrainConfig config;
+  Model model;
+  std::string stage = "done";  // last completed stage
+};
+
+void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Throws InputError naming the file when it is missing, not a checkpoint, or inconsistent.
+Checkpoint read_checkpoint(const std::string& path);
+
+// Throws InputError if the data's schema differs from the one the model was trained on.
+void require_same_schema(const Schema& model_schema, const std::string& checkpoint_path,
+                         const Schema& data_schema, const std::string& data_path);
+
+}  // namespace resilinet

@@ -1,0 +1,43 @@
+// Stage 3b: the classifier head, trained with cross-entropy on the cluster levels of the training
+// cells (the held-out cells, chosen by hashed id, are never seen). It rates new cells without
+// re-clustering and is the network that LRP explains.
+#include <fmt/format.h>
+
+#include "kernels/ops.hpp"
+#include "trainer/optimizer.hpp"
+#include "trainer/training.hpp"
+
+namespace resilinet {
+
+nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
+  const auto& cfg = ctx.config.classifier;
+  const size_t F = model.schema.size();
+  AdamState adam(cfg.optimizer, model.classifier.param_count);
+  std::vector<float> grads(model.classifier.param_count);
+  std::vector<float> rows_x;
+  std::vector<int32_t> labels;
+  RatingBuffers out;
+  double last_loss = 0;
+  EpochLoop loop{"classifier", cfg.epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4};
+  uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t) {
+    rate_scaled(model, x, b.rows, out, false);
+    rows_x.clear();
+    labels.clear();
+    for (size_t i = 0; i < b.rows; ++i) {
+      if (is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout)) continue;
+      rows_x.insert(rows_x.end(), x + i * F, x + (i + 1) * F);
+      labels.push_back(out.cluster_level[i] - 1);
+    }
+    if (labels.empty()) return last_loss;
+    kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr, labels.data(), 0};
+    last_loss = kernels::cpu::mlp_forward_backward(model.classifier, model.classifier_params.data(),
+                                                   rows_x.data(), labels.size(), loss, nullptr,
+                                                   grads.data());
+    adam.apply(model.classifier_params.data(), grads.data());
+    return last_loss;
+  });
+  ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", steps, last_loss));
+  return {{"steps", steps}, {"last_batch_cross_entropy", last_loss}};
+}
+
+}  // namespace resilinet

@@ -1,0 +1,93 @@
+// The training configuration: every key with its default (documented in configs/README.md), read
+// from YAML with strict checking (unknown keys and wrong types -> InputError naming the key and the
+// valid choices), and written back as the resolved YAML stored in run folders and checkpoints.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace resilinet {
+
+struct OptimizerConfig {
+  std::string type = "adam";
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+};
+
+struct EncoderConfig {
+  int group_width = 16;            // hidden units per feature system in the grouped first layer
+  std::vector<int> hidden = {32};  // dense fusion layers after the grouped layer
+  int latent = 8;
+  std::vector<int> decoder = {};   // empty: mirror of the encoder (latent -> 32 -> 3*16 -> F)
+};
+
+struct ClassifierNetConfig {
+  std::vector<int> hidden = {64, 32};
+};
+
+struct PretrainConfig {
+  int epochs = 30;
+  int batch = 256;
+  double mask_rate = 0.0;    // denoising: share of input values dropped (inverted dropout)
+  double input_noise = 0.0;  // denoising: std of Gaussian noise added to the scaled inputs
+  OptimizerConfig optimizer{};
+};
+
+struct KMeansInitConfig {
+  int restarts = 8;
+  int max_iterations = 200;
+  size_t sample_rows = 200000;  // k-means++ runs on at most this many z rows (deterministic sample)
+};
+
+struct IdecConfig {
+  int clusters = 5;
+  double alpha = 1.0;
+  double gamma = 0.1;           // weight of the reconstruction loss next to KL(P||Q)
+  int refresh_interval = 500;   // steps between refreshes of the cluster frequencies f
+  double tol = 0.001;           // stop when fewer than tol of the hard labels change at a refresh
+  int max_epochs = 10;
+  int batch = 256;
+  double latent_spread = 0.0;   // >0: rescale z so cells sit this RMS distance from their centroid
+  OptimizerConfig optimizer{.lr = 1e-4};
+  KMeansInitConfig kmeans{};
+};
+
+struct ClassifierConfig {
+  int epochs = 20;
+  int batch = 256;
+  double holdout = 0.2;  // share of cells (by hashed cell id) kept out of training for evaluation
+  OptimizerConfig optimizer{};
+  ClassifierNetConfig net{};
+};
+
+struct TrainConfig {
+  std::string source_file;  // where the config came from (for messages)
+
+  std::string data = "data/default/*.h5";  // glob of shards
+  std::string run_dir = "runs/default";
+  uint64_t seed = 0;
+  int threads = 0;          // 0 = all cores (OpenMP default)
+  std::string device = "cpu";
+  std::string scaler = "minmax";  // minmax | zscore
+  std::string level_order = "component_score";
+  size_t slab_rows = 65536;
+  int checkpoint_keep = 2;
+  size_t metrics_sample_rows = 100000;  // cells sampled for silhouette/CH/DB
+
+  EncoderConfig encoder{};
+  PretrainConfig pretrain{};
+  IdecConfig idec{};
+  ClassifierConfig classifier{};
+};
+
+// Reads a config file; path "" gives the defaults. Throws InputError on any bad key or value.
+TrainConfig load_train_config(const std::string& path);
+// Parses YAML text (file is used in messages only).
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& file);
+// The resolved configuration as YAML (every key, defaults filled in); parses back to the same.
+std::string to_yaml(const TrainConfig& config);
+
+}  // namespace resilinet

@@ -1,0 +1,55 @@
+// The Resili-Net model: scaler, socio-technical autoencoder (first layer grouped by feature system),
+// cluster centroids with their cluster-to-level map, and the classifier head. Assembly from the
+// config and the shard schema; the forward paths used by training, rating and explanation.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "datasets/schema.hpp"
+#include "kernels/mlp_layout.hpp"
+#include "trainer/config.hpp"
+#include "trainer/scaler.hpp"
+
+namespace resilinet {
+
+struct Model {
+  Schema schema;
+  Scaler scaler;
+
+  kernels::MlpLayout autoencoder;  // encoder layers then decoder layers
+  int latent_layer = 0;            // index of the layer whose output is z
+  std::vector<float> autoencoder_params;
+
+  int clusters = 5;
+  double alpha = 1.0;
+  std::vector<float> centroids;       // [clusters x latent]
+  std::vector<int32_t> cluster_level;  // cluster -> level 1..clusters (1 = very low resilience)
+
+  kernels::MlpLayout classifier;
+  std::vector<float> classifier_params;
+
+  int features() const { return int(schema.size()); }
+  int latent_dims() const { return autoencoder.layers[latent_layer].out; }
+};
+
+// Builds the layouts from the config and schema and initialises parameters from the seed.
+Model assemble_model(const TrainConfig& config, const Schema& schema);
+
+// Per-cell outputs of the model on scaled rows.
+struct RatingBuffers {
+  std::vector<float> z;                // [rows x latent]
+  std::vector<float> q;                // [rows x clusters]
+  std::vector<int32_t> cluster_level;  // level of the nearest cluster by q (1..K)
+  std::vector<float> logits;           // [rows x clusters], classifier head
+  std::vector<int32_t> level;          // classifier head's level (1..K): the rating
+};
+
+// Encodes, soft-assigns and classifies scaled rows. The classifier part is skipped if with_classifier
+// is false (during clustering, before the head exists).
+void rate_scaled(const Model& model, const float* scaled, size_t rows, RatingBuffers& out,
+                 bool with_classifier = true);
+
+// The hard cluster level of each row from its soft assignment q.
+void levels_from_q(const Model& model, const float* q, size_t rows, int32_t* level);
+
+}  // namespace resilinet

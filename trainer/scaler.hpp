@@ -1,0 +1,45 @@
+// Feature scaling fitted on training data: median imputation of missing values, then min-max to
+// [0,1] (default) or z-score. Fitted in one streaming pass; saved in the checkpoint and reused by
+// every later step (rate, explain, scenarios).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace resilinet {
+
+struct Scaler {
+  std::string type = "minmax";      // minmax | zscore
+  std::vector<double> median;       // imputation value per feature (training median)
+  std::vector<double> offset;       // scaled = (x - offset) / scale
+  std::vector<double> scale;
+  std::vector<double> min, max;     // observed training range (for bounds and range flags)
+  std::vector<uint64_t> missing;    // missing values per feature in the training data
+
+  size_t features() const { return offset.size(); }
+  // out[rows x F] = scaled values; NaN inputs are replaced by the median first.
+  void transform(const float* x, size_t rows, float* out) const;
+  // Scaled value of the observed training min / max per feature (z^B bounds for LRP).
+  std::vector<float> scaled_min() const;
+  std::vector<float> scaled_max() const;
+};
+
+// Streams batches of raw rows and fits a Scaler. The median is exact up to sample_cap values per
+// feature and a deterministic reservoir estimate beyond.
+class ScalerFitter {
+ public:
+  ScalerFitter(size_t features, uint64_t seed, size_t sample_cap = size_t(1) << 20);
+  void add(const float* x, size_t rows);
+  // Throws InputError(file, ...) if a feature has no finite value at all.
+  Scaler finish(const std::string& type, const std::string& file) const;
+
+ private:
+  size_t features_;
+  uint64_t seed_;
+  size_t cap_;
+  std::vector<double> sum_, sumsq_, min_, max_;
+  std::vector<uint64_t> count_, missing_;
+  std::vector<std::vector<float>> sample_;
+};
+
+}  // namespace resilinet

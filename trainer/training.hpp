@@ -1,0 +1,54 @@
+// The training stages of Resili-Net and the loops they share:
+//   1. fit_scaler, 2. pretrain_autoencoder, 3. fine_tune_clusters (k-means++ then IDEC),
+//   4. order_levels, 5. train_classifier, then evaluate_model.
+// Each stage streams the shard set through a Loader; none holds the dataset in memory.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "datasets/loader.hpp"
+#include "datasets/shard_set.hpp"
+#include "trainer/config.hpp"
+#include "trainer/model.hpp"
+#include "trainer/progress.hpp"
+
+namespace resilinet {
+
+struct TrainContext {
+  const TrainConfig& config;
+  const ShardSet& data;
+  Progress& progress;
+};
+
+// Calls fn for every row of the set in natural order, batch by batch, with the rows scaled by
+// `scaler` (nullptr: raw rows are passed as scaled).
+using ScaledBatchFn = std::function<void(const Batch& batch, const float* scaled)>;
+void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
+                           size_t batch_rows, const ScaledBatchFn& fn);
+
+// Shuffled epochs of training steps. step returns the batch loss; stop_after (optional) is asked
+// after every step whether to stop early. Returns the number of steps taken.
+struct EpochLoop {
+  std::string stage;
+  int epochs = 1;
+  size_t batch_rows = 256;
+  uint64_t seed = 0;
+};
+using StepFn = std::function<double(const Batch& batch, const float* scaled, uint64_t step)>;
+uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
+                    const StepFn& step, const std::function<bool(uint64_t step)>& stop_after = {});
+
+// Deterministic held-out split by hashed cell id: true for about `share` of all ids.
+bool is_holdout(int64_t cell_id, uint64_t seed, double share);
+
+void fit_scaler(Model& model, TrainContext& ctx);
+nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx);
+nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx);
+nlohmann::json order_levels(Model& model, TrainContext& ctx);
+nlohmann::json train_classifier(Model& model, TrainContext& ctx);
+nlohmann::json evaluate_model(const Model& model, TrainContext& ctx);
+
+}  // namespace resilinet

@@ -1,0 +1,106 @@
+// Loops shared by the training stages: natural-order passes, shuffled epochs, the held-out split.
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "trainer/training.hpp"
+
+namespace resilinet {
+
+namespace {
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
+  uint64_t h = mix64(uint64_t(cell_id) ^ mix64(seed ^ 0x5eedULL));
+  return double(h >> 11) * 0x1.0p-53 < share;
+}
+
+void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
+                           size_t batch_rows, const ScaledBatchFn& fn) {
+  LoaderOptions opt;
+  opt.batch_rows = batch_rows;
+  opt.slab_rows = slab_rows;
+  opt.shuffle = false;
+  Loader loader(data, opt);
+  Batch b;
+  std::vector<float> scaled;
+  while (loader.next(b)) {
+    if (scaler) {
+      scaled.resize(b.rows * b.features);
+      scaler->transform(b.x, b.rows, scaled.data());
+      fn(b, scaled.data());
+    } else {
+      fn(b, b.x);
+    }
+  }
+}
+
+uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
+                    const StepFn& step, const std::function<bool(uint64_t)>& stop_after) {
+  LoaderOptions opt;
+  opt.batch_rows = loop.batch_rows;
+  opt.slab_rows = ctx.config.slab_rows;
+  opt.seed = loop.seed;
+  Loader loader(ctx.data, opt);
+  const uint64_t per_epoch = loader.rank_batches();
+  ctx.progress.begin(loop.stage, per_epoch * uint64_t(loop.epochs));
+  Batch b;
+  std::vector<float> scaled;
+  uint64_t steps = 0, samples = 0;
+  for (int epoch = 0; epoch < loop.epochs; ++epoch) {
+    double loss_sum = 0;
+    uint64_t epoch_steps = 0;
+    bool stop = false;
+    while (loader.next(b)) {
+      scaled.resize(b.rows * b.features);
+      scaler.transform(b.x, b.rows, scaled.data());
+      double loss = step(b, scaled.data(), steps);
+      ++steps;
+      ++epoch_steps;
+      samples += b.rows;
+      loss_sum += loss;
+      ctx.progress.update(steps, fmt::format("epoch {}/{} loss {:.5f}", epoch + 1, loop.epochs,
+                                             loss_sum / epoch_steps), samples);
+      if (stop_after && stop_after(steps)) {
+        stop = true;
+        break;
+      }
+    }
+    ctx.progress.record({{"stage", loop.stage}, {"epoch", epoch + 1}, {"steps", steps},
+                         {"loss", epoch_steps ? loss_sum / epoch_steps : 0.0}});
+    if (stop) break;
+  }
+  return steps;
+}
+
+void fit_scaler(Model& model, TrainContext& ctx) {
+  ScalerFitter fitter(model.schema.size(), ctx.config.seed);
+  ctx.progress.begin("scaler", ctx.data.total_rows());
+  uint64_t seen = 0;
+  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, nullptr, 65536,
+                        [&](const Batch& b, const float*) {
+                          fitter.add(b.x, b.rows);
+                          seen += b.rows;
+                          ctx.progress.update(seen, "", seen);
+                        });
+  const std::string file = ctx.data.shards().empty() ? ctx.config.data : ctx.data.shards()[0].path;
+  model.scaler = fitter.finish(ctx.config.scaler, file);
+  nlohmann::json missing;
+  uint64_t total_missing = 0;
+  for (size_t f = 0; f < model.schema.size(); ++f) {
+    missing[model.schema.features[f].name] = model.scaler.missing[f];
+    total_missing += model.scaler.missing[f];
+  }
+  ctx.progress.record({{"stage", "scaler"}, {"type", model.scaler.type}, {"imputed", missing}});
+  ctx.progress.end(fmt::format("{} scaler on {} rows, {} missing values imputed with the median",
+                               model.scaler.type, seen, total_missing));
+}
+
+}  // namespace resilinet
