@@ -46,12 +46,12 @@ struct IdecConfig {
   int clusters = 5;
   double alpha = 1.0;
   double gamma = 0.1;           // weight of the reconstruction loss next to KL(P||Q)
-  int refresh_interval = 500;   // steps between refreshes of the cluster frequencies f
+  int refresh_interval = 100;   // steps between refreshes of the cluster frequencies f
   double tol = 0.001;           // stop when fewer than tol of the hard labels change at a refresh
   int max_epochs = 10;
   int batch = 256;
   double latent_spread = 0.0;   // >0: rescale z so cells sit this RMS distance from their centroid
-  OptimizerConfig optimizer{.lr = 1e-4};
+  OptimizerConfig optimizer{.lr = 1e-5};
   KMeansInitConfig kmeans{};
 };
 
