@@ -92,20 +92,25 @@ std::string driver_checkpoint(const std::filesystem::path& dir, const ShardColum
   return path;
 }
 
+// One shard of the cells under dir/name with the given schema; returns the folder.
+std::string write_cells(const std::filesystem::path& dir, const char* name, const Schema& schema,
+                        const ShardColumns& cells) {
+  std::filesystem::create_directories(dir / name);
+  ShardWriter w((dir / name / "part-0.h5").string(), schema, {"grid"});
+  w.append(cells);
+  w.commit();
+  return (dir / name).string();
+}
+
 }  // namespace
 
 TEST(Explain, PlantedDriversRankTopForEveryLevel) {
   auto dir = rt::scratch_dir();
   std::vector<int32_t> level;
   ShardColumns cells = driver_cells(level);
-  std::filesystem::create_directories(dir / "data");
-  {
-    ShardWriter w((dir / "data" / "part-0.h5").string(), driver_schema(), {"grid"});
-    w.append(cells);
-    w.commit();
-  }
+  const std::string data = write_cells(dir, "data", driver_schema(), cells);
   std::string ck = driver_checkpoint(dir, cells, level);
-  auto r = rt::run_resilinet("explain --quiet --checkpoint " + ck + " --data " + (dir / "data").string() +
+  auto r = rt::run_resilinet("explain --quiet --checkpoint " + ck + " --data " + data +
                              " --out " + (dir / "explain").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
@@ -147,13 +152,8 @@ TEST(Explain, SchemaMismatchExitsTwoWithoutOutput) {
   std::string ck = driver_checkpoint(dir, cells, level);
   Schema other = driver_schema();
   other.features[4].name = "renamed";
-  std::filesystem::create_directories(dir / "other");
-  {
-    ShardWriter w((dir / "other" / "part-0.h5").string(), other, {"grid"});
-    w.append(cells);
-    w.commit();
-  }
-  auto r = rt::run_resilinet("explain --checkpoint " + ck + " --data " + (dir / "other").string() + " --out " +
+  const std::string other_data = write_cells(dir, "other", other, cells);
+  auto r = rt::run_resilinet("explain --checkpoint " + ck + " --data " + other_data + " --out " +
                              (dir / "explain").string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("renamed"), std::string::npos) << r.output;
@@ -161,7 +161,7 @@ TEST(Explain, SchemaMismatchExitsTwoWithoutOutput) {
 
   rt::write_text(dir / "bad.yaml", "lrp: {middle: {rule: alpha_beta, alpha: 2, beta: 2}}\n");
   r = rt::run_resilinet("explain --config " + (dir / "bad.yaml").string() + " --checkpoint " + ck + " --data " +
-                        (dir / "other").string() + " --out " + (dir / "explain").string());
+                        other_data + " --out " + (dir / "explain").string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
 }
 
@@ -169,18 +169,13 @@ TEST(Explain, InvalidRuleSettingsExitTwo) {
   auto dir = rt::scratch_dir();
   std::vector<int32_t> level;
   ShardColumns cells = driver_cells(level);
-  std::filesystem::create_directories(dir / "data");
-  {
-    ShardWriter w((dir / "data" / "part-0.h5").string(), driver_schema(), {"grid"});
-    w.append(cells);
-    w.commit();
-  }
+  const std::string data = write_cells(dir, "data", driver_schema(), cells);
   std::string ck = driver_checkpoint(dir, cells, level);
   for (const char* yaml : {"lrp: {middle: {rule: alpha_beta, alpha: 2, beta: 2}}\n", "lrp: {top: {rule: magic}}\n",
                            "lrp: {seed: 9}\n", "sensitivity: {delta: -1}\n"}) {
     rt::write_text(dir / "bad.yaml", yaml);
     auto r = rt::run_resilinet("explain --config " + (dir / "bad.yaml").string() + " --checkpoint " + ck +
-                               " --data " + (dir / "data").string() + " --out " + (dir / "explain").string());
+                               " --data " + data + " --out " + (dir / "explain").string());
     EXPECT_EQ(r.exit_code, 2) << yaml << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   }
