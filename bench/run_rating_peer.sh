@@ -7,6 +7,8 @@
 #
 #   bench/run_rating_peer.sh BUILD_DIR [ROUNDS] [ROWS] [REPEATS]     (defaults: 3 1000000 5)
 #   PEER_VARIANTS=onednn_cdist,eager_broadcast ... to time other PyTorch variants in the rounds
+#   OMP_WAIT_POLICY=passive ... (both sides use libgomp; on a shared, oversubscribed machine its
+#   default spin-waiting makes 2-thread runs of either side several times slower)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="${1:?usage: run_rating_peer.sh BUILD_DIR [ROUNDS] [ROWS] [REPEATS]}"
@@ -29,7 +31,7 @@ export OMP_NUM_THREADS=$threads
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'); $(uname -sm)"
 echo "commit: $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown) (plus working tree); date: $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "rows $rows, batch 8192, threads $threads, repeats $repeats (median), rounds $rounds"
+echo "rows $rows, batch 8192, threads $threads, repeats $repeats (median), rounds $rounds, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
 
 echo "export, check every PyTorch variant on all rows, survey the variants on $survey_rows rows ..."
 "$bench" --rows "$rows" --threads $threads --repeats 1 --export "$work" > "$work/export.json"
