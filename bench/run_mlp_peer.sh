@@ -21,6 +21,7 @@ trap 'rm -rf "$work"' EXIT
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "commit: $(git -C "$source_dir" rev-parse --short HEAD 2>/dev/null || echo unknown); date: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "threads: $threads; OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} (both sides use libgomp and inherit it)"
 for round in $(seq 1 "$rounds"); do
   cut -d' ' -f1 /proc/loadavg > "$work/load_$round"
   echo "round $round/$rounds (load average $(cat "$work/load_$round")): C++ ..."

@@ -23,6 +23,9 @@ struct LossSpec {
   const float* target = nullptr;   // mse: [rows x outputs]
   const int32_t* labels = nullptr; // cross entropy: class in [0, outputs)
   size_t loss_rows = 0;
+  // mse (optional): [rows x outputs], 0 where the target value was not observed (a missing
+  // feature): it adds nothing to the loss or the gradient. The mean still divides by rows x outputs.
+  const uint8_t* observed = nullptr;
 };
 
 // Optional gradient injected at the output of one hidden layer (the latent z of the autoencoder).

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,7 @@ struct Case {
   LossKind loss;
   int hook_layer;  // -1: no hook
   size_t loss_rows = 0;
+  bool masked = false;  // mse with about a third of the target values unobserved
 };
 
 std::vector<Case> comparison_cases() {
@@ -144,6 +146,7 @@ std::vector<Case> comparison_cases() {
       {"autoencoder hook only, 65 rows", ae, 65, LossKind::none, 2},
       {"autoencoder mse, 1 row, loss_rows 10", ae, 1, LossKind::mse, -1, 10},
       {"autoencoder F=7 mse + hook, 63 rows", autoencoder_layout(7), 63, LossKind::mse, 2},
+      {"autoencoder masked mse + hook, 200 rows", ae, 200, LossKind::mse, 2, 0, true},
       {"classifier cross entropy, 1000 rows", head, 1000, LossKind::softmax_cross_entropy, -1},
       {"classifier cross entropy + hook, 64 rows", head, 64, LossKind::softmax_cross_entropy, 1},
       {"odd widths mse + hook on the output, 65 rows", odd, 65, LossKind::mse, 3},
@@ -161,7 +164,10 @@ void check_against_reference(const Case& c, uint64_t seed) {
   const auto target = random_values(c.rows * outputs, seed + 3);
   const auto labels = random_labels(c.rows, outputs, seed + 4);
 
-  LossSpec loss{c.loss, 0.7f, target.data(), labels.data(), c.loss_rows};
+  std::vector<uint8_t> observed(c.rows * outputs);
+  for (size_t k = 0; k < observed.size(); ++k) observed[k] = (k * 7919 + seed) % 3 != 0;
+  LossSpec loss{c.loss, 0.7f, target.data(), labels.data(), c.loss_rows,
+                c.masked ? observed.data() : nullptr};
   const size_t tiles = (c.rows + cpu::kTileRows - 1) / cpu::kTileRows;
   std::vector<int> hook_calls(tiles, 0);
   std::vector<int> hook_rows_ok(tiles, 0);
@@ -195,7 +201,8 @@ void check_against_reference(const Case& c, uint64_t seed) {
       expected += 0.5 * kHookScale * z * z;
     }
   }
-  reference::LossSpec64 loss64{c.loss, 0.7, target64.data(), labels.data(), c.loss_rows};
+  reference::LossSpec64 loss64{c.loss, 0.7, target64.data(), labels.data(), c.loss_rows,
+                               c.masked ? observed.data() : nullptr};
   std::vector<double> grads64(layout.param_count);
   expected += reference::mlp_forward_backward(
       layout, params64.data(), x64.data(), c.rows, loss64, c.hook_layer,
@@ -226,6 +233,34 @@ TEST(MlpForwardBackward, MatchesReferenceOnEveryCase) {
     uint64_t seed = 100;
     for (const auto& c : comparison_cases()) check_against_reference(c, seed += 10);
   }
+}
+
+// An unobserved target value adds nothing: changing it leaves loss and gradients bitwise equal,
+// and an all-observed mask is the same as no mask.
+TEST(MlpForwardBackward, UnobservedTargetsAreIgnored) {
+  const MlpLayout layout = autoencoder_layout(12);
+  const auto params = random_params(layout, 51);
+  const size_t rows = 300;
+  const auto x = random_values(rows * 12, 52);
+  auto target = x;
+  std::vector<uint8_t> observed(target.size(), 1);
+  auto run = [&](const uint8_t* mask, std::vector<float>& grads) {
+    LossSpec loss{LossKind::mse, 1.0f, target.data(), nullptr, 0, mask};
+    return cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, nullptr, grads.data());
+  };
+  std::vector<float> plain(layout.param_count), all(layout.param_count);
+  const double plain_loss = run(nullptr, plain), all_loss = run(observed.data(), all);
+  EXPECT_EQ(plain_loss, all_loss);
+  EXPECT_EQ(0, std::memcmp(plain.data(), all.data(), plain.size() * sizeof(float)));
+
+  for (size_t k = 5; k < observed.size(); k += 11) observed[k] = 0;
+  std::vector<float> before(layout.param_count), after(layout.param_count);
+  const double loss_before = run(observed.data(), before);
+  for (size_t k = 5; k < observed.size(); k += 11) target[k] += 100.0f;
+  const double loss_after = run(observed.data(), after);
+  EXPECT_EQ(loss_before, loss_after);
+  EXPECT_EQ(0, std::memcmp(before.data(), after.data(), before.size() * sizeof(float)));
+  EXPECT_LT(loss_before, plain_loss);  // the masked values did count before they were masked
 }
 
 TEST(MlpForward, MatchesReferenceIncludingStopLayer) {
@@ -439,6 +474,24 @@ TEST(MlpForwardBackward, ReluDerivativeAtZeroIsZero) {
   EXPECT_LE(
       relative_error(grads.data() + second.bias_offset, grads64.data() + second.bias_offset, 2),
       kTolerance);
+}
+
+TEST(MlpForwardBackward, HookExceptionReachesTheCaller) {
+  const MlpLayout layout = autoencoder_layout(12);
+  const auto params = random_params(layout, 41);
+  const size_t rows = 500;
+  const auto x = random_values(rows * 12, 42);
+  LossSpec loss{LossKind::mse, 1.0f, x.data(), nullptr, 0};
+  LatentHook hook;
+  hook.layer = 2;
+  hook.fn = [](size_t tile, size_t, size_t, const float*, float*) -> double {
+    if (tile == 3) throw std::runtime_error("hook failed");
+    return 0.0;
+  };
+  std::vector<float> grads(layout.param_count);
+  EXPECT_THROW(
+      cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, &hook, grads.data()),
+      std::runtime_error);
 }
 
 TEST(MlpForwardBackward, NoRowsGivesZeroGradients) {

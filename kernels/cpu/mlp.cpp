@@ -1,8 +1,6 @@
 // Fused forward and backward of an MLP on the CPU: one pass per tile of kTileRows rows, every
 // layer's activations in a per-thread cache-sized buffer, OpenMP over tiles, weight gradients in
 // one slot per tile summed in tile order. Not the trainer's model; fp64 twin: reference/mlp.cpp.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -32,6 +30,7 @@ constexpr int kRows = int(kTileRows);
 // Per-tile gradient slots of one round stay below this, whatever the batch size.
 constexpr size_t kRoundBytes = size_t(16) << 20;
 constexpr size_t kFoldChunk = 256;  // floats per work item when summing the slots
+constexpr size_t kParallelSumFloats = size_t(1) << 20;  // slot floats worth summing on all threads
 
 int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -313,9 +312,11 @@ double output_loss_grad(const Problem& pb, size_t first_row, size_t rows, const 
   if (loss.kind == LossKind::mse) {
     const double scale = double(loss.weight) / (pb.norm_rows * outputs);
     const float* t = loss.target + first_row * outputs;
+    const uint8_t* seen = loss.observed ? loss.observed + first_row * outputs : nullptr;
     const float grad_scale = float(2 * scale);
     for (size_t r = 0; r < rows; ++r)
       for (int o = 0; o < outputs; ++o) {
+        if (seen && !seen[r * outputs + o]) continue;
         float d = y[r * top.out_pad + o] - t[r * outputs + o];
         sum += double(d) * d;
         grad[r * top.out_pad + o] = grad_scale * d;
@@ -588,7 +589,7 @@ void mlp_forward(const MlpLayout& layout, const float* params, const float* x, s
   const ForwardTile tile_fn = forward_tile_for(select_isa());
   const size_t outputs = size_t(net.layers.back().out);
   const ptrdiff_t tiles = ptrdiff_t((rows + kTileRows - 1) / kTileRows);
-#pragma omp parallel for schedule(static) if (tiles > 1)
+#pragma omp parallel for schedule(dynamic) if (tiles > 1)
   for (ptrdiff_t t = 0; t < tiles; ++t) {
     const size_t first = size_t(t) * kTileRows;
     tile_fn(net, x + first * net.inputs, std::min(kTileRows, rows - first), y + first * outputs,
@@ -643,39 +644,39 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
   const ptrdiff_t chunks = ptrdiff_t((net.slot_floats + kFoldChunk - 1) / kFoldChunk);
   FirstError error;
 
-#pragma omp parallel if (tiles > 1)
-  {
-    float* workspace = training_workspace(workspace_floats);
-    for (size_t first = 0; first < tiles; first += round_tiles) {
-      const size_t end = std::min(tiles, first + round_tiles);
-#pragma omp for schedule(static)
-      for (ptrdiff_t t = ptrdiff_t(first); t < ptrdiff_t(end); ++t) {
-        try {
-          tile_loss[t] = tile_fn(pb, size_t(t), workspace, slots + (t - first) * net.slot_floats,
-                                 &tile_hook_loss[t]);
-        } catch (...) {
-          error.capture();
-        }
+  for (size_t first = 0; first < tiles; first += round_tiles) {
+    const size_t end = std::min(tiles, first + round_tiles);
+    // Dynamic: on a busy machine a thread that starts late leaves its tiles to the others. The
+    // result does not depend on who computes a tile: each tile has its own slot.
+#pragma omp parallel for schedule(dynamic) if (end - first > 1)
+    for (ptrdiff_t t = ptrdiff_t(first); t < ptrdiff_t(end); ++t) {
+      try {
+        tile_loss[t] = tile_fn(pb, size_t(t), training_workspace(workspace_floats),
+                               slots + (t - first) * net.slot_floats, &tile_hook_loss[t]);
+      } catch (...) {
+        error.capture();
       }
-      // Sum the slots in tile order: each float sees the same additions whatever the threads.
-#pragma omp for schedule(static)
-      for (ptrdiff_t c = 0; c < chunks; ++c) {
-        const size_t begin = size_t(c) * kFoldChunk;
-        const size_t stop = std::min(net.slot_floats, begin + kFoldChunk);
-        size_t t = first;
-        if (first == 0) {
-          std::memcpy(sum + begin, slots + begin, sizeof(float) * (stop - begin));
-          ++t;
-        }
-        for (; t < end; ++t) {
-          const float* s = slots + (t - first) * net.slot_floats;
+    }
+    error.rethrow();
+    // Sum the slots in tile order: each float sees the same additions whatever the threads. Small
+    // sums (a batch of a few thousand rows) are cheaper on one thread than another fork and join.
+    const bool parallel_sum = (end - first) * net.slot_floats >= kParallelSumFloats;
+#pragma omp parallel for schedule(static) if (parallel_sum)
+    for (ptrdiff_t c = 0; c < chunks; ++c) {
+      const size_t begin = size_t(c) * kFoldChunk;
+      const size_t stop = std::min(net.slot_floats, begin + kFoldChunk);
+      size_t t = first;
+      if (first == 0) {
+        std::memcpy(sum + begin, slots + begin, sizeof(float) * (stop - begin));
+        ++t;
+      }
+      for (; t < end; ++t) {
+        const float* s = slots + (t - first) * net.slot_floats;
 #pragma omp simd
-          for (size_t k = begin; k < stop; ++k) sum[k] += s[k];
-        }
+        for (size_t k = begin; k < stop; ++k) sum[k] += s[k];
       }
     }
   }
-  error.rethrow();
 
   for (int l = 0; l < layers; ++l) {
     const LayerShape& s = layout.layers[l];

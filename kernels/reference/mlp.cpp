@@ -54,6 +54,7 @@ double mlp_forward_backward(const MlpLayout& layout, const double* params, const
   if (loss.kind == LossKind::mse) {
     const double scale = loss.weight / (norm_rows * outputs);
     for (size_t k = 0; k < grad.size(); ++k) {
+      if (loss.observed && !loss.observed[k]) continue;
       double d = y[k] - loss.target[k];
       value += scale * d * d;
       grad[k] = 2 * scale * d;

@@ -15,6 +15,7 @@ struct LossSpec64 {
   const double* target = nullptr;
   const int32_t* labels = nullptr;
   size_t loss_rows = 0;
+  const uint8_t* observed = nullptr;  // as in kernels::LossSpec
 };
 
 // Per-layer activations of a forward pass: acts[0] = x, acts[l+1] = output of layer l.
