@@ -86,10 +86,12 @@ class Draws {
 double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double clamp01(double x) { return std::min(1.0, std::max(0.0, x)); }
 
-// Convex on [0,1] with E(0) = 0, E(1) = 1: the low levels sit close together, the high levels far
-// apart, so equal steps in level are unequal steps in the raw feature.
+// Convex on [0,1] with E(0) = 0, E(1) = 1: the low levels sit closer together than the high levels,
+// so equal steps in level are unequal steps in the raw feature. Much steeper curves (c >= 2) make
+// level 5 so much wider than level 1 that any partition by distance, in any space that keeps the
+// geometry, splits level 5 and merges levels 1 and 2.
 double convex(double t) {
-  constexpr double c = 3.0;
+  constexpr double c = 1.5;
   return std::expm1(c * t) / std::expm1(c);
 }
 
@@ -375,8 +377,11 @@ void SynthPlan::generate_block(size_t region, size_t block, ShardColumns& out) c
     const double t = clamp01((level - 1 + kLevelJitter * noise * d.normal()) / 4.0);
     float* row = out.features.data() + i * kFeatures;
     draw_features(t, noise, d, row);
+    // Records are sparser where resilience is low (rural, poorer cells): the chance that a value is
+    // missing falls from 2x the rate at level 1 to 0 at level 5, averaging about the rate.
+    const double missing_here = std::min(1.0, missing * 2.0 * (1.0 - t));
     for (int f = 0; f < kFeatures; ++f)
-      if (d.uniform() < missing) row[f] = std::numeric_limits<float>::quiet_NaN();
+      if (d.uniform() < missing_here) row[f] = std::numeric_limits<float>::quiet_NaN();
     // Expected annual loss: a spatial exposure field times a vulnerability that falls with level.
     const double exposure = field_at(rf.hazard_bumps, double(x) + 0.5, double(y) + 0.5);
     out.hazard[i] = float(std::exp(8.0 + 1.0 * exposure + 1.2 * (1.0 - t) + 0.5 * d.normal()));

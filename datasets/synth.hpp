@@ -33,7 +33,7 @@ struct SynthOptions {
   std::vector<SynthRegion> regions;  // empty = default_regions()
   size_t shard_rows = 1'000'000;
   size_t block_rows = 65536;         // unit of randomness and of the parallel generation
-  double missing_rate = 0.01;        // share of feature values set to NaN
+  double missing_rate = 0.15;        // share of feature values set to NaN (more at low levels)
   int deflate_level = 0;
   double noise = 1.0;                // multiplies the within-level noise of every feature
   bool overwrite = false;            // replace existing part-*.h5 files in the output folder

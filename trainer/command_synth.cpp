@@ -190,7 +190,7 @@ void add_synth_command(CLI::App& app) {
   auto* regions = sub->add_option("--regions", args->regions, "Number of regions (default 3)");
   auto* seed = sub->add_option("--seed", args->seed, "Seed; the same seed and options give the same bytes");
   auto* shard_rows = sub->add_option("--shard-rows", args->shard_rows, "Rows per shard file (default 1000000)");
-  auto* missing = sub->add_option("--missing-rate", args->missing_rate, "Share of feature values left missing (default 0.01)");
+  auto* missing = sub->add_option("--missing-rate", args->missing_rate, "Share of feature values left missing, more of them at low levels (default 0.15)");
   auto* deflate = sub->add_option("--deflate", args->deflate, "Deflate level 0..9 (default 0: uncompressed)");
   auto* noise = sub->add_option("--noise", args->noise, "Factor on the within-level noise (default 1)");
   sub->add_flag("--overwrite", args->overwrite, "Replace existing part-*.h5 files in the output folder");

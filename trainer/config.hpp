@@ -31,7 +31,7 @@ struct ClassifierNetConfig {
 struct PretrainConfig {
   int epochs = 30;
   int batch = 256;
-  double mask_rate = 0.0;    // denoising: share of input values dropped (inverted dropout)
+  double mask_rate = 0.3;    // denoising: share of input values replaced by the imputation value
   double input_noise = 0.0;  // denoising: std of Gaussian noise added to the scaled inputs
   OptimizerConfig optimizer{};
 };
@@ -50,8 +50,8 @@ struct IdecConfig {
   double tol = 0.001;           // stop when fewer than tol of the hard labels change at a refresh
   int max_epochs = 10;
   int batch = 256;
-  double latent_spread = 0.0;   // >0: rescale z so cells sit this RMS distance from their centroid
-  OptimizerConfig optimizer{.lr = 1e-5};
+  double latent_spread = 3.0;   // >0: rescale z so cells sit this RMS distance from their centroid
+  OptimizerConfig optimizer{.lr = 3e-5};
   KMeansInitConfig kmeans{};
 };
 

@@ -93,8 +93,11 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
   auto init = kernels::cpu::kmeans(z.data(), sample_rows, d, km);
   double latent_scale = 1.0;
   if (cfg.latent_spread > 0) {
-    // The Student-t kernel has unit width: put the cells' RMS distance to their centroid at
-    // latent_spread so that q is neither nearly uniform nor nearly hard at the start.
+    // The Student-t kernel has unit width, but the scale of z after pretraining is arbitrary: when
+    // the clusters are much narrower than 1, q is nearly uniform and the KL gradient tears the
+    // k-means partition apart within a few refreshes. Rescaling z (and undoing it in the next
+    // layer, so the autoencoder computes the same function) puts the cells' RMS distance to their
+    // centroid at latent_spread.
     latent_scale = cfg.latent_spread / std::sqrt(std::max(1e-30, init.inertia / double(sample_rows)));
     rescale_latent(model, latent_scale);
     for (float& v : init.centroids) v *= float(latent_scale);
@@ -102,7 +105,8 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
   model.centroids = init.centroids;
   ctx.progress.end(fmt::format("k-means++ on {} cells: inertia {:.4f} after {} iterations", sample_rows,
                                init.inertia, init.iterations));
-  ctx.progress.record({{"stage", "kmeans-init"}, {"rows", sample_rows}, {"inertia", init.inertia}});
+  ctx.progress.record({{"stage", "kmeans-init"}, {"rows", sample_rows}, {"inertia", init.inertia},
+                       {"latent_scale", latent_scale}});
   z = {};
 
   AdamState adam(cfg.optimizer, model.autoencoder.param_count);
@@ -110,6 +114,7 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
   std::vector<float> grads(model.autoencoder.param_count);
   std::vector<float> dmu(model.centroids.size());
   std::vector<float> dmu_tiles;
+  std::vector<uint8_t> observed;
 
   Refresh current = refresh_frequencies(model, ctx);
   double changed = 1.0;
@@ -132,7 +137,8 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
         batch_rows = b.rows;
         size_t tiles = (b.rows + kernels::cpu::kTileRows - 1) / kernels::cpu::kTileRows;
         dmu_tiles.assign(tiles * model.centroids.size(), 0.0f);
-        kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), x, nullptr, 0};
+        observed_values(b, observed);
+        kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), x, nullptr, 0, observed.data()};
         double l = kernels::cpu::mlp_forward_backward(model.autoencoder, model.autoencoder_params.data(),
                                                       x, b.rows, loss, &hook, grads.data());
         std::fill(dmu.begin(), dmu.end(), 0.0f);
@@ -160,7 +166,8 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
   ctx.progress.end(fmt::format("{} steps, {} refreshes, last label change {:.4f}{}", steps, refreshes,
                                changed, converged ? " (converged)" : ""));
   return {{"steps", steps}, {"refreshes", refreshes}, {"last_label_change", changed},
-          {"converged", converged}, {"kmeans_inertia", init.inertia}, {"cluster_sizes", sizes}};
+          {"converged", converged}, {"kmeans_inertia", init.inertia}, {"latent_scale", latent_scale},
+          {"cluster_sizes", sizes}};
 }
 
 }  // namespace resilinet

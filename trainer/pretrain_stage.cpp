@@ -1,6 +1,8 @@
 // Stage 1: autoencoder pretraining on the reconstruction loss (MSE), Adam over the flat buffer.
-// Optionally denoising (as in DEC's stacked denoising autoencoder): the encoder sees a corrupted
-// copy of each batch (input dropout and/or Gaussian noise) and the loss targets the clean rows.
+// Optionally denoising: the encoder sees a corrupted copy of each batch and the loss targets the
+// clean rows. Masked values are replaced by the imputation value (the scaled training median),
+// exactly as a missing value is at rating time, so the encoder learns to infer a missing feature
+// from the others instead of placing an imputed cell off the manifold of complete cells.
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -16,18 +18,18 @@ namespace {
 
 // Corrupts the scaled rows of one step. The draws come from (seed, step) only, so the result does
 // not depend on the thread count or the shard layout.
-void corrupt_batch(const float* x, size_t values, double mask_rate, double noise, uint64_t seed,
-                   uint64_t step, float* out) {
+void corrupt_batch(const float* x, size_t rows, const std::vector<float>& imputed, double mask_rate,
+                   double noise, uint64_t seed, uint64_t step, float* out) {
   std::mt19937_64 engine(seed ^ (0x9e3779b97f4a7c15ULL * (step + 1)));
   auto uniform = [&] { return double(engine() >> 11) * 0x1.0p-53; };
-  const float keep_scale = mask_rate > 0 ? float(1.0 / (1.0 - mask_rate)) : 1.0f;
-  for (size_t k = 0; k < values; ++k) {
+  const size_t features = imputed.size();
+  for (size_t k = 0; k < rows * features; ++k) {
     float v = x[k];
     if (noise > 0) {  // Box-Muller, one normal per value (the bytes do not depend on <random>)
       double u1 = 1.0 - uniform(), u2 = uniform();
       v += float(noise * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
     }
-    if (mask_rate > 0) v = uniform() < mask_rate ? 0.0f : v * keep_scale;  // inverted dropout
+    if (mask_rate > 0 && uniform() < mask_rate) v = imputed[k % features];
     out[k] = v;
   }
 }
@@ -40,6 +42,12 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   AdamState adam(cfg.optimizer, model.autoencoder.param_count);
   std::vector<float> grads(model.autoencoder.param_count);
   std::vector<float> corrupted;
+  std::vector<uint8_t> observed;
+  std::vector<float> imputed(model.features());
+  {
+    std::vector<float> median(model.scaler.median.begin(), model.scaler.median.end());
+    model.scaler.transform(median.data(), 1, imputed.data());
+  }
   double last_loss = 0;
   const uint64_t seed = ctx.config.seed * 8 + 1;
   EpochLoop loop{"pretrain", cfg.epochs, size_t(cfg.batch), seed};
@@ -47,10 +55,11 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
     const float* input = x;
     if (denoising) {
       corrupted.resize(b.rows * b.features);
-      corrupt_batch(x, corrupted.size(), cfg.mask_rate, cfg.input_noise, seed, step, corrupted.data());
+      corrupt_batch(x, b.rows, imputed, cfg.mask_rate, cfg.input_noise, seed, step, corrupted.data());
       input = corrupted.data();
     }
-    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, x, nullptr, 0};
+    observed_values(b, observed);
+    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, x, nullptr, 0, observed.data()};
     last_loss = kernels::cpu::mlp_forward_backward(model.autoencoder, model.autoencoder_params.data(),
                                                    input, b.rows, loss, nullptr, grads.data());
     adam.apply(model.autoencoder_params.data(), grads.data());

@@ -41,6 +41,10 @@ using StepFn = std::function<double(const Batch& batch, const float* scaled, uin
 uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
                     const StepFn& step, const std::function<bool(uint64_t step)>& stop_after = {});
 
+// out[rows x features] = 1 where the batch's raw value is observed, 0 where it is missing (NaN):
+// the reconstruction loss skips imputed values rather than teaching the decoder the median.
+void observed_values(const Batch& batch, std::vector<uint8_t>& out);
+
 // Deterministic held-out split by hashed cell id: true for about `share` of all ids.
 bool is_holdout(int64_t cell_id, uint64_t seed, double share);
 

@@ -17,6 +17,11 @@ uint64_t mix64(uint64_t x) {
 }
 }  // namespace
 
+void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
+  out.resize(batch.rows * batch.features);
+  for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
+}
+
 bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
   uint64_t h = mix64(uint64_t(cell_id) ^ mix64(seed ^ 0x5eedULL));
   return double(h >> 11) * 0x1.0p-53 < share;
