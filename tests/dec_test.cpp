@@ -118,6 +118,19 @@ TEST(SoftAssign, CpuMatchesReferenceOnOddShapes) {
   }
 }
 
+// alpha = 1 runs in float: rows far from every centroid (|z - mu| ~ 1e4) still match fp64.
+TEST(SoftAssign, FloatPathMatchesReferenceForFarRows) {
+  const size_t rows = 200;
+  const int dims = 8, clusters = 5;
+  auto z = normal_values(rows * dims, 5000.0, 77);
+  const auto mu = normal_values(size_t(clusters) * dims, 5000.0, 78);
+  std::vector<float> q(rows * clusters);
+  cpu::soft_assign(z.data(), rows, dims, mu.data(), clusters, 1.0f, q.data());
+  std::vector<double> q_ref(q.size());
+  ref::soft_assign(to_double(z).data(), rows, dims, to_double(mu).data(), clusters, 1.0, q_ref.data());
+  expect_close(q, q_ref, 1e-5, "far rows");
+}
+
 TEST(SoftAssign, FarRowsDoNotUnderflow) {
   // alpha = 100, |z - mu|^2 = 4e8 and 5e8: u^-50.5 is below the smallest double for both
   // centroids, yet q is well defined: q_1 / q_0 = (u_1 / u_0)^-50.5.
