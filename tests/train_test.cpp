@@ -223,3 +223,61 @@ TEST(Train, BadCheckpointsExitWithTwo) {
   EXPECT_NE(r.output.find("checkpoint"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "o" / "ratings.h5"));
 }
+
+// A run stopped after a stage and resumed gives bitwise the parameters, levels and evaluation of
+// an uninterrupted run (same seed and thread count).
+TEST(Train, ResumeAfterEachStageMatchesAnUninterruptedRun) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = test_config(data, dir / "whole", 3);
+  config.pretrain.epochs = 3;
+  config.idec.max_epochs = 2;
+  config.idec.refresh_interval = 20;
+  config.classifier.epochs = 2;
+  config.threads = 2;
+  const TrainResult whole = train_model(config, true);
+  const Checkpoint a = read_checkpoint(whole.checkpoint_path);
+  auto same = [](const std::vector<float>& x, const std::vector<float>& y) {
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+  };
+  for (const char* stage : {"pretrain", "clusters"}) {
+    SCOPED_TRACE(stage);
+    config.run_dir = (dir / (std::string("stopped-") + stage)).string();
+    TrainOptions options;
+    options.quiet = true;
+    options.stop_after = stage;
+    train_model(config, options);
+    EXPECT_EQ(read_checkpoint(config.run_dir + "/checkpoint.h5").stage, stage);
+    EXPECT_FALSE(std::filesystem::exists(config.run_dir + "/metrics.json"));
+
+    options.stop_after.clear();
+    options.resume = true;
+    const TrainResult resumed = train_model(config, options);
+    const Checkpoint b = read_checkpoint(resumed.checkpoint_path);
+    EXPECT_EQ(b.stage, "done");
+    EXPECT_TRUE(same(a.model.autoencoder_params, b.model.autoencoder_params));
+    EXPECT_TRUE(same(a.model.classifier_params, b.model.classifier_params));
+    EXPECT_TRUE(same(a.model.centroids, b.model.centroids));
+    EXPECT_EQ(a.model.cluster_level, b.model.cluster_level);
+    EXPECT_EQ(whole.metrics["evaluation"], resumed.metrics["evaluation"]);
+    EXPECT_EQ(whole.metrics["idec"], resumed.metrics["idec"]);  // kept from the stopped run or redone
+  }
+}
+
+TEST(Train, ResumeWithAnotherConfigExitsWithTwo) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = test_config(data, dir / "run", 0);
+  config.pretrain.epochs = 1;
+  rt::write_text(dir / "c.yaml", to_yaml(config));
+  const std::string train = "train --quiet --config " + (dir / "c.yaml").string();
+  auto r = rt::run_resilinet(train + " --stop-after pretrain");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = rt::run_resilinet(train + " --resume --seed 9");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("run.seed"), std::string::npos) << r.output;
+  EXPECT_EQ(read_checkpoint((dir / "run" / "checkpoint.h5").string()).stage, "pretrain");  // untouched
+  r = rt::run_resilinet(train + " --stop-after evaluate");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--stop-after"), std::string::npos) << r.output;
+}

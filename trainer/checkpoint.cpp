@@ -109,6 +109,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
       h5::write_int32_attribute(f, "format_version", kCheckpointFormatVersion);
       h5::write_string_attribute(f, "config_yaml", to_yaml(ck.config));
       h5::write_string_attribute(f, "stage", ck.stage);
+      h5::write_string_attribute(f, "stage_metrics", ck.stage_metrics.dump());
       std::vector<std::string> names, systems, components, units;
       std::vector<int8_t> directions;
       for (const auto& s : m.schema.features) {
@@ -164,6 +165,11 @@ Checkpoint read_checkpoint(const std::string& path) {
     Checkpoint ck;
     ck.config = parse_train_config(read_string(f, "config_yaml", path), path + ":config_yaml");
     ck.stage = read_string(f, "stage", path);
+    if (h5::has_attribute(f, "stage_metrics")) {
+      ck.stage_metrics = nlohmann::json::parse(read_string(f, "stage_metrics", path), nullptr, false);
+      if (ck.stage_metrics.is_discarded() || !ck.stage_metrics.is_object())
+        throw InputError(path, "stage_metrics", "a JSON object", "unparsable text");
+    }
     Schema schema;
     auto names = read_string_array(f, "feature_names", path);
     auto systems = read_string_array(f, "feature_system", path);

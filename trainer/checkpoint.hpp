@@ -17,7 +17,8 @@ inline constexpr int kCheckpointFormatVersion = 1;
 struct Checkpoint {
   TrainConfig config;
   Model model;
-  std::string stage = "done";  // last completed stage
+  std::string stage = "done";  // last completed stage: pretrain, clusters or done
+  nlohmann::json stage_metrics = nlohmann::json::object();  // metrics of the completed stages
 };
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);

@@ -13,6 +13,8 @@ struct TrainArgs {
   int64_t seed = -1;
   int threads = -1;
   bool quiet = false;
+  bool resume = false;
+  std::string stop_after;
 };
 }  // namespace
 
@@ -25,13 +27,21 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--seed", args->seed, "Override run.seed");
   sub->add_option("--threads", args->threads, "Override run.threads (0 = all cores)");
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
+  sub->add_flag("--resume", args->resume,
+                "Continue from the run folder's checkpoint after its last completed stage (same config "
+                "required); starts from the beginning if there is none");
+  sub->add_option("--stop-after", args->stop_after, "Stop after this stage's checkpoint: pretrain or clusters");
   sub->callback([args] {
     TrainConfig config = load_train_config(args->config);
     if (!args->data.empty()) config.data = args->data;
     if (!args->run_dir.empty()) config.run_dir = args->run_dir;
     if (args->seed >= 0) config.seed = uint64_t(args->seed);
     if (args->threads >= 0) config.threads = args->threads;
-    train_model(config, args->quiet);
+    TrainOptions options;
+    options.quiet = args->quiet;
+    options.resume = args->resume;
+    options.stop_after = args->stop_after;
+    train_model(config, options);
   });
 }
 

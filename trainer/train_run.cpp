@@ -5,6 +5,10 @@
 #include <omp.h>
 
 #include <filesystem>
+#include <iterator>
+#include <optional>
+
+#include <yaml-cpp/yaml.h>
 
 #include "datasets/input_error.hpp"
 #include "datasets/shard_set.hpp"
@@ -21,44 +25,135 @@ void apply_device_and_threads(const TrainConfig& config) {
   if (config.threads > 0) omp_set_num_threads(config.threads);
 }
 
+namespace {
+
+// The first key (as a.b.c) whose value differs between two configs, with both values (flow
+// style); key is empty if none differs.
+struct ConfigDifference {
+  std::string key, a, b;
+};
+std::string flow(const YAML::Node& n) {
+  if (!n) return "(absent)";
+  YAML::Emitter out;
+  out << YAML::Flow << n;
+  return out.c_str();
+}
+ConfigDifference first_difference(const YAML::Node& a, const YAML::Node& b, const std::string& prefix) {
+  auto path = [&](const std::string& key) { return prefix.empty() ? key : prefix + "." + key; };
+  if (a.IsMap() && b.IsMap()) {
+    for (const auto& kv : a) {
+      const std::string key = kv.first.as<std::string>();
+      ConfigDifference d = first_difference(kv.second, b[key], path(key));
+      if (!d.key.empty()) return d;
+    }
+    for (const auto& kv : b) {
+      const std::string key = kv.first.as<std::string>();
+      if (!a[key]) return {path(key), "(absent)", flow(kv.second)};
+    }
+    return {};
+  }
+  if (flow(a) == flow(b)) return {};
+  return {prefix.empty() ? "(root)" : prefix, flow(a), flow(b)};
+}
+
+int stage_index(const std::string& stage) {
+  for (int i = 0; i < int(std::size(kTrainStages)); ++i)
+    if (stage == kTrainStages[i]) return i;
+  return -1;
+}
+
+// The checkpoint to resume from, if any, after checking that it belongs to this config.
+std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const std::string& path,
+                                               const Schema& schema) {
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  Checkpoint ck = read_checkpoint(path);
+  TrainConfig theirs = ck.config, ours = config;
+  theirs.threads = ours.threads = 0;  // the thread count may change between attempts
+  const ConfigDifference d = first_difference(YAML::Load(to_yaml(theirs)), YAML::Load(to_yaml(ours)), "");
+  if (!d.key.empty())
+    throw InputError(config.source_file.empty() ? path : config.source_file, d.key,
+                     d.a + " as in the checkpoint being resumed (" + path + "); resume needs the same config",
+                     d.b);
+  require_same_schema(ck.model.schema, path, schema, config.data);
+  if (stage_index(ck.stage) < 0)
+    throw InputError(path, "stage", "pretrain, clusters or done", ck.stage);
+  return ck;
+}
+
+}  // namespace
+
 TrainResult train_model(const TrainConfig& config, bool quiet) {
+  TrainOptions options;
+  options.quiet = quiet;
+  return train_model(config, options);
+}
+
+TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
   apply_device_and_threads(config);
+  int stop_after = int(std::size(kTrainStages)) - 1;
+  if (!options.stop_after.empty()) {
+    stop_after = stage_index(options.stop_after);
+    if (stop_after < 0 || stop_after >= int(std::size(kTrainStages)) - 1)
+      throw InputError("resilinet train", "--stop-after", "pretrain or clusters", options.stop_after);
+  }
   ShardSet data = ShardSet::open(config.data);
   if (data.total_rows() == 0) throw InputError(config.data, "rows", "at least one cell", "0");
 
   std::filesystem::create_directories(config.run_dir);
   const std::string dir = config.run_dir;
+  const std::string checkpoint = dir + "/checkpoint.h5";
+  std::optional<Checkpoint> resumed;
+  if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema());
   write_text_atomically(dir + "/config.yaml", to_yaml(config));
-  std::filesystem::remove(dir + "/metrics.jsonl");
-  Progress progress(dir + "/metrics.jsonl", quiet);
+  if (!resumed) std::filesystem::remove(dir + "/metrics.jsonl");
+  Progress progress(dir + "/metrics.jsonl", options.quiet);
   progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
                    std::to_string(data.shards().size()) + " shard(s), " +
                    std::to_string(data.schema().size()) + " features, run folder " + dir);
   TrainContext ctx{config, data, progress};
 
   Checkpoint ck;
-  ck.config = config;
-  ck.model = assemble_model(config, data.schema());
+  int done = -1;  // index of the last completed stage
+  if (resumed) {
+    ck = std::move(*resumed);
+    ck.config = config;
+    done = stage_index(ck.stage);
+    progress.message("resilinet train: resuming after stage '" + ck.stage + "' from " + checkpoint);
+  } else {
+    if (options.resume) progress.message("resilinet train: no checkpoint in " + dir + "; starting from the beginning");
+    ck.config = config;
+    ck.model = assemble_model(config, data.schema());
+  }
   Model& model = ck.model;
-  const std::string checkpoint = dir + "/checkpoint.h5";
-  auto save = [&](const char* stage) {
-    ck.stage = stage;
+  nlohmann::json& metrics = ck.stage_metrics;
+  auto save = [&](int stage) {
+    ck.stage = kTrainStages[stage];
     write_checkpoint(checkpoint, ck);
+    done = stage;
   };
+  auto finished = [&] { return TrainResult{checkpoint, metrics}; };
 
-  nlohmann::json metrics;
-  fit_scaler(model, ctx);
-  metrics["pretrain"] = pretrain_autoencoder(model, ctx);
-  save("pretrain");
-  metrics["idec"] = fine_tune_clusters(model, ctx);
-  metrics["levels"] = order_levels(model, ctx);
-  save("clusters");
-  metrics["classifier"] = train_classifier(model, ctx);
-  save("done");
-  metrics["evaluation"] = evaluate_model(model, ctx);
-  write_text_atomically(dir + "/metrics.json", metrics.dump(2) + "\n");
+  if (done < 0) {
+    fit_scaler(model, ctx);
+    metrics["pretrain"] = pretrain_autoencoder(model, ctx);
+    save(0);
+  }
+  if (stop_after == 0) return finished();
+  if (done < 1) {
+    metrics["idec"] = fine_tune_clusters(model, ctx);
+    metrics["levels"] = order_levels(model, ctx);
+    save(1);
+  }
+  if (stop_after == 1) return finished();
+  if (done < 2) {
+    metrics["classifier"] = train_classifier(model, ctx);
+    save(2);
+  }
+  nlohmann::json result = metrics;
+  result["evaluation"] = evaluate_model(model, ctx);
+  write_text_atomically(dir + "/metrics.json", result.dump(2) + "\n");
   progress.message("resilinet train: checkpoint " + checkpoint + ", metrics " + dir + "/metrics.json");
-  return {checkpoint, metrics};
+  return {checkpoint, result};
 }
 
 }  // namespace resilinet

@@ -15,7 +15,22 @@ struct TrainResult {
   nlohmann::json metrics;
 };
 
+struct TrainOptions {
+  bool quiet = false;
+  // Continue from run_dir/checkpoint.h5 if there is one: its completed stages are kept, and the
+  // result is bitwise the same as an uninterrupted run with the same thread count. The checkpoint's
+  // config must equal this one (run.threads aside); otherwise InputError naming the first key that
+  // differs. Without a checkpoint the run starts from the beginning.
+  bool resume = false;
+  // Stop once this stage's checkpoint is written: "pretrain", "clusters" or "" (run to the end).
+  std::string stop_after;
+};
+
+TrainResult train_model(const TrainConfig& config, const TrainOptions& options);
 TrainResult train_model(const TrainConfig& config, bool quiet = false);
+
+// The stages a checkpoint can record, in order.
+inline constexpr const char* kTrainStages[] = {"pretrain", "clusters", "done"};
 
 // Applies run.device and run.threads: cpu/auto run on the CPU; cuda is an error in a build or on a
 // machine without it (no silent fallback).
