@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "kernels/mlp_layout.hpp"
@@ -47,6 +48,24 @@ inline constexpr size_t kTileRows = 64;
 // y[rows x outputs] = network(x); if stop_layer >= 0, y is the output of that layer instead.
 void mlp_forward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
                  float* y, int stop_layer = -1);
+
+// A network packed once for many forward passes from the caller's own parallel loop (one pass per
+// row tile, say): run() starts no threads. mlp_forward is this with OpenMP over tiles.
+class MlpForwardPlan {
+ public:
+  MlpForwardPlan(const MlpLayout& layout, const float* params, int stop_layer = -1);
+  ~MlpForwardPlan();
+  MlpForwardPlan(const MlpForwardPlan&) = delete;
+  MlpForwardPlan& operator=(const MlpForwardPlan&) = delete;
+  // y[rows x outputs()] = the network (up to stop_layer) on x[rows x inputs]; safe to call
+  // concurrently from several threads.
+  void run(const float* x, size_t rows, float* y) const;
+  int outputs() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // One fused forward + backward pass over all layers, tile by tile. Overwrites grads
 // [param_count] with dLoss/dparams (masked entries zero) and returns the loss (including the hook's).

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "kernels/ops.hpp"
 
@@ -70,19 +71,33 @@ void rate_scaled(const Model& model, const float* scaled, size_t rows, RatingBuf
   out.z.resize(rows * d);
   out.q.resize(rows * K);
   out.cluster_level.resize(rows);
-  kernels::cpu::mlp_forward(model.autoencoder, model.autoencoder_params.data(), scaled, rows,
-                            out.z.data(), model.latent_layer);
-  kernels::cpu::soft_assign(out.z.data(), rows, d, model.centroids.data(), K, float(model.alpha),
-                            out.q.data());
-  levels_from_q(model, out.q.data(), rows, out.cluster_level.data());
-  if (!with_classifier) return;
-  out.logits.resize(rows * K);
-  out.level.resize(rows);
-  kernels::cpu::mlp_forward(model.classifier, model.classifier_params.data(), scaled, rows,
-                            out.logits.data());
-  for (size_t r = 0; r < rows; ++r) {
-    const float* lr = out.logits.data() + r * K;
-    out.level[r] = int32_t(std::max_element(lr, lr + K) - lr) + 1;
+  if (with_classifier) {
+    out.logits.resize(rows * K);
+    out.level.resize(rows);
+  }
+  // One parallel region per call, each tile of rows going through every step while it is in
+  // cache: encoder -> z -> q -> cluster level, then head -> logits -> level.
+  const kernels::cpu::MlpForwardPlan encoder(model.autoencoder, model.autoencoder_params.data(),
+                                             model.latent_layer);
+  std::optional<kernels::cpu::MlpForwardPlan> head;
+  if (with_classifier) head.emplace(model.classifier, model.classifier_params.data());
+  const size_t F = size_t(model.features()), tile_rows = kernels::cpu::kTileRows;
+  const auto tiles = static_cast<std::ptrdiff_t>((rows + tile_rows - 1) / tile_rows);
+#pragma omp parallel for schedule(dynamic) if (tiles > 1)
+  for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+    const size_t first = size_t(t) * tile_rows, n = std::min(tile_rows, rows - first);
+    float* z = out.z.data() + first * d;
+    float* q = out.q.data() + first * K;
+    encoder.run(scaled + first * F, n, z);
+    kernels::cpu::soft_assign(z, n, d, model.centroids.data(), K, float(model.alpha), q);
+    levels_from_q(model, q, n, out.cluster_level.data() + first);
+    if (!head) continue;
+    float* logits = out.logits.data() + first * K;
+    head->run(scaled + first * F, n, logits);
+    for (size_t r = 0; r < n; ++r) {
+      const float* lr = logits + r * K;
+      out.level[first + r] = int32_t(std::max_element(lr, lr + K) - lr) + 1;
+    }
   }
 }
 

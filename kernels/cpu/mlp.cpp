@@ -575,25 +575,45 @@ class FirstError {
 
 }  // namespace
 
-void mlp_forward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
-                 float* y, int stop_layer) {
+struct MlpForwardPlan::Impl {
+  FloatBuffer storage;
+  PackedNet net;
+  ForwardTile tile_fn = nullptr;
+};
+
+MlpForwardPlan::MlpForwardPlan(const MlpLayout& layout, const float* params, int stop_layer)
+    : impl_(std::make_unique<Impl>()) {
   check_layout(layout);
   const int layers = int(layout.layers.size());
   if (stop_layer < -1 || stop_layer >= layers)
     throw std::invalid_argument("mlp_forward: stop_layer " + std::to_string(stop_layer) +
                                 " is outside [-1, " + std::to_string(layers) + ")");
-  const int last = stop_layer < 0 ? layers - 1 : stop_layer;
+  impl_->net = pack_network(layout, params, stop_layer < 0 ? layers - 1 : stop_layer, impl_->storage);
+  impl_->tile_fn = forward_tile_for(select_isa());
+}
+
+MlpForwardPlan::~MlpForwardPlan() = default;
+
+int MlpForwardPlan::outputs() const { return impl_->net.layers.back().out; }
+
+void MlpForwardPlan::run(const float* x, size_t rows, float* y) const {
+  const PackedNet& net = impl_->net;
+  const size_t out = size_t(outputs());
+  for (size_t first = 0; first < rows; first += kTileRows)
+    impl_->tile_fn(net, x + first * net.inputs, std::min(kTileRows, rows - first), y + first * out,
+                   forward_workspace(net.act_floats));
+}
+
+void mlp_forward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
+                 float* y, int stop_layer) {
+  const MlpForwardPlan plan(layout, params, stop_layer);
   if (rows == 0) return;
-  thread_local FloatBuffer packed_storage;
-  const PackedNet net = pack_network(layout, params, last, packed_storage);
-  const ForwardTile tile_fn = forward_tile_for(select_isa());
-  const size_t outputs = size_t(net.layers.back().out);
+  const size_t inputs = size_t(layout.inputs()), outputs = size_t(plan.outputs());
   const ptrdiff_t tiles = ptrdiff_t((rows + kTileRows - 1) / kTileRows);
 #pragma omp parallel for schedule(dynamic) if (tiles > 1)
   for (ptrdiff_t t = 0; t < tiles; ++t) {
     const size_t first = size_t(t) * kTileRows;
-    tile_fn(net, x + first * net.inputs, std::min(kTileRows, rows - first), y + first * outputs,
-            forward_workspace(net.act_floats));
+    plan.run(x + first * inputs, std::min(kTileRows, rows - first), y + first * outputs);
   }
 }
 
