@@ -44,6 +44,21 @@ TrainConfig test_config(const std::string& data, const std::filesystem::path& ru
   return c;
 }
 
+// A few epochs of each stage on 2 threads, seed 3: for tests of determinism and resumption.
+TrainConfig quick_config(const std::string& data, const std::filesystem::path& run_dir) {
+  TrainConfig c = test_config(data, run_dir, 3);
+  c.pretrain.epochs = 3;
+  c.idec.max_epochs = 2;
+  c.idec.refresh_interval = 20;
+  c.classifier.epochs = 2;
+  c.threads = 2;
+  return c;
+}
+
+bool same(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
 template <class T> std::vector<T> read_column(const std::string& file, const char* name, hid_t type) {
   auto f = h5::open_file_read_only(file);
   auto ds = h5::open_row_dataset(f, name);
@@ -152,26 +167,19 @@ TEST(Train, RecoversPlantedLevelsAndBeatsKMeans) {
             << ", across seeds " << ari_seeds << "\n";
   EXPECT_GE(ari, 0.85);
   EXPECT_GE(ari_seeds, 0.9);
-  // The stated margin: at least 0.05 ARI above k-means on the raw scaled features. Measured on
-  // this data (k-means 0.852) over training seeds 0..8: 0.866 to 0.946, 0.908 for seed 0.
-  EXPECT_GE(ari, ari_kmeans + 0.05);
+  // The stated margin: at least 0.10 ARI above k-means on the raw scaled features. Measured with
+  // configs/default.yaml on this data (k-means 0.852) over training seeds 0..8: 0.95 to 0.97
+  // (0.973 for seed 0); on data seeds 12 and 13 (k-means 0.841, 0.853): 0.96 to 0.97.
+  EXPECT_GE(ari, ari_kmeans + 0.10);
 }
 
 TEST(Train, SameSeedAndThreadsGiveBitwiseIdenticalParameters) {
   const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
   auto dir = rt::scratch_dir();
-  auto config = test_config(data, dir / "a", 3);
-  config.pretrain.epochs = 3;
-  config.idec.max_epochs = 2;
-  config.idec.refresh_interval = 20;
-  config.classifier.epochs = 2;
-  config.threads = 2;
+  auto config = quick_config(data, dir / "a");
   auto a = read_checkpoint(train_model(config, true).checkpoint_path);
   config.run_dir = (dir / "b").string();
   auto b = read_checkpoint(train_model(config, true).checkpoint_path);
-  auto same = [](const std::vector<float>& x, const std::vector<float>& y) {
-    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-  };
   EXPECT_TRUE(same(a.model.autoencoder_params, b.model.autoencoder_params));
   EXPECT_TRUE(same(a.model.classifier_params, b.model.classifier_params));
   EXPECT_TRUE(same(a.model.centroids, b.model.centroids));
@@ -229,17 +237,9 @@ TEST(Train, BadCheckpointsExitWithTwo) {
 TEST(Train, ResumeAfterEachStageMatchesAnUninterruptedRun) {
   const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
   auto dir = rt::scratch_dir();
-  auto config = test_config(data, dir / "whole", 3);
-  config.pretrain.epochs = 3;
-  config.idec.max_epochs = 2;
-  config.idec.refresh_interval = 20;
-  config.classifier.epochs = 2;
-  config.threads = 2;
+  auto config = quick_config(data, dir / "whole");
   const TrainResult whole = train_model(config, true);
   const Checkpoint a = read_checkpoint(whole.checkpoint_path);
-  auto same = [](const std::vector<float>& x, const std::vector<float>& y) {
-    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-  };
   for (const char* stage : {"pretrain", "clusters"}) {
     SCOPED_TRACE(stage);
     config.run_dir = (dir / (std::string("stopped-") + stage)).string();
