@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the built-in default data: synthesise the default region, train, rate, explain.
+# The main job on the built-in default data: synthesise the default region, train, rate, explain, report.
 # Run from anywhere after building into ./build (see README). Outputs go to data/default and runs/default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +10,7 @@ $bin inspect data/default
 $bin train --config configs/default.yaml
 $bin rate --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/ratings
 $bin explain --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/explain
-echo "demo: metrics in runs/default/metrics.json, ratings in runs/default/ratings, explanations in runs/default/explain"
+$bin report --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/report \
+  --metrics runs/default/metrics.json --explain runs/default/explain/explain_summary.json
+echo "demo: metrics in runs/default/metrics.json, ratings in runs/default/ratings, explanations in runs/default/explain,"
+echo "      report in runs/default/report/report.html"

@@ -12,5 +12,6 @@ void add_inspect_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_rate_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 }  // namespace resilinet

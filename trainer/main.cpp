@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   resilinet::add_train_command(app);
   resilinet::add_rate_command(app);
   resilinet::add_explain_command(app);
+  resilinet::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
