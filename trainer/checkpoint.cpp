@@ -134,6 +134,16 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
         write_array(g, "max", m.scaler.max);
         write_array(g, "missing", m.scaler.missing);
       }
+      if (ck.in_progress) {
+        const StageProgress& p = *ck.in_progress;
+        auto g = create_group(f, "in_progress");
+        h5::write_string_attribute(g, "stage", p.stage);
+        h5::write_int32_attribute(g, "epoch", p.epoch);
+        write_array(g, "step", std::vector<uint64_t>{p.step});
+        write_array(g, "adam_step", std::vector<int64_t>{p.adam.step});
+        write_array(g, "adam_m", p.adam.m);
+        write_array(g, "adam_v", p.adam.v);
+      }
       write_network(f, "autoencoder", m.autoencoder, m.autoencoder_params);
       h5::write_int32_attribute(f, "latent_layer", m.latent_layer);
       write_network(f, "classifier", m.classifier, m.classifier_params);
@@ -200,11 +210,38 @@ Checkpoint read_checkpoint(const std::string& path) {
     m.cluster_level = read_array<int32_t>(c, "level", path);
     if (m.centroids.size() != size_t(m.clusters) * m.latent_dims() || m.cluster_level.size() != size_t(m.clusters))
       throw InputError(path, "clusters", std::to_string(m.clusters) + " centroids and levels", "another count");
+    if (h5::has_link(f, "in_progress")) {
+      Group g(RESILINET_H5(H5Gopen2(f, "in_progress", H5P_DEFAULT)));
+      StageProgress p;
+      p.stage = read_string(g, "stage", path);
+      auto epoch = h5::read_integers(h5::open_attribute(g, "epoch"));
+      auto step = read_array<uint64_t>(g, "step", path);
+      auto adam_step = read_array<int64_t>(g, "adam_step", path);
+      p.adam.m = read_array<float>(g, "adam_m", path);
+      p.adam.v = read_array<float>(g, "adam_v", path);
+      const size_t params = p.stage == "pretrain" ? m.autoencoder.param_count
+                            : p.stage == "classifier" ? m.classifier.param_count : 0;
+      if (params == 0) throw InputError(path, "in_progress/stage", "pretrain or classifier", p.stage);
+      if (epoch.size() != 1 || step.size() != 1 || adam_step.size() != 1 || p.adam.m.size() != params ||
+          p.adam.v.size() != params)
+        throw InputError(path, "in_progress", "epoch, step and Adam moments of " + std::to_string(params) + " values",
+                         "other sizes");
+      p.epoch = int(epoch[0]);
+      p.step = step[0];
+      p.adam.step = adam_step[0];
+      ck.in_progress = std::move(p);
+    }
     ck.model = std::move(m);
     return ck;
   } catch (const h5::Error& e) {
     throw InputError(path, "", "a readable resilinet checkpoint", e.detail());
   }
+}
+
+void require_finished(const Checkpoint& checkpoint, const std::string& path) {
+  if (checkpoint.stage != "done" || checkpoint.in_progress)
+    throw InputError(path, "stage", "'done' (a finished training run; resume it with `resilinet train --resume`)",
+                     checkpoint.in_progress ? "'" + checkpoint.in_progress->stage + "' under way" : "'" + checkpoint.stage + "'");
 }
 
 void require_same_schema(const Schema& model_schema, const std::string& checkpoint_path,

@@ -2,12 +2,14 @@
 // parameter buffer and layout table of each network, the centroids and the cluster-to-level map
 // (docs/FORMAT.md). Written to a temporary name, flushed, then renamed: never torn.
 #pragma once
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "trainer/config.hpp"
 #include "trainer/model.hpp"
+#include "trainer/stage_progress.hpp"
 
 namespace resilinet {
 
@@ -19,7 +21,12 @@ struct Checkpoint {
   Model model;
   std::string stage = "done";  // last completed stage: pretrain, clusters or done
   nlohmann::json stage_metrics = nlohmann::json::object();  // metrics of the completed stages
+  // Set while an epoch-driven stage is under way: the model holds its parameters at that point.
+  std::optional<StageProgress> in_progress;
 };
+
+// Throws InputError unless the checkpoint is of a finished run (rate, explain, report need one).
+void require_finished(const Checkpoint& checkpoint, const std::string& path);
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // Throws InputError naming the file when it is missing, not a checkpoint, or inconsistent.

@@ -109,6 +109,7 @@ void run_explain(const ExplainArgs& args) {
   if (args.no_sensitivity) config.sensitivity = false;
 
   Checkpoint ck = read_checkpoint(args.checkpoint);
+  require_finished(ck, args.checkpoint);
   const Model& model = ck.model;
   ShardSet data = ShardSet::open(args.data);
   require_same_schema(model.schema, args.checkpoint, data.schema(), args.data);

@@ -32,6 +32,7 @@ void add_rate_command(CLI::App& app) {
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] {
     Checkpoint ck = read_checkpoint(args->checkpoint);
+    require_finished(ck, args->checkpoint);
     ShardSet data = ShardSet::open(args->data);
     require_same_schema(ck.model.schema, args->checkpoint, data.schema(), args->data);
     RatingsOutputs outputs{false, false, false};

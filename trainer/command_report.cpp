@@ -51,6 +51,7 @@ void add_report_command(CLI::App& app) {
     const nlohmann::json metrics = read_json_file(args->metrics, "--metrics");
     const nlohmann::json explanations = read_json_file(args->explain, "--explain");
     Checkpoint ck = read_checkpoint(args->checkpoint);
+    require_finished(ck, args->checkpoint);
     ShardSet data = ShardSet::open(args->data);
     require_same_schema(ck.model.schema, args->checkpoint, data.schema(), args->data);
     if (data.total_rows() == 0) throw InputError(args->data, "rows", "at least one cell", "0");

@@ -31,6 +31,7 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
     s.field("threads", c.threads);
     s.choice("device", c.device, {"cpu", "cuda", "auto"});
     s.field("checkpoint_keep", c.checkpoint_keep);
+    s.field("checkpoint_every", c.checkpoint_every);
     s.field("metrics_sample_rows", c.metrics_sample_rows);
   });
   v.section("loader", [&](V& s) { s.field("slab_rows", c.slab_rows); });
@@ -111,6 +112,8 @@ void validate(const TrainConfig& c) {
   positive(static_cast<long long>(c.slab_rows), "loader.slab_rows");
   positive(c.checkpoint_keep, "run.checkpoint_keep");
   require(c.threads >= 0, c, "run.threads", "an integer >= 0 (0 = all cores)", std::to_string(c.threads));
+  require(c.checkpoint_every >= 0, c, "run.checkpoint_every", "an integer >= 0 (0 = at stage ends only)",
+          std::to_string(c.checkpoint_every));
   for (const auto* o : {&c.pretrain.optimizer, &c.idec.optimizer, &c.classifier.optimizer})
     require(o->lr > 0, c, "optimizer.lr", "a number > 0", std::to_string(o->lr));
 }

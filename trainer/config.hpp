@@ -75,6 +75,7 @@ struct TrainConfig {
   std::string level_order = "component_score";
   size_t slab_rows = 65536;
   int checkpoint_keep = 2;
+  int checkpoint_every = 10;  // epochs between checkpoints inside pretraining and the head (0: stage ends only)
   size_t metrics_sample_rows = 100000;  // cells sampled for silhouette/CH/DB
 
   EncoderConfig encoder{};

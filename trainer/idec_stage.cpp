@@ -130,7 +130,7 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
                                              current.frequency.data(), 1.0f, batch_rows, dz, dmu_t);
   };
 
-  EpochLoop loop{"idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3};
+  EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
   uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t) {

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <optional>
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include "datasets/input_error.hpp"
@@ -68,16 +69,55 @@ std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const 
   if (!std::filesystem::exists(path)) return std::nullopt;
   Checkpoint ck = read_checkpoint(path);
   TrainConfig theirs = ck.config, ours = config;
-  theirs.threads = ours.threads = 0;  // the thread count may change between attempts
+  // Neither changes what is computed: the thread count (bitwise only for the same count) and how
+  // often checkpoints are written may differ between attempts.
+  theirs.threads = ours.threads = 0;
+  theirs.checkpoint_every = ours.checkpoint_every = 0;
   const ConfigDifference d = first_difference(YAML::Load(to_yaml(theirs)), YAML::Load(to_yaml(ours)), "");
   if (!d.key.empty())
     throw InputError(config.source_file.empty() ? path : config.source_file, d.key,
                      d.a + " as in the checkpoint being resumed (" + path + "); resume needs the same config",
                      d.b);
   require_same_schema(ck.model.schema, path, schema, config.data);
-  if (stage_index(ck.stage) < 0)
+  const int done = stage_index(ck.stage);
+  if (done < 0 && !(ck.stage == kNoStage && ck.in_progress))
     throw InputError(path, "stage", "pretrain, clusters or done", ck.stage);
+  // An epoch-driven stage under way must be the one after the last completed stage.
+  if (ck.in_progress && !((ck.in_progress->stage == "pretrain" && done == -1) ||
+                          (ck.in_progress->stage == "classifier" && done == 1)))
+    throw InputError(path, "in_progress/stage", "the stage after '" + ck.stage + "'", ck.in_progress->stage);
   return ck;
+}
+
+// --stop-after: a stage ("pretrain", "clusters"), or an epoch of an epoch-driven stage
+// ("pretrain:EPOCH", "classifier:EPOCH"; a checkpoint must fall on it, see run.checkpoint_every).
+struct StopAfter {
+  int stage = int(std::size(kTrainStages)) - 1;
+  std::string epoch_stage;
+  int epoch = 0;
+};
+StopAfter parse_stop_after(const std::string& text) {
+  StopAfter s;
+  if (text.empty()) return s;
+  const auto colon = text.find(':');
+  auto fail = [&] {
+    throw InputError("resilinet train", "--stop-after", "pretrain, clusters, pretrain:EPOCH or classifier:EPOCH", text);
+  };
+  if (colon == std::string::npos) {
+    s.stage = stage_index(text);
+    if (s.stage < 0 || s.stage >= int(std::size(kTrainStages)) - 1) fail();
+    return s;
+  }
+  s.epoch_stage = text.substr(0, colon);
+  try {
+    size_t used = 0;
+    s.epoch = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || s.epoch < 1) fail();
+  } catch (const std::logic_error&) {
+    fail();
+  }
+  if (s.epoch_stage != "pretrain" && s.epoch_stage != "classifier") fail();
+  return s;
 }
 
 }  // namespace
@@ -90,11 +130,15 @@ TrainResult train_model(const TrainConfig& config, bool quiet) {
 
 TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
   apply_device_and_threads(config);
-  int stop_after = int(std::size(kTrainStages)) - 1;
-  if (!options.stop_after.empty()) {
-    stop_after = stage_index(options.stop_after);
-    if (stop_after < 0 || stop_after >= int(std::size(kTrainStages)) - 1)
-      throw InputError("resilinet train", "--stop-after", "pretrain or clusters", options.stop_after);
+  const StopAfter stop = parse_stop_after(options.stop_after);
+  const int stop_after = stop.stage;
+  if (!stop.epoch_stage.empty()) {
+    const int epochs = stop.epoch_stage == "pretrain" ? config.pretrain.epochs : config.classifier.epochs;
+    const int every = config.checkpoint_every;
+    if (every <= 0 || stop.epoch % every != 0 || stop.epoch >= epochs)
+      throw InputError("resilinet train", "--stop-after",
+                       fmt::format("an epoch below {} that is a multiple of run.checkpoint_every ({})", epochs, every),
+                       options.stop_after);
   }
   ShardSet data = ShardSet::open(config.data);
   if (data.total_rows() == 0) throw InputError(config.data, "rows", "at least one cell", "0");
@@ -110,7 +154,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
                    std::to_string(data.shards().size()) + " shard(s), " +
                    std::to_string(data.schema().size()) + " features, run folder " + dir);
-  TrainContext ctx{config, data, progress};
+  TrainContext ctx{config, data, progress, nullptr, {}};
 
   Checkpoint ck;
   int done = -1;  // index of the last completed stage
@@ -118,7 +162,11 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     ck = std::move(*resumed);
     ck.config = config;
     done = stage_index(ck.stage);
-    progress.message("resilinet train: resuming after stage '" + ck.stage + "' from " + checkpoint);
+    if (ck.in_progress)
+      progress.message("resilinet train: resuming " + ck.in_progress->stage + " after epoch " +
+                       std::to_string(ck.in_progress->epoch) + " from " + checkpoint);
+    else
+      progress.message("resilinet train: resuming after stage '" + ck.stage + "' from " + checkpoint);
   } else {
     if (options.resume) progress.message("resilinet train: no checkpoint in " + dir + "; starting from the beginning");
     ck.config = config;
@@ -128,14 +176,29 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   nlohmann::json& metrics = ck.stage_metrics;
   auto save = [&](int stage) {
     ck.stage = kTrainStages[stage];
+    ck.in_progress.reset();
     write_checkpoint(checkpoint, ck);
     done = stage;
   };
   auto finished = [&] { return TrainResult{checkpoint, metrics}; };
 
+  // Inside pretraining and the head: a checkpoint every run.checkpoint_every epochs.
+  const std::optional<StageProgress> resume_point = ck.in_progress;
+  ctx.resume = resume_point ? &*resume_point : nullptr;
+  bool stopped = false;
+  ctx.epoch_checkpoint = [&](const StageProgress& p) {
+    ck.stage = done < 0 ? kNoStage : kTrainStages[done];
+    ck.in_progress = p;
+    write_checkpoint(checkpoint, ck);
+    ck.in_progress.reset();
+    stopped = p.stage == stop.epoch_stage && p.epoch == stop.epoch;
+    return stopped;
+  };
+
   if (done < 0) {
-    fit_scaler(model, ctx);
+    if (!ctx.resume) fit_scaler(model, ctx);  // a pretraining under way has its scaler already
     metrics["pretrain"] = pretrain_autoencoder(model, ctx);
+    if (stopped) return finished();
     save(0);
   }
   if (stop_after == 0) return finished();
@@ -147,6 +210,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   if (stop_after == 1) return finished();
   if (done < 2) {
     metrics["classifier"] = train_classifier(model, ctx);
+    if (stopped) return finished();
     save(2);
   }
   nlohmann::json result = metrics;

@@ -17,20 +17,24 @@ struct TrainResult {
 
 struct TrainOptions {
   bool quiet = false;
-  // Continue from run_dir/checkpoint.h5 if there is one: its completed stages are kept, and the
-  // result is bitwise the same as an uninterrupted run with the same thread count. The checkpoint's
-  // config must equal this one (run.threads aside); otherwise InputError naming the first key that
+  // Continue from run_dir/checkpoint.h5 if there is one: its completed stages are kept, a stage
+  // under way continues after its last checkpointed epoch, and the result is bitwise the same as an
+  // uninterrupted run with the same thread count. The checkpoint's config must equal this one
+  // (run.threads and run.checkpoint_every aside); otherwise InputError naming the first key that
   // differs. Without a checkpoint the run starts from the beginning.
   bool resume = false;
-  // Stop once this stage's checkpoint is written: "pretrain", "clusters" or "" (run to the end).
+  // Stop once this checkpoint is written: "pretrain" or "clusters" (a stage), "pretrain:EPOCH" or
+  // "classifier:EPOCH" (inside a stage, at an epoch that run.checkpoint_every checkpoints), or ""
+  // (run to the end).
   std::string stop_after;
 };
 
 TrainResult train_model(const TrainConfig& config, const TrainOptions& options);
 TrainResult train_model(const TrainConfig& config, bool quiet = false);
 
-// The stages a checkpoint can record, in order.
+// The stages a checkpoint can record, in order; kNoStage while the first is under way.
 inline constexpr const char* kTrainStages[] = {"pretrain", "clusters", "done"};
+inline constexpr const char* kNoStage = "none";
 
 // Applies run.device and run.threads: cpu/auto run on the CPU; cuda is an error in a build or on a
 // machine without it (no silent fallback).

@@ -13,6 +13,8 @@
 #include "datasets/shard_set.hpp"
 #include "trainer/config.hpp"
 #include "trainer/model.hpp"
+#include "trainer/optimizer.hpp"
+#include "trainer/stage_progress.hpp"
 #include "trainer/progress.hpp"
 
 namespace resilinet {
@@ -21,6 +23,10 @@ struct TrainContext {
   const TrainConfig& config;
   const ShardSet& data;
   Progress& progress;
+  const StageProgress* resume = nullptr;  // continue this stage rather than start it
+  // Called after every run.checkpoint_every epochs of an epoch-driven stage (not after its last);
+  // returns true to stop the run there (TrainOptions::stop_after "stage:epoch").
+  std::function<bool(const StageProgress&)> epoch_checkpoint;
 };
 
 // Calls fn for every row of the set in natural order, batch by batch, with the rows scaled by
@@ -36,7 +42,19 @@ struct EpochLoop {
   int epochs = 1;
   size_t batch_rows = 256;
   uint64_t seed = 0;
+  int first_epoch = 0;      // > 0: continue after this many epochs (loader and step count follow)
+  uint64_t first_step = 0;
+  // Called after each epoch with the epochs and steps done so far; returns true to stop.
+  std::function<bool(int epochs_done, uint64_t steps)> epoch_end;
 };
+inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, uint64_t seed) {
+  EpochLoop loop;
+  loop.stage = std::move(stage);
+  loop.epochs = epochs;
+  loop.batch_rows = batch_rows;
+  loop.seed = seed;
+  return loop;
+}
 using StepFn = std::function<double(const Batch& batch, const float* scaled, uint64_t step)>;
 uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
                     const StepFn& step, const std::function<bool(uint64_t step)>& stop_after = {});
@@ -44,6 +62,12 @@ uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& lo
 // out[rows x features] = 1 where the batch's raw value is observed, 0 where it is missing (NaN):
 // the reconstruction loss skips imputed values rather than teaching the decoder the median.
 void observed_values(const Batch& batch, std::vector<uint8_t>& out);
+
+// For an epoch-driven stage: continue from ctx.resume when it is this stage's, and checkpoint
+// through ctx.epoch_checkpoint every run.checkpoint_every epochs (adam must outlive the loop).
+void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, AdamState& adam);
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, const std::string& stage, int epochs,
+                                                     const AdamState& adam);
 
 // Deterministic held-out split by hashed cell id: true for about `share` of all ids.
 bool is_holdout(int64_t cell_id, uint64_t seed, double share);

@@ -1,5 +1,6 @@
 // Loops shared by the training stages: natural-order passes, shuffled epochs, the held-out split.
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
@@ -20,6 +21,27 @@ uint64_t mix64(uint64_t x) {
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   out.resize(batch.rows * batch.features);
   for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
+}
+
+void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, AdamState& adam) {
+  if (!ctx.resume || ctx.resume->stage != stage) return;
+  if (ctx.resume->adam.m.size() != adam.m.size() || ctx.resume->adam.v.size() != adam.v.size())
+    throw std::logic_error("resume: optimizer state of " + stage + " has " + std::to_string(ctx.resume->adam.m.size()) +
+                           " values for " + std::to_string(adam.m.size()) + " parameters");
+  loop.first_epoch = ctx.resume->epoch;
+  loop.first_step = ctx.resume->step;
+  adam.m = ctx.resume->adam.m;
+  adam.v = ctx.resume->adam.v;
+  adam.step = ctx.resume->adam.step;
+}
+
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, const std::string& stage, int epochs,
+                                                     const AdamState& adam) {
+  return [&ctx, stage, epochs, &adam](int done, uint64_t steps) {
+    const int every = ctx.config.checkpoint_every;
+    if (!ctx.epoch_checkpoint || every <= 0 || done >= epochs || done % every != 0) return false;
+    return ctx.epoch_checkpoint(StageProgress{stage, done, steps, adam});
+  };
 }
 
 bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
@@ -54,12 +76,13 @@ uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& lo
   opt.slab_rows = ctx.config.slab_rows;
   opt.seed = loop.seed;
   Loader loader(ctx.data, opt);
+  if (loop.first_epoch > 0) loader.restore({uint64_t(loop.first_epoch), 0, loop.seed});
   const uint64_t per_epoch = loader.rank_batches();
   ctx.progress.begin(loop.stage, per_epoch * uint64_t(loop.epochs));
   Batch b;
   std::vector<float> scaled;
-  uint64_t steps = 0, samples = 0;
-  for (int epoch = 0; epoch < loop.epochs; ++epoch) {
+  uint64_t steps = loop.first_step, samples = 0;
+  for (int epoch = loop.first_epoch; epoch < loop.epochs; ++epoch) {
     double loss_sum = 0;
     uint64_t epoch_steps = 0;
     bool stop = false;
@@ -81,6 +104,7 @@ uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& lo
     ctx.progress.record({{"stage", loop.stage}, {"epoch", epoch + 1}, {"steps", steps},
                          {"loss", epoch_steps ? loss_sum / epoch_steps : 0.0}});
     if (stop) break;
+    if (loop.epoch_end && loop.epoch_end(epoch + 1, steps)) break;
   }
   return steps;
 }
