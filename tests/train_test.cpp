@@ -283,20 +283,22 @@ TEST(Train, ResumeWithAnotherConfigExitsWithTwo) {
   EXPECT_NE(r.output.find("--stop-after"), std::string::npos) << r.output;
 }
 
-// Interrupted inside pretraining or the head (at a run.checkpoint_every checkpoint) and resumed:
-// the optimizer state, loader position and step count carry over, so the result is bitwise that of
-// an uninterrupted run, and the stage's own metrics (steps, last batch loss) agree too.
+// Interrupted inside pretraining, IDEC or the head (at a run.checkpoint_every checkpoint) and
+// resumed: the optimizer states, loader position, step count and IDEC's refresh state carry over,
+// so the result is bitwise that of an uninterrupted run, and the stage metrics agree too.
 TEST(Train, ResumeInsideAStageMatchesAnUninterruptedRun) {
   const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
   auto dir = rt::scratch_dir();
   auto config = quick_config(data, dir / "whole");
   config.pretrain.epochs = 4;
+  config.idec.max_epochs = 4;
+  config.idec.tol = 0;  // no early stop: IDEC runs all its epochs
   config.classifier.epochs = 4;
   config.checkpoint_every = 2;
   const TrainResult whole = train_model(config, true);
   const Checkpoint a = read_checkpoint(whole.checkpoint_path);
   EXPECT_FALSE(a.in_progress.has_value());
-  for (const std::string stop : {"pretrain:2", "classifier:2"}) {
+  for (const std::string stop : {"pretrain:2", "idec:2", "classifier:2"}) {
     SCOPED_TRACE(stop);
     const std::string stage = stop.substr(0, stop.find(':'));
     config.run_dir = (dir / ("stopped-" + stage)).string();
@@ -325,6 +327,7 @@ TEST(Train, ResumeInsideAStageMatchesAnUninterruptedRun) {
     EXPECT_TRUE(same(a.model.classifier_params, b.model.classifier_params));
     EXPECT_TRUE(same(a.model.centroids, b.model.centroids));
     EXPECT_EQ(whole.metrics["pretrain"], resumed.metrics["pretrain"]);
+    EXPECT_EQ(whole.metrics["idec"], resumed.metrics["idec"]);
     EXPECT_EQ(whole.metrics["classifier"], resumed.metrics["classifier"]);
     EXPECT_EQ(whole.metrics["evaluation"], resumed.metrics["evaluation"]);
   }

@@ -22,6 +22,7 @@ template <class T> hid_t file_type() {
   else if constexpr (std::is_same_v<T, double>) return H5T_IEEE_F64LE;
   else if constexpr (std::is_same_v<T, int32_t>) return H5T_STD_I32LE;
   else if constexpr (std::is_same_v<T, int64_t>) return H5T_STD_I64LE;
+  else if constexpr (std::is_same_v<T, int8_t>) return H5T_STD_I8LE;
   else return H5T_STD_U64LE;
 }
 template <class T> hid_t memory_type() {
@@ -29,6 +30,7 @@ template <class T> hid_t memory_type() {
   else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
   else if constexpr (std::is_same_v<T, int32_t>) return H5T_NATIVE_INT32;
   else if constexpr (std::is_same_v<T, int64_t>) return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, int8_t>) return H5T_NATIVE_INT8;
   else return H5T_NATIVE_UINT64;
 }
 
@@ -143,6 +145,16 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
         write_array(g, "adam_step", std::vector<int64_t>{p.adam.step});
         write_array(g, "adam_m", p.adam.m);
         write_array(g, "adam_v", p.adam.v);
+        if (p.idec) {
+          const IdecProgress& c = *p.idec;
+          write_array(g, "centroid_adam_step", std::vector<int64_t>{c.centroid_adam.step});
+          write_array(g, "centroid_adam_m", c.centroid_adam.m);
+          write_array(g, "centroid_adam_v", c.centroid_adam.v);
+          write_array(g, "frequency", c.frequency);
+          write_array(g, "labels", c.labels);
+          write_array(g, "refreshes", std::vector<int32_t>{c.refreshes});
+          write_array(g, "changed_inertia_scale", std::vector<double>{c.changed, c.kmeans_inertia, c.latent_scale});
+        }
       }
       write_network(f, "autoencoder", m.autoencoder, m.autoencoder_params);
       h5::write_int32_attribute(f, "latent_layer", m.latent_layer);
@@ -219,9 +231,31 @@ Checkpoint read_checkpoint(const std::string& path) {
       auto adam_step = read_array<int64_t>(g, "adam_step", path);
       p.adam.m = read_array<float>(g, "adam_m", path);
       p.adam.v = read_array<float>(g, "adam_v", path);
-      const size_t params = p.stage == "pretrain" ? m.autoencoder.param_count
-                            : p.stage == "classifier" ? m.classifier.param_count : 0;
-      if (params == 0) throw InputError(path, "in_progress/stage", "pretrain or classifier", p.stage);
+      const size_t params = p.stage == "classifier" ? m.classifier.param_count
+                            : p.stage == "pretrain" || p.stage == "idec" ? m.autoencoder.param_count : 0;
+      if (params == 0) throw InputError(path, "in_progress/stage", "pretrain, idec or classifier", p.stage);
+      if (p.stage == "idec") {
+        IdecProgress c;
+        auto centroid_step = read_array<int64_t>(g, "centroid_adam_step", path);
+        c.centroid_adam.m = read_array<float>(g, "centroid_adam_m", path);
+        c.centroid_adam.v = read_array<float>(g, "centroid_adam_v", path);
+        c.frequency = read_array<double>(g, "frequency", path);
+        c.labels = read_array<int8_t>(g, "labels", path);
+        auto refreshes = read_array<int32_t>(g, "refreshes", path);
+        auto numbers = read_array<double>(g, "changed_inertia_scale", path);
+        const size_t centroid_values = size_t(m.clusters) * m.latent_dims();
+        if (centroid_step.size() != 1 || c.centroid_adam.m.size() != centroid_values ||
+            c.centroid_adam.v.size() != centroid_values || c.frequency.size() != size_t(m.clusters) ||
+            refreshes.size() != 1 || numbers.size() != 3)
+          throw InputError(path, "in_progress", "the IDEC state of " + std::to_string(m.clusters) + " clusters",
+                           "other sizes");
+        c.centroid_adam.step = centroid_step[0];
+        c.refreshes = refreshes[0];
+        c.changed = numbers[0];
+        c.kmeans_inertia = numbers[1];
+        c.latent_scale = numbers[2];
+        p.idec = std::move(c);
+      }
       if (epoch.size() != 1 || step.size() != 1 || adam_step.size() != 1 || p.adam.m.size() != params ||
           p.adam.v.size() != params)
         throw InputError(path, "in_progress", "epoch, step and Adam moments of " + std::to_string(params) + " values",

@@ -30,7 +30,7 @@ void add_train_command(CLI::App& app) {
   sub->add_flag("--resume", args->resume,
                 "Continue from the run folder's checkpoint after its last completed stage (same config "
                 "required); starts from the beginning if there is none");
-  sub->add_option("--stop-after", args->stop_after, "Stop after this checkpoint: pretrain or clusters (a stage), or pretrain:EPOCH or classifier:EPOCH (an epoch with a checkpoint, see run.checkpoint_every)");
+  sub->add_option("--stop-after", args->stop_after, "Stop after this checkpoint: pretrain or clusters (a stage), or pretrain:EPOCH, idec:EPOCH, classifier:EPOCH (an epoch with a checkpoint, see run.checkpoint_every)");
   sub->callback([args] {
     TrainConfig config = load_train_config(args->config);
     if (!args->data.empty()) config.data = args->data;

@@ -4,6 +4,7 @@
 // steps); p is rebuilt per batch, so no N x K table is ever stored.
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -71,14 +72,12 @@ void rescale_latent(Model& model, double s) {
   for (size_t k = 0; k < size_t(next.out) * next.in; ++k) p[next.weight_offset + k] *= float(1.0 / s);
 }
 
-}  // namespace
-
-nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
+// k-means++ on z of a sample of cells; sets the model's centroids (and rescales z, see below).
+// Returns the k-means inertia and the latent scale.
+std::pair<double, double> initial_centroids(Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.idec;
   const int K = model.clusters;
   const int d = model.latent_dims();
-
-  // k-means++ initialisation on z.
   ctx.progress.begin("kmeans-init", 1);
   std::vector<float> z = sample_latent(model, ctx, cfg.kmeans.sample_rows);
   const size_t sample_rows = z.size() / d;
@@ -107,18 +106,40 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
                                init.inertia, init.iterations));
   ctx.progress.record({{"stage", "kmeans-init"}, {"rows", sample_rows}, {"inertia", init.inertia},
                        {"latent_scale", latent_scale}});
-  z = {};
+  return {init.inertia, latent_scale};
+}
+
+}  // namespace
+
+nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
+  const auto& cfg = ctx.config.idec;
+  const int K = model.clusters;
+  const int d = model.latent_dims();
 
   AdamState adam(cfg.optimizer, model.autoencoder.param_count);
-  AdamState adam_mu(cfg.optimizer, model.centroids.size());
+  AdamState adam_mu(cfg.optimizer, size_t(K) * d);
+  Refresh current;
+  IdecProgress state;
+  EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
+  if (ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec) {
+    // Continue after the checkpointed epoch: the centroids are in the model already.
+    resume_stage(ctx, "idec", loop, adam);
+    state = *ctx.resume->idec;
+    adam_mu.m = state.centroid_adam.m;
+    adam_mu.v = state.centroid_adam.v;
+    adam_mu.step = state.centroid_adam.step;
+    current.frequency = state.frequency;
+    current.labels = state.labels;
+  } else {
+    const auto init = initial_centroids(model, ctx);
+    state.kmeans_inertia = init.first;
+    state.latent_scale = init.second;
+    current = refresh_frequencies(model, ctx);
+  }
   std::vector<float> grads(model.autoencoder.param_count);
   std::vector<float> dmu(model.centroids.size());
   std::vector<float> dmu_tiles;
   std::vector<uint8_t> observed;
-
-  Refresh current = refresh_frequencies(model, ctx);
-  double changed = 1.0;
-  int refreshes = 0;
   bool converged = false;
 
   kernels::LatentHook hook;
@@ -130,7 +151,14 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
                                              current.frequency.data(), 1.0f, batch_rows, dz, dmu_t);
   };
 
-  EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
+  loop.epoch_end = [&](int done, uint64_t steps_done) {
+    const int every = ctx.config.checkpoint_every;
+    if (!ctx.epoch_checkpoint || every <= 0 || done >= cfg.max_epochs || done % every != 0) return false;
+    state.centroid_adam = adam_mu;
+    state.frequency = current.frequency;
+    state.labels = current.labels;
+    return ctx.epoch_checkpoint(StageProgress{"idec", done, steps_done, adam, state});
+  };
   uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t) {
@@ -153,20 +181,20 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
         Refresh next = refresh_frequencies(model, ctx);
         size_t diff = 0;
         for (size_t i = 0; i < next.labels.size(); ++i) diff += next.labels[i] != current.labels[i];
-        changed = double(diff) / double(std::max<size_t>(1, next.labels.size()));
+        state.changed = double(diff) / double(std::max<size_t>(1, next.labels.size()));
         current = std::move(next);
-        ++refreshes;
-        ctx.progress.record({{"stage", "idec"}, {"step", step}, {"labels_changed", changed}});
-        converged = changed < cfg.tol;
+        ++state.refreshes;
+        ctx.progress.record({{"stage", "idec"}, {"step", step}, {"labels_changed", state.changed}});
+        converged = state.changed < cfg.tol;
         return converged;
       });
 
   std::vector<int64_t> sizes(K, 0);
   for (int8_t l : current.labels) ++sizes[l];
-  ctx.progress.end(fmt::format("{} steps, {} refreshes, last label change {:.4f}{}", steps, refreshes,
-                               changed, converged ? " (converged)" : ""));
-  return {{"steps", steps}, {"refreshes", refreshes}, {"last_label_change", changed},
-          {"converged", converged}, {"kmeans_inertia", init.inertia}, {"latent_scale", latent_scale},
+  ctx.progress.end(fmt::format("{} steps, {} refreshes, last label change {:.4f}{}", steps, state.refreshes,
+                               state.changed, converged ? " (converged)" : ""));
+  return {{"steps", steps}, {"refreshes", state.refreshes}, {"last_label_change", state.changed},
+          {"converged", converged}, {"kmeans_inertia", state.kmeans_inertia}, {"latent_scale", state.latent_scale},
           {"cluster_sizes", sizes}};
 }
 

@@ -84,13 +84,15 @@ std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const 
     throw InputError(path, "stage", "pretrain, clusters or done", ck.stage);
   // An epoch-driven stage under way must be the one after the last completed stage.
   if (ck.in_progress && !((ck.in_progress->stage == "pretrain" && done == -1) ||
+                          (ck.in_progress->stage == "idec" && done == 0) ||
                           (ck.in_progress->stage == "classifier" && done == 1)))
     throw InputError(path, "in_progress/stage", "the stage after '" + ck.stage + "'", ck.in_progress->stage);
   return ck;
 }
 
 // --stop-after: a stage ("pretrain", "clusters"), or an epoch of an epoch-driven stage
-// ("pretrain:EPOCH", "classifier:EPOCH"; a checkpoint must fall on it, see run.checkpoint_every).
+// ("pretrain:EPOCH", "idec:EPOCH", "classifier:EPOCH"; a checkpoint must fall on it, see
+// run.checkpoint_every).
 struct StopAfter {
   int stage = int(std::size(kTrainStages)) - 1;
   std::string epoch_stage;
@@ -101,7 +103,8 @@ StopAfter parse_stop_after(const std::string& text) {
   if (text.empty()) return s;
   const auto colon = text.find(':');
   auto fail = [&] {
-    throw InputError("resilinet train", "--stop-after", "pretrain, clusters, pretrain:EPOCH or classifier:EPOCH", text);
+    throw InputError("resilinet train", "--stop-after", "pretrain, clusters, pretrain:EPOCH, idec:EPOCH or classifier:EPOCH",
+                     text);
   };
   if (colon == std::string::npos) {
     s.stage = stage_index(text);
@@ -116,7 +119,7 @@ StopAfter parse_stop_after(const std::string& text) {
   } catch (const std::logic_error&) {
     fail();
   }
-  if (s.epoch_stage != "pretrain" && s.epoch_stage != "classifier") fail();
+  if (s.epoch_stage != "pretrain" && s.epoch_stage != "idec" && s.epoch_stage != "classifier") fail();
   return s;
 }
 
@@ -133,7 +136,9 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   const StopAfter stop = parse_stop_after(options.stop_after);
   const int stop_after = stop.stage;
   if (!stop.epoch_stage.empty()) {
-    const int epochs = stop.epoch_stage == "pretrain" ? config.pretrain.epochs : config.classifier.epochs;
+    const int epochs = stop.epoch_stage == "pretrain" ? config.pretrain.epochs
+                       : stop.epoch_stage == "idec"   ? config.idec.max_epochs
+                                                      : config.classifier.epochs;
     const int every = config.checkpoint_every;
     if (every <= 0 || stop.epoch % every != 0 || stop.epoch >= epochs)
       throw InputError("resilinet train", "--stop-after",
@@ -182,7 +187,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   };
   auto finished = [&] { return TrainResult{checkpoint, metrics}; };
 
-  // Inside pretraining and the head: a checkpoint every run.checkpoint_every epochs.
+  // Inside each stage: a checkpoint every run.checkpoint_every epochs.
   const std::optional<StageProgress> resume_point = ck.in_progress;
   ctx.resume = resume_point ? &*resume_point : nullptr;
   bool stopped = false;
@@ -204,6 +209,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   if (stop_after == 0) return finished();
   if (done < 1) {
     metrics["idec"] = fine_tune_clusters(model, ctx);
+    if (stopped) return finished();
     metrics["levels"] = order_levels(model, ctx);
     save(1);
   }

@@ -23,9 +23,9 @@ struct TrainOptions {
   // (run.threads and run.checkpoint_every aside); otherwise InputError naming the first key that
   // differs. Without a checkpoint the run starts from the beginning.
   bool resume = false;
-  // Stop once this checkpoint is written: "pretrain" or "clusters" (a stage), "pretrain:EPOCH" or
-  // "classifier:EPOCH" (inside a stage, at an epoch that run.checkpoint_every checkpoints), or ""
-  // (run to the end).
+  // Stop once this checkpoint is written: "pretrain" or "clusters" (a stage), "pretrain:EPOCH",
+  // "idec:EPOCH" or "classifier:EPOCH" (inside a stage, at an epoch that run.checkpoint_every
+  // checkpoints), or "" (run to the end).
   std::string stop_after;
 };
 

@@ -40,7 +40,7 @@ std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, const st
   return [&ctx, stage, epochs, &adam](int done, uint64_t steps) {
     const int every = ctx.config.checkpoint_every;
     if (!ctx.epoch_checkpoint || every <= 0 || done >= epochs || done % every != 0) return false;
-    return ctx.epoch_checkpoint(StageProgress{stage, done, steps, adam});
+    return ctx.epoch_checkpoint(StageProgress{stage, done, steps, adam, std::nullopt});
   };
 }
 
