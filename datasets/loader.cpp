@@ -18,6 +18,7 @@
 
 #include "datasets/input_error.hpp"
 #include "datasets/shard.hpp"
+#include "kernels/splitmix.hpp"
 
 namespace resilinet {
 namespace {
@@ -28,13 +29,6 @@ constexpr uint64_t kRowOrderTag = 0x726f772d6f726465ull;
 // Open ShardReaders kept by the I/O thread; slabs jump between shards, so reopening costs little
 // next to reading a slab, and this bounds the file handles held for datasets of many shards.
 constexpr size_t kMaxOpenShards = 16;
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // A seed from a tuple of integers; each part goes through the mix so that nearby tuples
 // ((seed, epoch) and (seed, epoch + 1)) give unrelated streams.

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "datasets/input_error.hpp"
+#include "kernels/splitmix.hpp"
 
 namespace resilinet {
 namespace {
@@ -33,13 +34,6 @@ constexpr size_t kMaxRegionCells = size_t(1) << 40;
 // Spread of a cell's resilience position around its level, in levels: small enough that levels stay
 // separated, large enough that the convex maps stretch the high levels into elongated clusters.
 constexpr double kLevelJitter = 0.16;
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // A stream seed from (seed, region, block, purpose); every stream is independent of the others.
 uint64_t stream_seed(uint64_t seed, uint64_t region, uint64_t block, uint64_t purpose) {

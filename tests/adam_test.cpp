@@ -10,31 +10,15 @@
 
 #include <gtest/gtest.h>
 
+#include "isa_support.hpp"
+
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
 
 namespace resilinet::kernels {
 namespace {
 
-class ScopedIsa {
- public:
-  explicit ScopedIsa(const char* isa) {
-    const char* old = std::getenv("RESILINET_CPU_ISA");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    setenv("RESILINET_CPU_ISA", isa, 1);
-  }
-  ~ScopedIsa() {
-    if (had_)
-      setenv("RESILINET_CPU_ISA", old_.c_str(), 1);
-    else
-      unsetenv("RESILINET_CPU_ISA");
-  }
-
- private:
-  bool had_ = false;
-  std::string old_;
-};
+using resilinet::testing::ScopedIsa;
 
 std::vector<float> random_values(size_t n, uint64_t seed, float lo, float hi) {
   std::mt19937_64 rng(seed);

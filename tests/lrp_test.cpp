@@ -14,11 +14,15 @@
 #include <gtest/gtest.h>
 
 #include "datasets/input_error.hpp"
+#include "isa_support.hpp"
 #include "kernels/lrp.hpp"
 #include "kernels/reference/lrp_reference.hpp"
 
 namespace resilinet::kernels {
 namespace {
+
+using resilinet::testing::instruction_sets;
+using resilinet::testing::ScopedIsa;
 
 struct Net {
   MlpLayout layout;
@@ -82,39 +86,6 @@ std::vector<int32_t> random_classes(size_t rows, int outputs, uint64_t seed) {
   return c;
 }
 
-// The instruction sets this CPU can run; the fast path is checked on each (RESILINET_CPU_ISA).
-std::vector<std::string> isas_of_this_cpu() {
-  std::vector<std::string> isas = {"baseline"};
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isas.push_back("avx2");
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    isas.push_back("avx512");
-#endif
-  return isas;
-}
-
-// Sets RESILINET_CPU_ISA for its lifetime.
-class IsaOverride {
- public:
-  explicit IsaOverride(const std::string& isa) {
-    const char* old = std::getenv("RESILINET_CPU_ISA");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    setenv("RESILINET_CPU_ISA", isa.c_str(), 1);
-  }
-  ~IsaOverride() {
-    if (had_)
-      setenv("RESILINET_CPU_ISA", old_.c_str(), 1);
-    else
-      unsetenv("RESILINET_CPU_ISA");
-  }
-
- private:
-  bool had_ = false;
-  std::string old_;
-};
-
 // Largest |fast - reference| over all cells and all instruction sets, each row divided by its
 // largest |logit| (the scale of the seed; relevance is linear in the seed, and fp32 rounding of the
 // seed itself is relative to that scale, not to the seed). Rows with a hidden pre-activation within
@@ -143,8 +114,8 @@ double normalised_error(const Net& net, const LrpComposite& composite, const std
   EXPECT_LT(skipped, rows / 20);
   if (reference_mass) *reference_mass = mass / double(rows - skipped);
   double err = 0.0;
-  for (const std::string& isa : isas_of_this_cpu()) {
-    IsaOverride use(isa);
+  for (const std::string& isa : instruction_sets()) {
+    ScopedIsa use(isa);
     std::vector<float> rel(rows * f), logits(rows * k);
     cpu::lrp(net.layout, net.params.data(), composite, x.data(), rows, classes.data(), rel.data(),
              logits.data());
@@ -456,8 +427,8 @@ TEST(GradientXInput, MatchesFiniteDifferences) {
     auto x = rows_in_bounds(rows, 12, seed);
     auto classes = random_classes(rows, 5, seed + 1);
     std::vector<std::vector<float>> gxi;  // one per instruction set
-    for (const std::string& isa : isas_of_this_cpu()) {
-      IsaOverride use(isa);
+    for (const std::string& isa : instruction_sets()) {
+      ScopedIsa use(isa);
       gxi.emplace_back(rows * 12);
       cpu::gradient_x_input(net.layout, net.params.data(), x.data(), rows, classes.data(),
                             gxi.back().data());
@@ -482,9 +453,9 @@ TEST(GradientXInput, MatchesFiniteDifferences) {
 }
 
 TEST(Lrp, SameBytesForAnyThreadCountAndArgmaxSeeding) {
-  for (const std::string& isa : isas_of_this_cpu()) {
+  for (const std::string& isa : instruction_sets()) {
     SCOPED_TRACE(isa);
-    IsaOverride use(isa);
+    ScopedIsa use(isa);
     Net net = make_net({12, 64, 32, 5}, 3, true);
     const size_t rows = 1000;
     auto x = rows_in_bounds(rows, 12, 4);

@@ -14,11 +14,16 @@
 
 #include <gtest/gtest.h>
 
+#include "isa_support.hpp"
+
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
 
 namespace resilinet::kernels {
 namespace {
+
+using resilinet::testing::instruction_sets;
+using resilinet::testing::ScopedIsa;
 
 using Act = Activation;
 
@@ -79,39 +84,6 @@ double relative_error(const float* a, const double* b, size_t n) {
     scale = std::max(scale, std::abs(b[k]));
   }
   return scale > 0 ? diff / scale : diff;
-}
-
-// Sets RESILINET_CPU_ISA for the lifetime of the object.
-class ScopedIsa {
- public:
-  explicit ScopedIsa(const char* isa) {
-    const char* old = std::getenv("RESILINET_CPU_ISA");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    setenv("RESILINET_CPU_ISA", isa, 1);
-  }
-  ~ScopedIsa() {
-    if (had_)
-      setenv("RESILINET_CPU_ISA", old_.c_str(), 1);
-    else
-      unsetenv("RESILINET_CPU_ISA");
-  }
-
- private:
-  bool had_ = false;
-  std::string old_;
-};
-
-// The instruction sets this CPU can run; the kernels are checked on each (RESILINET_CPU_ISA).
-std::vector<const char*> instruction_sets() {
-  std::vector<const char*> isas = {"baseline"};
-#if defined(__x86_64__)
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) isas.push_back("avx2");
-  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    isas.push_back("avx512");
-#endif
-  return isas;
 }
 
 class ScopedThreads {
@@ -227,7 +199,7 @@ void check_against_reference(const Case& c, uint64_t seed) {
 }
 
 TEST(MlpForwardBackward, MatchesReferenceOnEveryCase) {
-  for (const char* isa : instruction_sets()) {
+  for (const std::string& isa : instruction_sets()) {
     SCOPED_TRACE(std::string("RESILINET_CPU_ISA=") + isa);
     ScopedIsa scoped(isa);
     uint64_t seed = 100;
@@ -273,7 +245,7 @@ TEST(MlpForward, MatchesReferenceIncludingStopLayer) {
       {classifier_layout(), 1000, -1}, {classifier_layout(), 1, -1},
       {autoencoder_layout(12), 65, 2}, {autoencoder_layout(12), 64, -1},
       {odd_layout(), 63, -1},          {odd_layout(), 130, 1}};
-  for (const char* isa : instruction_sets()) {
+  for (const std::string& isa : instruction_sets()) {
     ScopedIsa scoped(isa);
     uint64_t seed = 7;
     for (const auto& s : shapes) {

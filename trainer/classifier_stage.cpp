@@ -20,7 +20,7 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   double last_loss = 0;
   EpochLoop loop = epoch_loop("classifier", cfg.epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
   resume_stage(ctx, "classifier", loop, adam);
-  loop.epoch_end = stage_checkpoints(ctx, "classifier", cfg.epochs, adam);
+  loop.epoch_end = stage_checkpoints(ctx, cfg.epochs, optimizer_snapshot("classifier", adam));
   uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t) {
     rate_scaled(model, x, b.rows, out, false);
     rows_x.clear();

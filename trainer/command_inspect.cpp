@@ -15,6 +15,7 @@
 
 #include "datasets/input_error.hpp"
 #include "datasets/shard_set.hpp"
+#include "kernels/splitmix.hpp"
 #include "trainer/commands.hpp"
 
 namespace resilinet {
@@ -30,13 +31,6 @@ struct InspectOptions {
   std::string data;
   size_t median_rows = kDefaultMedianRows;
 };
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // The rows medians are taken from, at most `limit` of them in memory: every row when the set has
 // no more than `limit` rows (exact medians), otherwise a uniform reservoir sample whose choices

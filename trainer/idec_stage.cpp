@@ -151,14 +151,12 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
                                              current.frequency.data(), 1.0f, batch_rows, dz, dmu_t);
   };
 
-  loop.epoch_end = [&](int done, uint64_t steps_done) {
-    const int every = ctx.config.checkpoint_every;
-    if (!ctx.epoch_checkpoint || every <= 0 || done >= cfg.max_epochs || done % every != 0) return false;
+  loop.epoch_end = stage_checkpoints(ctx, cfg.max_epochs, [&](int done, uint64_t steps_done) {
     state.centroid_adam = adam_mu;
     state.frequency = current.frequency;
     state.labels = current.labels;
-    return ctx.epoch_checkpoint(StageProgress{"idec", done, steps_done, adam, state});
-  };
+    return StageProgress{"idec", done, steps_done, adam, state};
+  });
   uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t) {

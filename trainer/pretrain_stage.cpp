@@ -52,7 +52,7 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   const uint64_t seed = ctx.config.seed * 8 + 1;
   EpochLoop loop = epoch_loop("pretrain", cfg.epochs, size_t(cfg.batch), seed);
   resume_stage(ctx, "pretrain", loop, adam);
-  loop.epoch_end = stage_checkpoints(ctx, "pretrain", cfg.epochs, adam);
+  loop.epoch_end = stage_checkpoints(ctx, cfg.epochs, optimizer_snapshot("pretrain", adam));
   uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step) {
     const float* input = x;
     if (denoising) {

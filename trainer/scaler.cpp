@@ -6,17 +6,9 @@
 #include <limits>
 
 #include "datasets/input_error.hpp"
+#include "kernels/splitmix.hpp"
 
 namespace resilinet {
-namespace {
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 void Scaler::transform(const float* x, size_t rows, float* out) const {
   const size_t F = features();
   std::vector<float> med(F), off(F), inv(F);
@@ -69,7 +61,7 @@ void ScalerFitter::add(const float* x, size_t rows) {
       if (sample_[f].size() < cap_) {
         sample_[f].push_back(v);
       } else {
-        uint64_t j = mix64(seed_ ^ mix64(n * features_ + f)) % (n + 1);
+        uint64_t j = splitmix64(seed_ ^ splitmix64(n * features_ + f)) % (n + 1);
         if (j < cap_) sample_[f][j] = v;
       }
     }

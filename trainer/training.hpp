@@ -64,10 +64,13 @@ uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& lo
 void observed_values(const Batch& batch, std::vector<uint8_t>& out);
 
 // For an epoch-driven stage: continue from ctx.resume when it is this stage's, and checkpoint
-// through ctx.epoch_checkpoint every run.checkpoint_every epochs (adam must outlive the loop).
+// through ctx.epoch_checkpoint every run.checkpoint_every epochs (not after the last), with what
+// snapshot(epochs done, steps done) returns.
 void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, AdamState& adam);
-std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, const std::string& stage, int epochs,
-                                                     const AdamState& adam);
+using StageSnapshot = std::function<StageProgress(int epochs_done, uint64_t steps)>;
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, StageSnapshot snapshot);
+// The snapshot of a stage whose only state besides the parameters is one optimizer.
+StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam);
 
 // Deterministic held-out split by hashed cell id: true for about `share` of all ids.
 bool is_holdout(int64_t cell_id, uint64_t seed, double share);

@@ -1,22 +1,15 @@
 // Loops shared by the training stages: natural-order passes, shuffled epochs, the held-out split.
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "kernels/splitmix.hpp"
 #include "trainer/training.hpp"
 
 namespace resilinet {
-
-namespace {
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
 
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   out.resize(batch.rows * batch.features);
@@ -35,17 +28,20 @@ void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& 
   adam.step = ctx.resume->adam.step;
 }
 
-std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, const std::string& stage, int epochs,
-                                                     const AdamState& adam) {
-  return [&ctx, stage, epochs, &adam](int done, uint64_t steps) {
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, StageSnapshot snapshot) {
+  return [&ctx, epochs, snapshot = std::move(snapshot)](int done, uint64_t steps) {
     const int every = ctx.config.checkpoint_every;
     if (!ctx.epoch_checkpoint || every <= 0 || done >= epochs || done % every != 0) return false;
-    return ctx.epoch_checkpoint(StageProgress{stage, done, steps, adam, std::nullopt});
+    return ctx.epoch_checkpoint(snapshot(done, steps));
   };
 }
 
+StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam) {
+  return [stage, &adam](int done, uint64_t steps) { return StageProgress{stage, done, steps, adam, std::nullopt}; };
+}
+
 bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
-  uint64_t h = mix64(uint64_t(cell_id) ^ mix64(seed ^ 0x5eedULL));
+  uint64_t h = splitmix64(uint64_t(cell_id) ^ splitmix64(seed ^ 0x5eedULL));
   return double(h >> 11) * 0x1.0p-53 < share;
 }
 

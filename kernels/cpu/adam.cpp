@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 
 #if defined(__x86_64__)
@@ -23,8 +24,6 @@ namespace {
 // Below this many parameters a parallel region costs more than it saves.
 constexpr size_t kParallelAdam = size_t(1) << 16;
 
-typedef float Vec4 __attribute__((vector_size(16)));
-typedef float Vec8 __attribute__((vector_size(32)));
 
 // Lane-wise square roots. Written out because without -fno-math-errno GCC vectorises no std::sqrt.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -42,17 +41,6 @@ template <typename V>
 }
 #endif
 [[gnu::always_inline]] inline float sqrt_lanes(float x) { return std::sqrt(x); }
-
-template <typename V>
-[[gnu::always_inline]] inline V load(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename V>
-[[gnu::always_inline]] inline void store(float* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 struct AdamScalars {
   float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inv_sqrt_correction2, eps,

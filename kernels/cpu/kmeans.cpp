@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/ops.hpp"
+#include "kernels/splitmix.hpp"
 
 namespace resilinet::kernels::cpu {
 
@@ -212,13 +213,6 @@ AssignTotals assign_rows(const BlockSource& src, const float* centroids, int clu
       for (int j = 0; j < clusters; ++j) counts[j] += ws.counts[chunk * clusters + j];
   }
   return totals;
-}
-
-uint64_t splitmix64(uint64_t v) {
-  v += 0x9E3779B97F4A7C15ull;
-  v = (v ^ (v >> 30)) * 0xBF58476D1CE4E5B9ull;
-  v = (v ^ (v >> 27)) * 0x94D049BB133111EBull;
-  return v ^ (v >> 31);
 }
 
 // Uniform in [0, 1) from the top 53 bits: the same numbers with every standard library.

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "datasets/input_error.hpp"
+#include "kernels/cpu/vec.hpp"
 
 namespace resilinet::kernels {
 namespace {
@@ -262,17 +263,6 @@ struct Avx512 {  // AVX-512VL: 32 registers of 8 lanes: 8 rows x 2 vectors
   using V = Vec8;
   static constexpr int kBlockRows = 8, kVectors = 2;
 };
-
-template <class V>
-[[gnu::always_inline]] inline V load(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class V>
-[[gnu::always_inline]] inline void store(float* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 int padded(int n) { return (n + kPad - 1) / kPad * kPad; }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 
 #if defined(__x86_64__)
@@ -34,19 +35,6 @@ constexpr size_t kParallelSumFloats = size_t(1) << 20;  // slot floats worth sum
 
 int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-typedef float Vec4 __attribute__((vector_size(16)));
-typedef float Vec8 __attribute__((vector_size(32)));
-
-template <typename V>
-[[gnu::always_inline]] inline V load(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename V>
-[[gnu::always_inline]] inline void store(float* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // What the tile kernels need to know about an instruction set: its vector, how to broadcast a
 // float, and how many rows a register block holds for NB vectors of columns (enough accumulators to
