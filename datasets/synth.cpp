@@ -1,122 +1,31 @@
-// The synthetic region generator: a smooth random field per region thresholded at quantiles gives
-// the planted levels; each cell's 12 features are nonlinear, noisy functions of its level with
-// interactions across systems. Blocks are generated in parallel and written in order, so the bytes
-// depend only on the options. Feature formulas are documented in configs/schema/README.md.
+// The synthetic region driver: options, region layout, validation, and the plan that hands each
+// block of cells to the chosen generator (datasets/synth_generator.hpp) and writes the shards and
+// the synth.yaml manifest. Blocks are generated in parallel and written in order, so the bytes
+// depend only on the options. The generators' formulas are documented in configs/schema/README.md.
 #include "datasets/synth.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <limits>
+#include <fstream>
 #include <memory>
-#include <numbers>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "datasets/input_error.hpp"
-#include "kernels/splitmix.hpp"
+#include "datasets/synth_generator.hpp"
 
 namespace resilinet {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Shares of the five levels (cumulative thresholds 0.15, 0.37, 0.63, 0.85).
-constexpr std::array<double, 4> kLevelQuantiles = {0.15, 0.37, 0.63, 0.85};
-constexpr int kLevelBumps = 16;
-constexpr int kHazardBumps = 8;
-constexpr size_t kQuantileLattice = 256;  // field samples per side used to place the thresholds
 constexpr size_t kMaxRegionCells = size_t(1) << 40;
-// Spread of a cell's resilience position around its level, in levels: small enough that levels stay
-// separated, large enough that the convex maps stretch the high levels into elongated clusters.
-constexpr double kLevelJitter = 0.16;
-
-// A stream seed from (seed, region, block, purpose); every stream is independent of the others.
-uint64_t stream_seed(uint64_t seed, uint64_t region, uint64_t block, uint64_t purpose) {
-  uint64_t h = splitmix64(seed ^ 0x5265736c6e6574ULL);
-  h = splitmix64(h ^ region);
-  h = splitmix64(h ^ (block * 0x100000001b3ULL));
-  return splitmix64(h ^ purpose);
-}
-
-// Uniform, normal and Poisson draws written out here (not <random>'s distributions) so the bytes
-// do not depend on the standard library.
-class Draws {
- public:
-  explicit Draws(uint64_t seed) : engine_(seed) {}
-  double uniform() { return double(engine_() >> 11) * 0x1.0p-53; }
-  double normal() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double u1 = 1.0 - uniform(), u2 = uniform();  // u1 in (0, 1]
-    double radius = std::sqrt(-2.0 * std::log(u1));
-    spare_ = radius * std::sin(2.0 * std::numbers::pi * u2);
-    has_spare_ = true;
-    return radius * std::cos(2.0 * std::numbers::pi * u2);
-  }
-  double poisson(double lambda) {
-    if (lambda > 40) return std::max(0.0, std::round(lambda + std::sqrt(lambda) * normal()));
-    double limit = std::exp(-lambda), p = uniform();
-    int k = 0;
-    while (p > limit) {
-      p *= uniform();
-      ++k;
-    }
-    return k;
-  }
-
- private:
-  std::mt19937_64 engine_;
-  double spare_ = 0;
-  bool has_spare_ = false;
-};
-
-double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-double clamp01(double x) { return std::min(1.0, std::max(0.0, x)); }
-
-// Convex on [0,1] with E(0) = 0, E(1) = 1: the low levels sit closer together than the high levels,
-// so equal steps in level are unequal steps in the raw feature. Much steeper curves (c >= 2) make
-// level 5 so much wider than level 1 that any partition by distance, in any space that keeps the
-// geometry, splits level 5 and merges levels 1 and 2.
-double convex(double t) {
-  constexpr double c = 1.5;
-  return std::expm1(c * t) / std::expm1(c);
-}
-
-enum Feature : int {
-  building_age, hospitals, fire_stations, green_space, cell_tower_age, road_redundancy,
-  cell_towers, road_density, internet_speed, poverty, unemployment, education, kFeatures
-};
-
-// One cell's features from its resilience position t in [0, 1] (level 1 -> 0, level 5 -> 1).
-// Most features follow the convex E(t) between a level-1 and a level-5 value, with noise of about
-// 3.5% of that span; interactions: hospitals count fully only where road density is adequate, and
-// internet speed saturates in the number of nearby cell towers.
-void draw_features(double t, double noise, Draws& d, float* x) {
-  const double e = convex(t);
-  const double k = noise;
-  double v[kFeatures];
-  v[building_age] = std::max(0.0, 55.0 - 43.0 * e + 1.5 * k * d.normal());
-  v[road_density] = std::max(0.1, 1.2 + 12.0 * e + 0.42 * k * d.normal());
-  const double roads_adequate = logistic((v[road_density] - 2.5) / 0.5);
-  v[hospitals] = std::max(0.0, 0.1 + 2.4 * e + 0.084 * k * d.normal()) * (0.5 + 0.5 * roads_adequate);
-  v[fire_stations] = std::max(0.0, 0.3 + 2.7 * e + 0.095 * k * d.normal());
-  v[green_space] = std::clamp(5.0 + 40.0 * e + 1.4 * k * d.normal(), 0.0, 100.0);
-  v[cell_tower_age] = std::max(0.5, 14.0 - 12.0 * e + 0.42 * k * d.normal());
-  v[road_redundancy] = std::max(1.0, std::round(1.5 + 9.0 * e + 0.3 * k * d.normal()));
-  v[cell_towers] = std::max(0.0, 0.5 + 6.0 * e + 0.21 * k * d.normal());
-  v[internet_speed] = std::max(1.0, 25.0 + 375.0 * (1.0 - std::exp(-v[cell_towers] / 15.0)) + 8.0 * k * d.normal());
-  v[poverty] = std::clamp(4.0 + 36.0 * logistic(-8.0 * (t - 0.7)) + 1.2 * k * d.normal(), 0.0, 100.0);
-  v[unemployment] = std::clamp(2.5 + 9.0 * (1.0 - e) + 0.32 * k * d.normal(), 0.0, 100.0);
-  v[education] = std::clamp(12.0 + 45.0 * e + 1.6 * k * d.normal(), 0.0, 100.0);
-  for (int f = 0; f < kFeatures; ++f) x[f] = float(v[f]);
-}
+using synth::kFeatures;
 
 FeatureSpec spec(const char* name, const char* system, const char* component, int direction,
                  const char* unit) {
@@ -162,6 +71,54 @@ void prepare_output_dir(const std::string& out_dir, bool overwrite) {
                      fmt::format("{} .h5 file(s), e.g. {}", ours.size() + others.size(),
                                  (others.empty() ? ours : others).front().filename().string()));
   for (const auto& p : ours) fs::remove(p);
+  if (overwrite) fs::remove(fs::path(out_dir) / kSynthManifestName, ec);  // describes the removed shards
+}
+
+// A YAML double-quoted scalar.
+std::string yaml_quoted(const std::string& text) {
+  std::string q = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+// The resolved options as a synth config (trainer/command_synth.cpp reads it back): numbers in
+// their shortest round-trip form, so the same shards can be written again from this file alone.
+std::string manifest_yaml(const SynthOptions& o, const SynthSummary& s) {
+  std::string text = fmt::format(
+      "# Written by `resilinet synth`: the generator and options of the shards in this folder.\n"
+      "# `resilinet synth --config {} --out DIR` writes the same shards again.\n"
+      "# planted levels 1..5: {} {} {} {} {} cells; missing feature values: {}\n"
+      "generator: {}\nseed: {}\nmissing_rate: {}\nnoise: {}\nshard_rows: {}\nblock_rows: {}\ndeflate: {}\n"
+      "regions:\n",
+      kSynthManifestName, s.level_cells[0], s.level_cells[1], s.level_cells[2], s.level_cells[3],
+      s.level_cells[4], s.missing_values, o.generator, o.seed, *o.missing_rate, o.noise, o.shard_rows,
+      o.block_rows, o.deflate_level);
+  for (const SynthRegion& g : o.regions)
+    text += fmt::format("  - {{name: {}, width: {}, height: {}, cells: {}, origin_lon: {}, origin_lat: {}, "
+                        "cell_deg: {}}}\n",
+                        yaml_quoted(g.name), g.width, g.height, g.cells, g.origin_lon, g.origin_lat, g.cell_deg);
+  return text;
+}
+
+// Writes out_dir/synth.yaml under a temporary name and renames it into place.
+std::string write_manifest(const std::string& out_dir, const std::string& text) {
+  const fs::path path = fs::path(out_dir) / kSynthManifestName;
+  const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary);
+    out << text;
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(temp, ec);
+      throw std::runtime_error("synth: could not write " + temp.string());
+    }
+  }
+  fs::rename(temp, path);
+  return path.string();
 }
 
 }  // namespace
@@ -237,12 +194,61 @@ std::vector<SynthRegion> default_regions() {
   return regions_for_cells(kDefaultSynthCells, kDefaultSynthRegions);
 }
 
+namespace {
+
+// Every generator: its name, the missing_rate it uses when none is given, and its factory.
+struct GeneratorEntry {
+  const char* name;
+  double default_missing_rate;
+  std::unique_ptr<synth::Generator> (*make)(const SynthOptions&);
+};
+
+const std::vector<GeneratorEntry>& generator_registry() {
+  static const std::vector<GeneratorEntry> entries = {
+      {"metro", 0.15, synth::make_metro_generator},
+      {"factors", 0.05, synth::make_factors_generator},
+      {"skewed", 0.05, synth::make_skewed_generator},
+  };
+  return entries;
+}
+
+const GeneratorEntry* find_generator(const std::string& name) {
+  for (const auto& entry : generator_registry())
+    if (name == entry.name) return &entry;
+  return nullptr;
+}
+
+std::string joined_generator_names() {
+  std::string s;
+  for (const auto& name : synth_generator_names()) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& synth_generator_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& entry : generator_registry()) out.push_back(entry.name);
+    return out;
+  }();
+  return names;
+}
+
+double default_missing_rate(const std::string& generator) {
+  const GeneratorEntry* entry = find_generator(generator);
+  if (!entry) throw std::invalid_argument("default_missing_rate: unknown generator '" + generator + "'");
+  return entry->default_missing_rate;
+}
+
 void validate_synth_options(const SynthOptions& o, const std::string& source) {
+  if (!find_generator(o.generator))
+    throw InputError(source, "generator", "one of " + joined_generator_names(), "'" + o.generator + "'");
   if (o.shard_rows == 0) throw InputError(source, "shard_rows", "a positive number of rows", "0");
   if (o.block_rows == 0 || o.block_rows > (size_t(1) << 24))
     throw InputError(source, "block_rows", "a number of rows in [1, 16777216]", std::to_string(o.block_rows));
-  if (!(o.missing_rate >= 0.0 && o.missing_rate < 1.0))
-    throw InputError(source, "missing_rate", "a share in [0, 1)", fmt::format("{}", o.missing_rate));
+  if (o.missing_rate && !(*o.missing_rate >= 0.0 && *o.missing_rate < 1.0))
+    throw InputError(source, "missing_rate", "a share in [0, 1)", fmt::format("{}", *o.missing_rate));
   if (o.deflate_level < 0 || o.deflate_level > 9)
     throw InputError(source, "deflate", "a level in 0..9 (0 = uncompressed)", std::to_string(o.deflate_level));
   if (!(o.noise >= 0.0 && o.noise <= 10.0))
@@ -280,13 +286,15 @@ SynthPlan::SynthPlan(SynthOptions options) : options_(std::move(options)), schem
   for (auto& g : options_.regions)
     if (g.cells == 0) g.cells = g.width * g.height;
   validate_synth_options(options_, "synth options");
-  fields_.resize(options_.regions.size());
-  for (size_t r = 0; r < options_.regions.size(); ++r) {
+  if (!options_.missing_rate) options_.missing_rate = default_missing_rate(options_.generator);
+  for (const auto& g : options_.regions) {
     first_id_.push_back(total_cells_);
-    total_cells_ += options_.regions[r].cells;
-    plan_region(r);
+    total_cells_ += g.cells;
   }
+  generator_ = find_generator(options_.generator)->make(options_);
 }
+
+SynthPlan::~SynthPlan() = default;
 
 std::vector<std::string> SynthPlan::region_names() const {
   std::vector<std::string> names;
@@ -300,85 +308,20 @@ size_t SynthPlan::region_blocks(size_t region) const {
   return (region_cells(region) + options_.block_rows - 1) / options_.block_rows;
 }
 
-double SynthPlan::field_at(const std::vector<Bump>& bumps, double x, double y) {
-  double f = 0;
-  for (const Bump& b : bumps) {
-    double dx = x - b.x, dy = y - b.y;
-    f += b.amplitude * std::exp(-(dx * dx + dy * dy) * b.inv_two_sigma2);
-  }
-  return f;
-}
-
-void SynthPlan::plan_region(size_t region) {
-  const SynthRegion& g = options_.regions[region];
-  const double w = double(g.width), h = double(g.height);
-  const double scale = std::sqrt(w * h);
-  Draws d(stream_seed(options_.seed, region, 0, /*purpose=*/1));
-  auto bumps = [&](int count, double min_sigma, double max_sigma) {
-    std::vector<Bump> out;
-    for (int i = 0; i < count; ++i) {
-      Bump b;
-      b.x = (-0.1 + 1.2 * d.uniform()) * w;
-      b.y = (-0.1 + 1.2 * d.uniform()) * h;
-      double sigma = std::max(1.5, (min_sigma + (max_sigma - min_sigma) * d.uniform()) * scale);
-      b.inv_two_sigma2 = 1.0 / (2.0 * sigma * sigma);
-      b.amplitude = (0.5 + 0.5 * d.uniform()) * (d.uniform() < 0.5 ? -1.0 : 1.0);
-      out.push_back(b);
-    }
-    return out;
-  };
-  RegionField& rf = fields_[region];
-  rf.level_bumps = bumps(kLevelBumps, 0.06, 0.20);
-  rf.hazard_bumps = bumps(kHazardBumps, 0.10, 0.30);
-
-  // Thresholds at quantiles of the field: over every cell of a small region, else over a lattice.
-  std::vector<double> samples;
-  if (g.cells <= kQuantileLattice * kQuantileLattice) {
-    for (size_t i = 0; i < g.cells; ++i)
-      samples.push_back(field_at(rf.level_bumps, double(i % g.width) + 0.5, double(i / g.width) + 0.5));
-  } else {
-    const size_t full_rows = g.cells / g.width;  // sample only complete rows
-    for (size_t j = 0; j < kQuantileLattice; ++j)
-      for (size_t i = 0; i < kQuantileLattice; ++i)
-        samples.push_back(field_at(rf.level_bumps, (double(i) + 0.5) * w / kQuantileLattice,
-                                   (double(j) + 0.5) * double(full_rows) / kQuantileLattice));
-  }
-  std::sort(samples.begin(), samples.end());
-  for (size_t q = 0; q < 4; ++q)
-    rf.thresholds[q] = samples[std::min(samples.size() - 1, size_t(kLevelQuantiles[q] * samples.size()))];
-}
-
 int SynthPlan::level_at(size_t region, size_t x, size_t y) const {
-  const RegionField& rf = fields_[region];
-  double f = field_at(rf.level_bumps, double(x) + 0.5, double(y) + 0.5);
-  int level = 1;
-  for (double t : rf.thresholds) level += f >= t ? 1 : 0;
-  return level;
+  return generator_->level_at(region, x, y);
 }
 
 void SynthPlan::generate_block(size_t region, size_t block, ShardColumns& out) const {
   const SynthRegion& g = options_.regions[region];
-  const RegionField& rf = fields_[region];
   const size_t first = block * options_.block_rows;
   const size_t rows = std::min(options_.block_rows, g.cells - std::min(first, g.cells));
-  const double noise = options_.noise, missing = options_.missing_rate;
   out.resize(rows, kFeatures, true, false, true);
-  Draws d(stream_seed(options_.seed, region, block, /*purpose=*/2));
+  synth::Draws d(synth::stream_seed(options_.seed, region, block, /*purpose=*/2));
   for (size_t i = 0; i < rows; ++i) {
     const size_t cell = first + i, x = cell % g.width, y = cell / g.width;
-    const int level = level_at(region, x, y);
-    // Position within [0, 1]: the level plus a small jitter, so levels stay separated.
-    const double t = clamp01((level - 1 + kLevelJitter * noise * d.normal()) / 4.0);
-    float* row = out.features.data() + i * kFeatures;
-    draw_features(t, noise, d, row);
-    // Records are sparser where resilience is low (rural, poorer cells): the chance that a value is
-    // missing falls from 2x the rate at level 1 to 0 at level 5, averaging about the rate.
-    const double missing_here = std::min(1.0, missing * 2.0 * (1.0 - t));
-    for (int f = 0; f < kFeatures; ++f)
-      if (d.uniform() < missing_here) row[f] = std::numeric_limits<float>::quiet_NaN();
-    // Expected annual loss: a spatial exposure field times a vulnerability that falls with level.
-    const double exposure = field_at(rf.hazard_bumps, double(x) + 0.5, double(y) + 0.5);
-    out.hazard[i] = float(std::exp(8.0 + 1.0 * exposure + 1.2 * (1.0 - t) + 0.5 * d.normal()));
+    const int level = generator_->level_at(region, x, y);
+    generator_->draw_cell(region, x, y, level, d, out.features.data() + i * kFeatures, out.hazard[i]);
     out.planted_level[i] = int8_t(level);
     out.cell_id[i] = int64_t(first_id_[region] + cell);
     out.region[i] = uint32_t(region);
@@ -399,6 +342,8 @@ SynthSummary generate_synthetic(const SynthOptions& options, const std::string& 
     for (size_t b = 0; b < plan.region_blocks(r); ++b) blocks.emplace_back(r, b);
 
   SynthSummary summary;
+  summary.generator = o.generator;
+  summary.missing_rate = *o.missing_rate;
   summary.region_names = plan.region_names();
   ShardWriterOptions wo;
   wo.chunk_rows = std::max<size_t>(1, std::min({size_t(65536), o.shard_rows, plan.total_cells()}));
@@ -448,6 +393,7 @@ SynthSummary generate_synthetic(const SynthOptions& options, const std::string& 
       if (progress) progress(summary.cells, plan.total_cells());
     }
     if (writer) commit_current();
+    summary.manifest_path = write_manifest(out_dir, manifest_yaml(o, summary));
   } catch (...) {
     writer.reset();  // removes its temporary file
     std::error_code ec;

@@ -1,12 +1,16 @@
 // The synthetic region generator behind `resilinet synth`: grids of cells with a planted,
 // spatially coherent resilience level (1..5) and 12 features that depend on it nonlinearly, with
-// noise, interactions across systems, a hazard column and missing values. Streams in blocks whose
-// randomness derives from (seed, region, block), so output is byte-identical for the same options
-// and memory does not grow with the cell count. It does not train or rate anything.
+// noise, interactions across systems, a hazard column and missing values. Several generators
+// (`metro`, `factors`, `skewed`) plant levels with different geometry, noise and missingness; all
+// write the same schema. Streams in blocks whose randomness derives from (seed, region, block), so
+// output is byte-identical for the same options and memory does not grow with the cell count. It
+// does not train or rate anything.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,18 +34,23 @@ struct SynthRegion {
 
 struct SynthOptions {
   uint64_t seed = 0;
+  std::string generator = "metro";   // one of synth_generator_names()
   std::vector<SynthRegion> regions;  // empty = default_regions()
   size_t shard_rows = 1'000'000;
   size_t block_rows = 65536;         // unit of randomness and of the parallel generation
-  double missing_rate = 0.15;        // share of feature values set to NaN (more at low levels)
+  // Share of feature values set to NaN; unset = the generator's default_missing_rate().
+  std::optional<double> missing_rate;
   int deflate_level = 0;
   double noise = 1.0;                // multiplies the within-level noise of every feature
   bool overwrite = false;            // replace existing part-*.h5 files in the output folder
 };
 
 struct SynthSummary {
+  std::string generator;
+  double missing_rate = 0;  // as resolved for the generator
   size_t cells = 0;
   std::vector<std::string> shard_paths;
+  std::string manifest_path;  // out_dir/synth.yaml
   std::vector<std::string> region_names;
   std::array<size_t, 5> level_cells{};  // planted level 1..5
   size_t missing_values = 0;
@@ -53,6 +62,14 @@ using SynthProgress = std::function<void(size_t rows_done, size_t rows_total)>;
 
 inline constexpr size_t kDefaultSynthCells = 100'000;
 inline constexpr size_t kDefaultSynthRegions = 3;
+inline constexpr const char* kSynthManifestName = "synth.yaml";
+
+// The generators, default first: metro, factors, skewed.
+const std::vector<std::string>& synth_generator_names();
+// The missing_rate a generator uses when none is given: 0.15 for metro (more missing at low
+// levels), 0.05 for the others (missing completely at random). Throws std::invalid_argument for an
+// unknown name.
+double default_missing_rate(const std::string& generator);
 
 // The 12 default features (the same as configs/schema/default.yaml), built in code.
 Schema default_schema();
@@ -69,11 +86,19 @@ std::vector<SynthRegion> default_regions();
 // Throws InputError (file = source, e.g. "command line" or a config path) on bad options.
 void validate_synth_options(const SynthOptions& options, const std::string& source);
 
+namespace synth {
+class Generator;
+}
+
 // The pure part: everything decided before any cell is drawn (level field, thresholds, offsets).
 class SynthPlan {
  public:
   explicit SynthPlan(SynthOptions options);
+  ~SynthPlan();
+  SynthPlan(const SynthPlan&) = delete;
+  SynthPlan& operator=(const SynthPlan&) = delete;
 
+  // The options as resolved: regions and missing_rate are set.
   const SynthOptions& options() const { return options_; }
   const Schema& schema() const { return schema_; }
   std::vector<std::string> region_names() const;
@@ -89,26 +114,16 @@ class SynthPlan {
   void generate_block(size_t region, size_t block, ShardColumns& out) const;
 
  private:
-  struct Bump {
-    double x, y, inv_two_sigma2, amplitude;
-  };
-  struct RegionField {
-    std::vector<Bump> level_bumps;   // the smooth field thresholded into levels
-    std::vector<Bump> hazard_bumps;  // a smooth hazard-exposure field, independent of the levels
-    std::array<double, 4> thresholds{};
-  };
-  static double field_at(const std::vector<Bump>& bumps, double x, double y);
-  void plan_region(size_t region);
-
   SynthOptions options_;
   Schema schema_;
-  std::vector<RegionField> fields_;
+  std::unique_ptr<const synth::Generator> generator_;
   std::vector<uint64_t> first_id_;
   size_t total_cells_ = 0;
 };
 
-// Writes out_dir/part-00000.h5, ... through ShardWriter (temporary file + rename). Refuses a folder
-// that already holds .h5 files unless options.overwrite.
+// Writes out_dir/part-00000.h5, ... through ShardWriter (temporary file + rename), then
+// out_dir/synth.yaml: the generator and the resolved options as a synth config that writes the same
+// shards again. Refuses a folder that already holds .h5 files unless options.overwrite.
 SynthSummary generate_synthetic(const SynthOptions& options, const std::string& out_dir,
                                 const SynthProgress& progress = {});
 

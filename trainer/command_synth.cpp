@@ -1,6 +1,6 @@
 // `resilinet synth`: writes synthetic region shards with planted levels (datasets/synth.hpp).
 // Resolves the options from built-in defaults, then an optional YAML file, then the command line;
-// bad values are InputError (exit 2). The generator itself lives in datasets/synth.cpp.
+// bad values are InputError (exit 2). The generators live in datasets/synth*.cpp.
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,14 +19,15 @@
 namespace resilinet {
 namespace {
 
-const std::vector<std::string> kConfigKeys = {"seed",       "cells",      "regions",      "width",
-                                              "height",     "shard_rows", "block_rows",   "missing_rate",
-                                              "deflate",    "noise"};
+const std::vector<std::string> kConfigKeys = {"generator", "seed",         "cells",   "regions",
+                                              "width",     "height",       "shard_rows", "block_rows",
+                                              "missing_rate", "deflate",   "noise"};
 const std::vector<std::string> kRegionKeys = {"name",       "width",      "height",  "cells",
                                               "origin_lon", "origin_lat", "cell_deg"};
 
 // What the YAML file or the command line set; unset values fall through to the next source.
 struct SynthSettings {
+  std::optional<std::string> generator;
   std::optional<uint64_t> seed;
   std::optional<size_t> cells, regions, width, height, shard_rows, block_rows;
   std::optional<double> missing_rate, noise;
@@ -81,6 +82,8 @@ SynthSettings read_config(const std::string& path) {
   if (!root.IsMap()) throw InputError(path, "<top level>", "a map with keys " + join(kConfigKeys));
   check_keys(root, kConfigKeys, path, "");
   const char* count = "a non-negative integer";
+  if (root["generator"])
+    s.generator = scalar<std::string>(root["generator"], path, "generator", "a generator name");
   if (root["seed"]) s.seed = scalar<uint64_t>(root["seed"], path, "seed", count);
   if (root["cells"]) s.cells = scalar<size_t>(root["cells"], path, "cells", count);
   if (root["width"]) s.width = scalar<size_t>(root["width"], path, "width", count);
@@ -123,10 +126,11 @@ SynthSettings read_config(const std::string& path) {
 SynthOptions resolve(const SynthSettings& file, const SynthSettings& cli, const std::string& config_path) {
   auto pick = [](const auto& a, const auto& b, auto fallback) { return a ? *a : b ? *b : fallback; };
   SynthOptions o;
+  o.generator = pick(cli.generator, file.generator, o.generator);
   o.seed = pick(cli.seed, file.seed, uint64_t(0));
   o.shard_rows = pick(cli.shard_rows, file.shard_rows, o.shard_rows);
   o.block_rows = pick(cli.block_rows, file.block_rows, o.block_rows);
-  o.missing_rate = pick(cli.missing_rate, file.missing_rate, o.missing_rate);
+  o.missing_rate = cli.missing_rate ? cli.missing_rate : file.missing_rate;  // unset: the generator's default
   o.noise = pick(cli.noise, file.noise, o.noise);
   o.deflate_level = pick(cli.deflate, file.deflate, o.deflate_level);
 
@@ -174,7 +178,7 @@ void add_synth_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "synth", "Write synthetic region shards with planted levels (default: 3 regions, 100,000 cells)");
   struct Args {
-    std::string out, config;
+    std::string out, config, generator;
     uint64_t seed = 0;
     size_t cells = 0, regions = 0, width = 0, height = 0, shard_rows = 0;
     double missing_rate = 0, noise = 0;
@@ -182,15 +186,22 @@ void add_synth_command(CLI::App& app) {
     bool overwrite = false, quiet = false;
   };
   auto args = std::make_shared<Args>();
-  sub->add_option("--out", args->out, "Output folder for part-00000.h5, ...")->required();
+  sub->add_option("--out", args->out, "Output folder for part-00000.h5, ... and synth.yaml (the options used)")
+      ->required();
   sub->add_option("--config", args->config, "YAML file of generator settings (configs/schema/README.md)");
+  auto* generator = sub->add_option("--generator", args->generator,
+                                    "metro (default: smooth patches, convex curves), factors (Voronoi patches, "
+                                    "factor clusters, Student-t noise) or skewed (log-normal noise, regional "
+                                    "shifts, urbanity); configs/schema/README.md");
   auto* cells = sub->add_option("--cells", args->cells, "Total cells, split over the regions (default 100000)");
   auto* width = sub->add_option("--width", args->width, "Cells per region along x (with --height)");
   auto* height = sub->add_option("--height", args->height, "Cells per region along y (with --width)");
   auto* regions = sub->add_option("--regions", args->regions, "Number of regions (default 3)");
   auto* seed = sub->add_option("--seed", args->seed, "Seed; the same seed and options give the same bytes");
   auto* shard_rows = sub->add_option("--shard-rows", args->shard_rows, "Rows per shard file (default 1000000)");
-  auto* missing = sub->add_option("--missing-rate", args->missing_rate, "Share of feature values left missing, more of them at low levels (default 0.15)");
+  auto* missing = sub->add_option("--missing-rate", args->missing_rate,
+                                  "Share of feature values left missing (default: metro 0.15, more of them at "
+                                  "low levels; factors and skewed 0.05, completely at random)");
   auto* deflate = sub->add_option("--deflate", args->deflate, "Deflate level 0..9 (default 0: uncompressed)");
   auto* noise = sub->add_option("--noise", args->noise, "Factor on the within-level noise (default 1)");
   sub->add_flag("--overwrite", args->overwrite, "Replace existing part-*.h5 files in the output folder");
@@ -199,6 +210,7 @@ void add_synth_command(CLI::App& app) {
   sub->callback([=] {
     SynthSettings file = args->config.empty() ? SynthSettings{} : read_config(args->config);
     SynthSettings cli;
+    if (generator->count()) cli.generator = args->generator;
     if (cells->count()) cli.cells = args->cells;
     if (width->count()) cli.width = args->width;
     if (height->count()) cli.height = args->height;
@@ -226,9 +238,9 @@ void add_synth_command(CLI::App& app) {
     std::printf("synth: %zu cells in %zu regions (%s) -> %zu shard(s) in %s, %.1f s\n", s.cells,
                 s.region_names.size(), join(s.region_names).c_str(), s.shard_paths.size(),
                 args->out.c_str(), s.seconds);
-    std::printf("planted levels 1..5: %zu %zu %zu %zu %zu; missing feature values: %zu (%.2f%%)\n",
-                s.level_cells[0], s.level_cells[1], s.level_cells[2], s.level_cells[3], s.level_cells[4],
-                s.missing_values, 100.0 * double(s.missing_values) / double(std::max<size_t>(1, s.cells * default_schema().size())));
+    std::printf("generator %s; planted levels 1..5: %zu %zu %zu %zu %zu; missing feature values: %zu (%.2f%%)\n",
+                s.generator.c_str(), s.level_cells[0], s.level_cells[1], s.level_cells[2], s.level_cells[3],
+                s.level_cells[4], s.missing_values, 100.0 * double(s.missing_values) / double(std::max<size_t>(1, s.cells * default_schema().size())));
   });
 }
 
