@@ -100,6 +100,7 @@ std::vector<float> make_rows(size_t rows, int features, uint64_t seed) {
 // The default model (parameters from the seed) with an identity scaler: offset 0, scale 1, median 0.
 Model make_model(uint64_t seed) {
   TrainConfig config;
+  config.clusters.space = "latent";  // the peer soft-assigns z
   config.seed = seed;
   Model m = assemble_model(config, default_schema());
   const size_t F = size_t(m.features());
@@ -142,7 +143,7 @@ void rate_pass(const Model& m, const float* scaled, size_t rows, size_t batch, R
   const size_t d = size_t(m.latent_dims()), K = size_t(m.clusters), F = size_t(m.features());
   for (size_t first = 0; first < rows; first += batch) {
     const size_t n = std::min(batch, rows - first);
-    rate_scaled(m, scaled + first * F, n, buf, true);
+    rate_scaled(m, nullptr, scaled + first * F, n, buf, true);
     if (!keep) continue;
     std::copy_n(buf.z.begin(), n * d, keep->z.begin() + first * d);
     std::copy_n(buf.q.begin(), n * K, keep->q.begin() + first * K);

@@ -22,28 +22,36 @@ std::string error_of(const std::string& yaml) {
 
 TEST(Config, DefaultsMatchTheDocumentedMethod) {
   auto c = parse_train_config("{}", "cfg.yaml");
-  EXPECT_EQ(c.encoder.group_width, 16);
-  EXPECT_EQ(c.encoder.hidden, std::vector<int>{32});
+  EXPECT_EQ(c.encoder.group_width, 64);
+  EXPECT_EQ(c.encoder.hidden, std::vector<int>{128});
   EXPECT_EQ(c.encoder.latent, 8);
-  EXPECT_EQ(c.idec.clusters, 5);
-  EXPECT_DOUBLE_EQ(c.idec.alpha, 1.0);
+  EXPECT_EQ(c.clusters.k, 5);
+  EXPECT_EQ(c.clusters.space, "completed");
+  EXPECT_DOUBLE_EQ(c.clusters.alpha, 1.0);
   EXPECT_DOUBLE_EQ(c.idec.gamma, 0.1);
   EXPECT_EQ(c.classifier.net.hidden, (std::vector<int>{64, 32}));
-  EXPECT_EQ(c.scaler, "minmax");
+  EXPECT_EQ(c.scaler.type, "robust");
+}
+
+// `train` without --config and with configs/default.yaml run the same model.
+TEST(Config, DefaultYamlIsTheBuiltInDefault) {
+  auto shipped = resilinet::load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
+  auto built_in = resilinet::load_train_config("");
+  EXPECT_EQ(resilinet::to_yaml(shipped), resilinet::to_yaml(built_in));
 }
 
 TEST(Config, ReadsNestedValues) {
-  auto c = parse_train_config("idec: {clusters: 4, optimizer: {lr: 0.01}}\nencoder: {hidden: [20, 10]}\n", "x");
-  EXPECT_EQ(c.idec.clusters, 4);
+  auto c = parse_train_config("clusters: {k: 4}\nidec: {optimizer: {lr: 0.01}}\nencoder: {hidden: [20, 10]}\n", "x");
+  EXPECT_EQ(c.clusters.k, 4);
   EXPECT_FLOAT_EQ(float(c.idec.optimizer.lr), 0.01f);
   EXPECT_EQ(c.encoder.hidden, (std::vector<int>{20, 10}));
 }
 
 TEST(Config, UnknownKeyNamesKeyAndValidChoices) {
-  std::string msg = error_of("idec: {clustres: 4}\n");
+  std::string msg = error_of("clusters: {restrats: 4}\n");
   EXPECT_NE(msg.find("cfg.yaml"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("idec.clustres"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("clusters"), std::string::npos) << msg;  // the valid keys are listed
+  EXPECT_NE(msg.find("clusters.restrats"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("restart_share"), std::string::npos) << msg;  // the valid keys are listed
 }
 
 TEST(Config, UnknownTopLevelKey) {
@@ -61,35 +69,41 @@ TEST(Config, WrongTypeNamesExpectedType) {
 }
 
 TEST(Config, BadChoiceListsChoices) {
-  std::string msg = error_of("scaler: {type: robust}\n");
+  std::string msg = error_of("scaler: {type: quantile}\n");
   EXPECT_NE(msg.find("minmax"), std::string::npos) << msg;
   EXPECT_NE(msg.find("zscore"), std::string::npos) << msg;
   EXPECT_NE(msg.find("robust"), std::string::npos) << msg;
 }
 
 TEST(Config, OutOfRangeValues) {
-  EXPECT_NE(error_of("idec: {clusters: 1}\n").find("idec.clusters"), std::string::npos);
+  EXPECT_NE(error_of("clusters: {k: 1}\n").find("clusters.k"), std::string::npos);
+  EXPECT_NE(error_of("clusters: {k: 129}\n").find("clusters.k"), std::string::npos);
+  EXPECT_NE(error_of("clusters: {restarts: 0}\n").find("clusters.restarts"), std::string::npos);
+  EXPECT_NE(error_of("clusters: {min_share: 0.3}\n").find("clusters.min_share"), std::string::npos);
+  EXPECT_NE(error_of("idec: {refresh_every: 0}\n").find("idec.refresh_every"), std::string::npos);
+  EXPECT_NE(error_of("scaler: {lower_quantile: 0.9, upper_quantile: 0.1}\n").find("scaler.lower_quantile"),
+            std::string::npos);
   EXPECT_NE(error_of("classifier: {holdout: 1.5}\n").find("classifier.holdout"), std::string::npos);
   EXPECT_NE(error_of("encoder: {latent: 0}\n").find("encoder.latent"), std::string::npos);
 }
 
 TEST(Config, MalformedYamlNamesLine) {
-  std::string msg = error_of("idec:\n  clusters: [1, 2\n");
+  std::string msg = error_of("clusters:\n  k: [1, 2\n");
   EXPECT_NE(msg.find("line"), std::string::npos) << msg;
   EXPECT_NE(msg.find("valid YAML"), std::string::npos) << msg;
 }
 
 TEST(Config, ResolvedYamlRoundTrips) {
-  auto c = parse_train_config("run: {seed: 7}\nidec: {gamma: 0.25, kmeans: {restarts: 3}}\n", "x");
+  auto c = parse_train_config("run: {seed: 7}\nidec: {gamma: 0.25}\nclusters: {kmeans: {restarts: 3}}\n", "x");
   auto again = parse_train_config(resilinet::to_yaml(c), "resolved");
   EXPECT_EQ(resilinet::to_yaml(again), resilinet::to_yaml(c));
   EXPECT_EQ(again.seed, 7u);
   EXPECT_DOUBLE_EQ(again.idec.gamma, 0.25);
-  EXPECT_EQ(again.idec.kmeans.restarts, 3);
+  EXPECT_EQ(again.clusters.kmeans.restarts, 3);
 }
 
 TEST(Config, ShippedConfigsParse) {
-  for (const char* name : {"default.yaml", "paper.yaml"})
+  for (const char* name : {"default.yaml", "paper.yaml", "us_counties.yaml"})
     EXPECT_NO_THROW(resilinet::load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/" + name)) << name;
 }
 

@@ -66,7 +66,7 @@ std::string driver_checkpoint(const std::filesystem::path& dir, const ShardColum
   Model& m = ck.model;
   ScalerFitter fitter(kFeatures, 0);
   fitter.add(cells.features.data(), kRows);
-  m.scaler = fitter.finish("minmax", "cells");
+  m.scaler = fitter.finish(ScalerConfig{.type = "minmax"}, "cells");
   std::vector<float> x(kRows * kFeatures);
   m.scaler.transform(cells.features.data(), kRows, x.data());
   std::vector<int32_t> labels(kRows);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -44,8 +45,9 @@ const Trained& trained() {
     c.data = r.data;
     c.run_dir = (r.dir / "run").string();
     c.pretrain.epochs = 3;
-    c.idec.max_epochs = 2;
+    c.pretrain.min_steps = 0;
     c.classifier.epochs = 3;
+    c.classifier.min_steps = 0;
     r.checkpoint = train_model(c, true).checkpoint_path;
     return r;
   }();
@@ -122,6 +124,13 @@ TEST(Report, CountsMatchARecountFromShardsAndRatings) {
   const std::string html = read_file(out / "report.html");
   for (const auto& name : data.region_names()) EXPECT_NE(html.find(name), std::string::npos) << name;
   EXPECT_NE(html.find("<svg"), std::string::npos);
+  // Reproducibility and the baseline, with the run's own numbers.
+  const auto metrics = nlohmann::json::parse(read_file(t.dir / "run" / "metrics.json"));
+  const auto number = [](double v) { return fmt::format("{:.3g}", v); };
+  EXPECT_NE(html.find("Reproducibility"), std::string::npos);
+  EXPECT_NE(html.find(number(metrics["clusters"]["restart_ari_mean"].get<double>())), std::string::npos);
+  EXPECT_NE(html.find("k-means baseline"), std::string::npos);
+  EXPECT_NE(html.find(number(metrics["evaluation"]["baseline_kmeans"]["ari_planted"].get<double>())), std::string::npos);
   EXPECT_EQ(html.find("http"), std::string::npos);  // self-contained: no external resources
   EXPECT_EQ(html.find("<script"), std::string::npos);
 }

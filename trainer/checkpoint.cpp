@@ -100,6 +100,65 @@ std::vector<float> read_network(hid_t file, const std::string& name, const kerne
   return params;
 }
 
+
+void write_adam(hid_t g, const std::string& prefix, const AdamState& a) {
+  write_array(g, prefix + "_step", std::vector<int64_t>{a.step});
+  write_array(g, prefix + "_m", a.m);
+  write_array(g, prefix + "_v", a.v);
+}
+
+AdamState read_adam(hid_t g, const std::string& prefix, size_t values, const std::string& path) {
+  AdamState a;
+  const auto step = read_array<int64_t>(g, prefix + "_step", path);
+  a.m = read_array<float>(g, prefix + "_m", path);
+  a.v = read_array<float>(g, prefix + "_v", path);
+  if (step.size() != 1 || a.m.size() != values || a.v.size() != values)
+    throw InputError(path, "in_progress/" + prefix, "an optimizer state of " + std::to_string(values) + " values",
+                     "other sizes");
+  a.step = step[0];
+  return a;
+}
+
+void write_idec_progress(hid_t g, const IdecProgress& c) {
+  write_adam(g, "centroid_adam", c.centroid_adam);
+  write_array(g, "frequency", c.frequency);
+  write_array(g, "refreshes_rollbacks", std::vector<int32_t>{c.refreshes, c.rollbacks});
+  write_array(g, "changed_lr_scale", std::vector<double>{c.changed, c.lr_scale});
+  h5::write_string_attribute(g, "start_json", c.start_json);
+  auto a = create_group(g, "accepted");
+  write_array(a, "params", c.accepted.params);
+  write_array(a, "centroids", c.accepted.centroids);
+  write_adam(a, "adam", c.accepted.adam);
+  write_adam(a, "centroid_adam", c.accepted.centroid_adam);
+  write_array(a, "frequency", c.accepted.frequency);
+}
+
+IdecProgress read_idec_progress(hid_t g, const Model& m, const std::string& path) {
+  IdecProgress c;
+  const size_t K = size_t(m.clusters), centroid_values = K * size_t(m.cluster_dims());
+  const size_t params = m.autoencoder.param_count;
+  c.centroid_adam = read_adam(g, "centroid_adam", centroid_values, path);
+  c.frequency = read_array<double>(g, "frequency", path);
+  const auto counts = read_array<int32_t>(g, "refreshes_rollbacks", path);
+  const auto numbers = read_array<double>(g, "changed_lr_scale", path);
+  c.start_json = read_string(g, "start_json", path);
+  if (!h5::has_link(g, "accepted")) throw InputError(path, "in_progress/accepted", "the accepted IDEC state", "missing");
+  Group a(RESILINET_H5(H5Gopen2(g, "accepted", H5P_DEFAULT)));
+  c.accepted.params = read_array<float>(a, "params", path);
+  c.accepted.centroids = read_array<float>(a, "centroids", path);
+  c.accepted.adam = read_adam(a, "adam", params, path);
+  c.accepted.centroid_adam = read_adam(a, "centroid_adam", centroid_values, path);
+  c.accepted.frequency = read_array<double>(a, "frequency", path);
+  if (c.frequency.size() != K || c.accepted.frequency.size() != K || counts.size() != 2 || numbers.size() != 2 ||
+      c.accepted.params.size() != params || c.accepted.centroids.size() != centroid_values)
+    throw InputError(path, "in_progress", "the IDEC state of " + std::to_string(K) + " clusters", "other sizes");
+  c.refreshes = counts[0];
+  c.rollbacks = counts[1];
+  c.changed = numbers[0];
+  c.lr_scale = numbers[1];
+  return c;
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Checkpoint& ck) {
@@ -135,6 +194,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
         write_array(g, "min", m.scaler.min);
         write_array(g, "max", m.scaler.max);
         write_array(g, "missing", m.scaler.missing);
+        write_array(g, "clip", std::vector<double>{m.scaler.clip});
       }
       if (ck.in_progress) {
         const StageProgress& p = *ck.in_progress;
@@ -145,24 +205,16 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
         write_array(g, "adam_step", std::vector<int64_t>{p.adam.step});
         write_array(g, "adam_m", p.adam.m);
         write_array(g, "adam_v", p.adam.v);
-        if (p.idec) {
-          const IdecProgress& c = *p.idec;
-          write_array(g, "centroid_adam_step", std::vector<int64_t>{c.centroid_adam.step});
-          write_array(g, "centroid_adam_m", c.centroid_adam.m);
-          write_array(g, "centroid_adam_v", c.centroid_adam.v);
-          write_array(g, "frequency", c.frequency);
-          write_array(g, "labels", c.labels);
-          write_array(g, "refreshes", std::vector<int32_t>{c.refreshes});
-          write_array(g, "changed_inertia_scale", std::vector<double>{c.changed, c.kmeans_inertia, c.latent_scale});
-        }
+        if (p.idec) write_idec_progress(g, *p.idec);
       }
       write_network(f, "autoencoder", m.autoencoder, m.autoencoder_params);
       h5::write_int32_attribute(f, "latent_layer", m.latent_layer);
       write_network(f, "classifier", m.classifier, m.classifier_params);
       {
         auto g = create_group(f, "clusters");
-        write_array(g, "centroids", m.centroids, hsize_t(m.latent_dims()));
+        write_array(g, "centroids", m.centroids, hsize_t(m.cluster_dims()));
         write_array(g, "level", m.cluster_level);
+        write_array(g, "scale", std::vector<double>{m.cluster_scale});
       }
       f.commit();
     }
@@ -213,15 +265,22 @@ Checkpoint read_checkpoint(const std::string& path) {
     m.scaler.min = read_array<double>(s, "min", path);
     m.scaler.max = read_array<double>(s, "max", path);
     m.scaler.missing = read_array<uint64_t>(s, "missing", path);
-    if (m.scaler.offset.size() != F || m.scaler.scale.size() != F || m.scaler.median.size() != F)
-      throw InputError(path, "scaler", std::to_string(F) + " values per array", "another count");
+    const auto clip = read_array<double>(s, "clip", path);
+    if (m.scaler.offset.size() != F || m.scaler.scale.size() != F || m.scaler.median.size() != F ||
+        m.scaler.min.size() != F || m.scaler.max.size() != F || m.scaler.missing.size() != F || clip.size() != 1)
+      throw InputError(path, "scaler", std::to_string(F) + " values per array and one clip value", "another count");
+    m.scaler.clip = clip[0];
     m.autoencoder_params = read_network(f, "autoencoder", m.autoencoder, path);
     m.classifier_params = read_network(f, "classifier", m.classifier, path);
     Group c(RESILINET_H5(H5Gopen2(f, "clusters", H5P_DEFAULT)));
     m.centroids = read_array<float>(c, "centroids", path);
     m.cluster_level = read_array<int32_t>(c, "level", path);
-    if (m.centroids.size() != size_t(m.clusters) * m.latent_dims() || m.cluster_level.size() != size_t(m.clusters))
-      throw InputError(path, "clusters", std::to_string(m.clusters) + " centroids and levels", "another count");
+    const auto cluster_scale = read_array<double>(c, "scale", path);
+    if (m.centroids.size() != size_t(m.clusters) * m.cluster_dims() || m.cluster_level.size() != size_t(m.clusters) ||
+        cluster_scale.size() != 1)
+      throw InputError(path, "clusters", std::to_string(m.clusters) + " centroids and levels and one scale",
+                       "another count");
+    m.cluster_scale = cluster_scale[0];
     if (h5::has_link(f, "in_progress")) {
       Group g(RESILINET_H5(H5Gopen2(f, "in_progress", H5P_DEFAULT)));
       StageProgress p;
@@ -234,28 +293,7 @@ Checkpoint read_checkpoint(const std::string& path) {
       const size_t params = p.stage == "classifier" ? m.classifier.param_count
                             : p.stage == "pretrain" || p.stage == "idec" ? m.autoencoder.param_count : 0;
       if (params == 0) throw InputError(path, "in_progress/stage", "pretrain, idec or classifier", p.stage);
-      if (p.stage == "idec") {
-        IdecProgress c;
-        auto centroid_step = read_array<int64_t>(g, "centroid_adam_step", path);
-        c.centroid_adam.m = read_array<float>(g, "centroid_adam_m", path);
-        c.centroid_adam.v = read_array<float>(g, "centroid_adam_v", path);
-        c.frequency = read_array<double>(g, "frequency", path);
-        c.labels = read_array<int8_t>(g, "labels", path);
-        auto refreshes = read_array<int32_t>(g, "refreshes", path);
-        auto numbers = read_array<double>(g, "changed_inertia_scale", path);
-        const size_t centroid_values = size_t(m.clusters) * m.latent_dims();
-        if (centroid_step.size() != 1 || c.centroid_adam.m.size() != centroid_values ||
-            c.centroid_adam.v.size() != centroid_values || c.frequency.size() != size_t(m.clusters) ||
-            refreshes.size() != 1 || numbers.size() != 3)
-          throw InputError(path, "in_progress", "the IDEC state of " + std::to_string(m.clusters) + " clusters",
-                           "other sizes");
-        c.centroid_adam.step = centroid_step[0];
-        c.refreshes = refreshes[0];
-        c.changed = numbers[0];
-        c.kmeans_inertia = numbers[1];
-        c.latent_scale = numbers[2];
-        p.idec = std::move(c);
-      }
+      if (p.stage == "idec") p.idec = read_idec_progress(g, m, path);
       if (epoch.size() != 1 || step.size() != 1 || adam_step.size() != 1 || p.adam.m.size() != params ||
           p.adam.v.size() != params)
         throw InputError(path, "in_progress", "epoch, step and Adam moments of " + std::to_string(params) + " values",

@@ -14,7 +14,7 @@
 namespace resilinet {
 
 inline constexpr const char* kCheckpointFormat = "resilinet-checkpoint";
-inline constexpr int kCheckpointFormatVersion = 1;
+inline constexpr int kCheckpointFormatVersion = 2;
 
 struct Checkpoint {
   TrainConfig config;

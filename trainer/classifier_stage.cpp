@@ -18,11 +18,13 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   std::vector<int32_t> labels;
   RatingBuffers out;
   double last_loss = 0;
-  EpochLoop loop = epoch_loop("classifier", cfg.epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
+  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
+  EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
   resume_stage(ctx, "classifier", loop, adam);
-  loop.epoch_end = stage_checkpoints(ctx, cfg.epochs, optimizer_snapshot("classifier", adam));
+  loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
+                                     optimizer_snapshot("classifier", adam));
   uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t) {
-    rate_scaled(model, x, b.rows, out, false);
+    rate_scaled(model, b.x, x, b.rows, out, false);
     rows_x.clear();
     labels.clear();
     for (size_t i = 0; i < b.rows; ++i) {
@@ -39,7 +41,7 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
     return last_loss;
   });
   ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", steps, last_loss));
-  return {{"steps", steps}, {"last_batch_cross_entropy", last_loss}};
+  return {{"epochs", epochs}, {"steps", steps}, {"last_batch_cross_entropy", last_loss}};
 }
 
 }  // namespace resilinet

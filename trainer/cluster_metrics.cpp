@@ -42,6 +42,21 @@ CompactLabels compact(std::span<const int32_t> labels) {
 
 double pairs(double n) { return n * (n - 1.0) / 2.0; }  // n choose 2, in double: no overflow
 
+// The index from the sum over contingency cells of C(n_ij, 2) and the two labelings' cluster sizes.
+double ari_from_sums(double sum_cells, const std::vector<int64_t>& size_a, const std::vector<int64_t>& size_b,
+                     size_t rows) {
+  double sum_a = 0, sum_b = 0;
+  for (int64_t s : size_a) sum_a += pairs(double(s));
+  for (int64_t s : size_b) sum_b += pairs(double(s));
+  const double total = pairs(double(rows));
+  if (total == 0) return 1.0;
+  const double expected = sum_a * sum_b / total;
+  const double maximum = (sum_a + sum_b) / 2.0;
+  // Only when both labelings are one cluster, or both all singletons: identical partitions.
+  if (maximum == expected) return 1.0;
+  return (sum_cells - expected) / (maximum - expected);
+}
+
 double distance(const float* a, const float* b, int dims) {
   double d2 = 0;
   for (int k = 0; k < dims; ++k) {
@@ -115,16 +130,44 @@ double adjusted_rand_index(std::span<const int32_t> labels_a, std::span<const in
     size_a[a.index[i]] += 1;
     size_b[b.index[i]] += 1;
   }
-  double sum_a = 0, sum_b = 0;
-  for (int64_t s : size_a) sum_a += pairs(double(s));
-  for (int64_t s : size_b) sum_b += pairs(double(s));
-  const double total = pairs(double(rows));
-  if (total == 0) return 1.0;
-  const double expected = sum_a * sum_b / total;
-  const double maximum = (sum_a + sum_b) / 2.0;
-  // Only when both labelings are one cluster, or both all singletons: identical partitions.
-  if (maximum == expected) return 1.0;
-  return (sum_cells - expected) / (maximum - expected);
+  return ari_from_sums(sum_cells, size_a, size_b, rows);
+}
+
+double adjusted_rand_index(const ContingencyTable& t) {
+  std::vector<int64_t> size_a(t.rows, 0), size_b(t.cols, 0);
+  double sum_cells = 0;
+  int64_t n = 0;
+  for (int a = 0; a < t.rows; ++a)
+    for (int b = 0; b < t.cols; ++b) {
+      const int64_t c = t.at(a, b);
+      sum_cells += pairs(double(c));
+      size_a[a] += c;
+      size_b[b] += c;
+      n += c;
+    }
+  return ari_from_sums(sum_cells, size_a, size_b, size_t(n));
+}
+
+double quadratic_weighted_kappa(const ContingencyTable& t) {
+  if (t.rows != t.cols) throw std::invalid_argument("quadratic_weighted_kappa: the table must be square");
+  const int k = t.rows;
+  std::vector<double> row(k, 0), col(k, 0);
+  double n = 0;
+  for (int a = 0; a < k; ++a)
+    for (int b = 0; b < k; ++b) {
+      row[a] += double(t.at(a, b));
+      col[b] += double(t.at(a, b));
+      n += double(t.at(a, b));
+    }
+  if (n == 0 || k < 2) return kNaN;
+  double observed = 0, expected = 0;
+  for (int a = 0; a < k; ++a)
+    for (int b = 0; b < k; ++b) {
+      const double w = double(a - b) * double(a - b) / double((k - 1) * (k - 1));
+      observed += w * double(t.at(a, b)) / n;
+      expected += w * row[a] * col[b] / (n * n);
+    }
+  return expected > 0 ? 1.0 - observed / expected : kNaN;
 }
 
 double silhouette_score(const float* z, size_t rows, int dims, std::span<const int32_t> labels,

@@ -14,6 +14,22 @@ namespace resilinet {
 // put every row in one cluster, or every row in its own cluster (the index is 0/0 there).
 double adjusted_rand_index(std::span<const int32_t> labels_a, std::span<const int32_t> labels_b);
 
+// Counts of rows by (label a, label b): what two labelings share, without per-row vectors, so that
+// tables from shards or ranks can be summed. Labels must lie in [0, rows) and [0, cols).
+struct ContingencyTable {
+  int rows = 0, cols = 0;
+  std::vector<int64_t> counts;  // [rows x cols]
+  ContingencyTable() = default;
+  ContingencyTable(int r, int c) : rows(r), cols(c), counts(size_t(r) * c, 0) {}
+  void add(int a, int b) { ++counts[size_t(a) * cols + b]; }
+  int64_t at(int a, int b) const { return counts[size_t(a) * cols + b]; }
+};
+// The same index from a contingency table (empty rows and columns do not matter).
+double adjusted_rand_index(const ContingencyTable& table);
+// Cohen's kappa with quadratic weights (a - b)^2 / (k - 1)^2 between two ordinal labelings 0..k-1
+// given as a square table; 1 = identical, 0 = chance. NaN for an empty table.
+double quadratic_weighted_kappa(const ContingencyTable& table);
+
 // Mean silhouette over a sample of at most max_sample rows drawn without replacement with seed
 // (all rows when rows <= max_sample), exact Euclidean distances among the sampled rows.
 // Rows alone in their cluster (within the sample) score 0. NaN when the sample has fewer than 2

@@ -47,7 +47,7 @@ void add_rate_command(CLI::App& app) {
     RatingBuffers rated;
     std::vector<int64_t> counts(ck.model.clusters, 0);
     for_each_scaled_batch(data, ck.config.slab_rows, &ck.model.scaler, 8192, [&](const Batch& b, const float* x) {
-      rate_scaled(ck.model, x, b.rows, rated, true);
+      rate_scaled(ck.model, b.x, x, b.rows, rated, true);
       writer.append(b, rated);
       for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i] - 1];
       progress.update(writer.rows(), "", writer.rows());

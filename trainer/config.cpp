@@ -35,7 +35,12 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
     s.field("metrics_sample_rows", c.metrics_sample_rows);
   });
   v.section("loader", [&](V& s) { s.field("slab_rows", c.slab_rows); });
-  v.section("scaler", [&](V& s) { s.choice("type", c.scaler, {"minmax", "zscore"}); });
+  v.section("scaler", [&](V& s) {
+    s.choice("type", c.scaler.type, {"robust", "minmax", "zscore"});
+    s.field("lower_quantile", c.scaler.lower_quantile);
+    s.field("upper_quantile", c.scaler.upper_quantile);
+    s.field("clip", c.scaler.clip);
+  });
   v.section("encoder", [&](V& s) {
     s.field("group_width", c.encoder.group_width);
     s.field("hidden", c.encoder.hidden);
@@ -44,31 +49,41 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
   });
   v.section("pretrain", [&](V& s) {
     s.field("epochs", c.pretrain.epochs);
+    s.field("min_steps", c.pretrain.min_steps);
     s.field("batch", c.pretrain.batch);
     s.field("mask_rate", c.pretrain.mask_rate);
     s.field("input_noise", c.pretrain.input_noise);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.pretrain.optimizer); });
   });
+  v.section("clusters", [&](V& s) {
+    s.field("k", c.clusters.k);
+    s.choice("space", c.clusters.space, {"completed", "latent"});
+    s.field("alpha", c.clusters.alpha);
+    s.field("spread", c.clusters.spread);
+    s.field("restarts", c.clusters.restarts);
+    s.field("restart_share", c.clusters.restart_share);
+    s.field("min_share", c.clusters.min_share);
+    s.section("kmeans", [&](V& k) {
+      k.field("restarts", c.clusters.kmeans.restarts);
+      k.field("max_iterations", c.clusters.kmeans.max_iterations);
+      k.field("sample_rows", c.clusters.kmeans.sample_rows);
+    });
+  });
   v.section("idec", [&](V& s) {
-    s.field("clusters", c.idec.clusters);
-    s.field("alpha", c.idec.alpha);
     s.field("gamma", c.idec.gamma);
-    s.field("refresh_interval", c.idec.refresh_interval);
+    s.field("refresh_every", c.idec.refresh_every);
     s.field("tol", c.idec.tol);
+    s.field("max_change", c.idec.max_change);
+    s.field("max_rollbacks", c.idec.max_rollbacks);
     s.field("max_epochs", c.idec.max_epochs);
     s.field("batch", c.idec.batch);
-    s.field("latent_spread", c.idec.latent_spread);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.idec.optimizer); });
-    s.section("kmeans", [&](V& k) {
-      k.field("restarts", c.idec.kmeans.restarts);
-      k.field("max_iterations", c.idec.kmeans.max_iterations);
-      k.field("sample_rows", c.idec.kmeans.sample_rows);
-    });
   });
   v.section("levels", [&](V& s) { s.choice("order", c.level_order, {"component_score"}); });
   v.section("classifier", [&](V& s) {
     s.field("hidden", c.classifier.net.hidden);
     s.field("epochs", c.classifier.epochs);
+    s.field("min_steps", c.classifier.min_steps);
     s.field("batch", c.classifier.batch);
     s.field("holdout", c.classifier.holdout);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.classifier.optimizer); });
@@ -95,16 +110,38 @@ void validate(const TrainConfig& c) {
           std::to_string(c.pretrain.mask_rate));
   require(c.pretrain.input_noise >= 0, c, "pretrain.input_noise", "a number >= 0",
           std::to_string(c.pretrain.input_noise));
-  require(c.idec.clusters >= 2, c, "idec.clusters", "an integer >= 2", std::to_string(c.idec.clusters));
-  require(c.idec.alpha > 0, c, "idec.alpha", "a number > 0", std::to_string(c.idec.alpha));
+  // Cluster labels are stored in one byte; more than 100 levels is not a rating.
+  require(c.clusters.k >= 2 && c.clusters.k <= 100, c, "clusters.k", "an integer in [2, 100]",
+          std::to_string(c.clusters.k));
+  require(c.clusters.alpha > 0, c, "clusters.alpha", "a number > 0", std::to_string(c.clusters.alpha));
+  require(c.clusters.spread >= 0, c, "clusters.spread", "a number >= 0 (0 = unscaled)",
+          std::to_string(c.clusters.spread));
+  require(c.clusters.restarts >= 1 && c.clusters.restarts <= 64, c, "clusters.restarts", "an integer in [1, 64]",
+          std::to_string(c.clusters.restarts));
+  require(c.clusters.restart_share > 0 && c.clusters.restart_share <= 1, c, "clusters.restart_share",
+          "a number in (0, 1]", std::to_string(c.clusters.restart_share));
+  require(c.clusters.min_share >= 0 && c.clusters.min_share * c.clusters.k < 1, c, "clusters.min_share",
+          "a number in [0, 1/k)", std::to_string(c.clusters.min_share));
+  positive(c.clusters.kmeans.restarts, "clusters.kmeans.restarts");
+  positive(c.clusters.kmeans.max_iterations, "clusters.kmeans.max_iterations");
+  positive(static_cast<long long>(c.clusters.kmeans.sample_rows), "clusters.kmeans.sample_rows");
   require(c.idec.gamma >= 0, c, "idec.gamma", "a number >= 0", std::to_string(c.idec.gamma));
-  positive(c.idec.refresh_interval, "idec.refresh_interval");
+  require(c.idec.refresh_every > 0 && c.idec.refresh_every <= 10, c, "idec.refresh_every",
+          "a number of epochs in (0, 10]", std::to_string(c.idec.refresh_every));
   require(c.idec.tol >= 0 && c.idec.tol < 1, c, "idec.tol", "a number in [0, 1)", std::to_string(c.idec.tol));
+  require(c.idec.max_change > 0 && c.idec.max_change <= 1, c, "idec.max_change", "a number in (0, 1]",
+          std::to_string(c.idec.max_change));
+  require(c.idec.max_rollbacks >= 0, c, "idec.max_rollbacks", "an integer >= 0", std::to_string(c.idec.max_rollbacks));
   require(c.idec.max_epochs >= 0, c, "idec.max_epochs", "an integer >= 0", std::to_string(c.idec.max_epochs));
   positive(c.idec.batch, "idec.batch");
-  positive(c.idec.kmeans.restarts, "idec.kmeans.restarts");
-  positive(c.idec.kmeans.max_iterations, "idec.kmeans.max_iterations");
-  positive(static_cast<long long>(c.idec.kmeans.sample_rows), "idec.kmeans.sample_rows");
+  require(c.scaler.lower_quantile >= 0 && c.scaler.lower_quantile < c.scaler.upper_quantile &&
+              c.scaler.upper_quantile <= 1,
+          c, "scaler.lower_quantile", "0 <= lower_quantile < upper_quantile <= 1",
+          std::to_string(c.scaler.lower_quantile) + " and " + std::to_string(c.scaler.upper_quantile));
+  require(c.scaler.clip >= 0, c, "scaler.clip", "a number >= 0", std::to_string(c.scaler.clip));
+  require(c.classifier.min_steps >= 0, c, "classifier.min_steps", "an integer >= 0",
+          std::to_string(c.classifier.min_steps));
+  require(c.pretrain.min_steps >= 0, c, "pretrain.min_steps", "an integer >= 0", std::to_string(c.pretrain.min_steps));
   require(c.classifier.epochs >= 0, c, "classifier.epochs", "an integer >= 0", std::to_string(c.classifier.epochs));
   positive(c.classifier.batch, "classifier.batch");
   require(c.classifier.holdout > 0 && c.classifier.holdout < 1, c, "classifier.holdout",

@@ -18,18 +18,26 @@ struct OptimizerConfig {
 };
 
 struct EncoderConfig {
-  int group_width = 16;            // hidden units per feature system in the grouped first layer
-  std::vector<int> hidden = {32};  // dense fusion layers after the grouped layer
+  int group_width = 64;             // hidden units per feature system in the grouped first layer
+  std::vector<int> hidden = {128};  // dense fusion layers after the grouped layer
   int latent = 8;
-  std::vector<int> decoder = {};   // empty: mirror of the encoder (latent -> 32 -> 3*16 -> F)
+  std::vector<int> decoder = {};    // empty: mirror of the encoder (latent -> 128 -> 3*64 -> F)
 };
 
 struct ClassifierNetConfig {
   std::vector<int> hidden = {64, 32};
 };
 
+struct ScalerConfig {
+  std::string type = "robust";   // robust | minmax | zscore
+  double lower_quantile = 0.01;  // robust: the values mapped to 0 and 1
+  double upper_quantile = 0.99;
+  double clip = 0.2;             // robust: scaled values are clipped to [-clip, 1 + clip]
+};
+
 struct PretrainConfig {
-  int epochs = 30;
+  int epochs = 60;
+  int min_steps = 3000;      // small data: at least this many steps (more epochs than `epochs`)
   int batch = 256;
   double mask_rate = 0.3;    // denoising: share of input values replaced by the imputation value
   double input_noise = 0.0;  // denoising: std of Gaussian noise added to the scaled inputs
@@ -39,24 +47,39 @@ struct PretrainConfig {
 struct KMeansInitConfig {
   int restarts = 8;
   int max_iterations = 200;
-  size_t sample_rows = 200000;  // k-means++ runs on at most this many z rows (deterministic sample)
+  size_t sample_rows = 200000;  // k-means++ runs on at most this many rows (deterministic sample)
 };
 
+// Stage 2: the partition of the cells into K clusters.
+struct ClustersConfig {
+  int k = 5;
+  // completed: the scaled features with missing values filled in by the autoencoder (observed
+  // values as they are); latent: the encoder's z, then IDEC (the `idec` section).
+  std::string space = "completed";
+  double alpha = 1.0;           // Student-t degrees of freedom of the soft assignment q
+  double spread = 3.0;          // the space is scaled so cells sit this RMS distance from their centroid
+  int restarts = 10;            // independent k-means solutions, combined into the consensus
+  double restart_share = 0.8;   // share of the sample each restart clusters (by hashed cell id)
+  double min_share = 0.02;      // a cluster with fewer cells is near-empty: warned about and avoided
+  KMeansInitConfig kmeans{};
+};
+
+// IDEC: the joint fine-tuning of encoder, decoder and centroids on KL(P||Q) + gamma * MSE, for
+// clusters.space = latent. Refreshes are measured and a refresh that tears the partition is undone.
 struct IdecConfig {
-  int clusters = 5;
-  double alpha = 1.0;
-  double gamma = 0.1;           // weight of the reconstruction loss next to KL(P||Q)
-  int refresh_interval = 100;   // steps between refreshes of the cluster frequencies f
-  double tol = 0.001;           // stop when fewer than tol of the hard labels change at a refresh
+  double gamma = 0.1;             // weight of the reconstruction loss next to KL(P||Q)
+  double refresh_every = 0.25;    // epochs between refreshes of the cluster frequencies f
+  double tol = 0.001;             // stop when fewer than tol of the hard labels change at a refresh
+  double max_change = 0.1;        // a refresh that changes more labels than this is rolled back
+  int max_rollbacks = 3;          // after this many rollbacks IDEC stops at its last accepted state
   int max_epochs = 10;
   int batch = 256;
-  double latent_spread = 3.0;   // >0: rescale z so cells sit this RMS distance from their centroid
   OptimizerConfig optimizer{.lr = 3e-5};
-  KMeansInitConfig kmeans{};
 };
 
 struct ClassifierConfig {
   int epochs = 20;
+  int min_steps = 3000;  // small data: at least this many steps (more epochs than `epochs`)
   int batch = 256;
   double holdout = 0.2;  // share of cells (by hashed cell id) kept out of training for evaluation
   OptimizerConfig optimizer{};
@@ -71,7 +94,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   int threads = 0;          // 0 = all cores (OpenMP default)
   std::string device = "cpu";
-  std::string scaler = "minmax";  // minmax | zscore
+  ScalerConfig scaler{};
   std::string level_order = "component_score";
   size_t slab_rows = 65536;
   int checkpoint_keep = 2;
@@ -80,6 +103,7 @@ struct TrainConfig {
 
   EncoderConfig encoder{};
   PretrainConfig pretrain{};
+  ClustersConfig clusters{};
   IdecConfig idec{};
   ClassifierConfig classifier{};
 };

@@ -1,146 +1,109 @@
-// Stage 2: deep embedded clustering. k-means++ on z of a deterministic sample of cells gives the
-// initial centroids; IDEC then trains encoder, decoder and centroids on KL(P||Q) + gamma * MSE with
-// the global-frequency target. Only the K frequencies f_j need a full pass (every refresh_interval
-// steps); p is rebuilt per batch, so no N x K table is ever stored.
+// IDEC in the latent space: encoder, decoder and centroids trained on KL(P||Q) + gamma * MSE with
+// the global-frequency target p_ij = (q_ij^2 / f_j) / sum_k (q_ik^2 / f_k). Only the K frequencies
+// f_j need a full pass; p is rebuilt per batch, so no N x K table is ever stored.
+//
+// Every refresh (each idec.refresh_every epochs) is measured against the last accepted state: the
+// share of cells whose cluster changed (the two states' labels are compared cell by cell in one
+// pass, so only counts are kept) and the smallest cluster. A refresh that changes more than
+// idec.max_change of the labels, or leaves a cluster under clusters.min_share, tears the partition:
+// IDEC returns to the accepted state and halves its step; after idec.max_rollbacks it stops there.
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
 #include <fmt/format.h>
 
-#include "datasets/input_error.hpp"
-
 #include "kernels/ops.hpp"
+#include "trainer/cluster_metrics.hpp"
 #include "trainer/optimizer.hpp"
 #include "trainer/training.hpp"
 
 namespace resilinet {
 namespace {
 
-// z of about sample_rows cells chosen by hashed cell id (independent of shard order or rank count).
-std::vector<float> sample_latent(const Model& model, TrainContext& ctx, size_t sample_rows) {
-  const int d = model.latent_dims();
-  const double share = std::min(1.0, double(sample_rows) / double(ctx.data.total_rows()));
-  std::vector<float> sample, z;
-  std::vector<float> picked;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
-                        [&](const Batch& b, const float* x) {
-                          picked.clear();
-                          for (size_t r = 0; r < b.rows; ++r)
-                            if (share >= 1.0 || is_holdout(b.cell_id[r], ctx.config.seed + 17, share))
-                              picked.insert(picked.end(), x + r * b.features, x + (r + 1) * b.features);
-                          size_t rows = picked.size() / b.features;
-                          z.resize(rows * d);
-                          kernels::cpu::mlp_forward(model.autoencoder, model.autoencoder_params.data(),
-                                                    picked.data(), rows, z.data(), model.latent_layer);
-                          sample.insert(sample.end(), z.begin(), z.end());
-                        });
-  return sample;
-}
-
 struct Refresh {
   std::vector<double> frequency;  // f_j = sum_i q_ij over all cells
-  std::vector<int8_t> labels;     // hard cluster of every cell, natural order
+  std::vector<int64_t> sizes;     // hard clusters of the current state
+  ContingencyTable versus;        // current x accepted hard clusters
 };
 
-Refresh refresh_frequencies(const Model& model, TrainContext& ctx) {
+Refresh measure(const Model& model, const Model& accepted, TrainContext& ctx) {
   const int K = model.clusters;
   Refresh r;
   r.frequency.assign(K, 0.0);
-  r.labels.reserve(ctx.data.total_rows());
-  RatingBuffers out;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
-                        [&](const Batch& b, const float* x) {
-                          rate_scaled(model, x, b.rows, out, false);
-                          for (size_t i = 0; i < b.rows; ++i) {
-                            const float* q = out.q.data() + i * K;
-                            for (int j = 0; j < K; ++j) r.frequency[j] += q[j];
-                            r.labels.push_back(int8_t(std::max_element(q, q + K) - q));
-                          }
-                        });
+  r.sizes.assign(K, 0);
+  r.versus = ContingencyTable(K, K);
+  RatingBuffers now, before;
+  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+    rate_scaled(model, b.x, x, b.rows, now, false);
+    rate_scaled(accepted, b.x, x, b.rows, before, false);
+    for (size_t i = 0; i < b.rows; ++i) {
+      const float* q = now.q.data() + i * K;
+      for (int j = 0; j < K; ++j) r.frequency[j] += q[j];
+      const int a = int(std::max_element(q, q + K) - q);
+      const float* qb = before.q.data() + i * K;
+      ++r.sizes[a];
+      r.versus.add(a, int(std::max_element(qb, qb + K) - qb));
+    }
+  });
   return r;
 }
 
-// Multiplies the latent z by s without changing what the autoencoder computes: the latent layer's
-// weights and bias by s, the next layer's weights by 1/s.
-void rescale_latent(Model& model, double s) {
-  const auto& lat = model.autoencoder.layers[model.latent_layer];
-  const auto& next = model.autoencoder.layers[model.latent_layer + 1];
-  float* p = model.autoencoder_params.data();
-  for (size_t k = 0; k < size_t(lat.out) * lat.in; ++k) p[lat.weight_offset + k] *= float(s);
-  for (int k = 0; k < lat.out; ++k) p[lat.bias_offset + k] *= float(s);
-  for (size_t k = 0; k < size_t(next.out) * next.in; ++k) p[next.weight_offset + k] *= float(1.0 / s);
+double changed_share(const ContingencyTable& t) {
+  int64_t same = 0, total = 0;
+  for (int a = 0; a < t.rows; ++a)
+    for (int b = 0; b < t.cols; ++b) {
+      total += t.at(a, b);
+      if (a == b) same += t.at(a, b);
+    }
+  return total ? double(total - same) / double(total) : 0.0;
 }
 
-// k-means++ on z of a sample of cells; sets the model's centroids (and rescales z, see below).
-// Returns the k-means inertia and the latent scale.
-std::pair<double, double> initial_centroids(Model& model, TrainContext& ctx) {
-  const auto& cfg = ctx.config.idec;
-  const int K = model.clusters;
-  const int d = model.latent_dims();
-  ctx.progress.begin("kmeans-init", 1);
-  std::vector<float> z = sample_latent(model, ctx, cfg.kmeans.sample_rows);
-  const size_t sample_rows = z.size() / d;
-  if (sample_rows < size_t(K))
-    throw InputError(ctx.config.data, "rows", fmt::format("at least {} cells to form {} clusters", K, K),
-                     std::to_string(sample_rows));
-  kernels::cpu::KMeansOptions km;
-  km.clusters = K;
-  km.restarts = cfg.kmeans.restarts;
-  km.max_iterations = cfg.kmeans.max_iterations;
-  km.seed = ctx.config.seed * 8 + 2;
-  auto init = kernels::cpu::kmeans(z.data(), sample_rows, d, km);
-  double latent_scale = 1.0;
-  if (cfg.latent_spread > 0) {
-    // The Student-t kernel has unit width, but the scale of z after pretraining is arbitrary: when
-    // the clusters are much narrower than 1, q is nearly uniform and the KL gradient tears the
-    // k-means partition apart within a few refreshes. Rescaling z (and undoing it in the next
-    // layer, so the autoencoder computes the same function) puts the cells' RMS distance to their
-    // centroid at latent_spread.
-    latent_scale = cfg.latent_spread / std::sqrt(std::max(1e-30, init.inertia / double(sample_rows)));
-    rescale_latent(model, latent_scale);
-    for (float& v : init.centroids) v *= float(latent_scale);
-  }
-  model.centroids = init.centroids;
-  ctx.progress.end(fmt::format("k-means++ on {} cells: inertia {:.4f} after {} iterations", sample_rows,
-                               init.inertia, init.iterations));
-  ctx.progress.record({{"stage", "kmeans-init"}, {"rows", sample_rows}, {"inertia", init.inertia},
-                       {"latent_scale", latent_scale}});
-  return {init.inertia, latent_scale};
+// Moments and step only: the constants stay those of the config.
+void restore_moments(AdamState& into, const AdamState& from) {
+  into.m = from.m;
+  into.v = from.v;
+  into.step = from.step;
+}
+
+IdecSnapshot snapshot(const Model& model, const AdamState& adam, const AdamState& adam_mu,
+                      const std::vector<double>& frequency) {
+  return {model.autoencoder_params, model.centroids, adam, adam_mu, frequency};
 }
 
 }  // namespace
 
-nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
+nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann::json& start) {
   const auto& cfg = ctx.config.idec;
   const int K = model.clusters;
   const int d = model.latent_dims();
+  const double min_share = ctx.config.clusters.min_share;
 
   AdamState adam(cfg.optimizer, model.autoencoder.param_count);
   AdamState adam_mu(cfg.optimizer, size_t(K) * d);
-  Refresh current;
   IdecProgress state;
+  state.start_json = start.dump();
   EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
   if (ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec) {
-    // Continue after the checkpointed epoch: the centroids are in the model already.
+    // Continue after the checkpointed epoch: the parameters and centroids are in the model already.
     resume_stage(ctx, "idec", loop, adam);
     state = *ctx.resume->idec;
-    adam_mu.m = state.centroid_adam.m;
-    adam_mu.v = state.centroid_adam.v;
-    adam_mu.step = state.centroid_adam.step;
-    current.frequency = state.frequency;
-    current.labels = state.labels;
+    restore_moments(adam_mu, state.centroid_adam);
   } else {
-    const auto init = initial_centroids(model, ctx);
-    state.kmeans_inertia = init.first;
-    state.latent_scale = init.second;
-    current = refresh_frequencies(model, ctx);
+    Model none = model;  // a refresh against itself: frequencies and sizes of the start
+    state.frequency = measure(model, none, ctx).frequency;
+    state.accepted = snapshot(model, adam, adam_mu, state.frequency);
   }
+  adam.config.lr = adam_mu.config.lr = float(cfg.optimizer.lr * state.lr_scale);
+  const size_t total = ctx.data.total_rows();
+  const uint64_t steps_per_epoch = (total + size_t(cfg.batch) - 1) / size_t(cfg.batch);
+  const uint64_t interval = std::max<uint64_t>(1, uint64_t(std::llround(cfg.refresh_every * double(steps_per_epoch))));
+
   std::vector<float> grads(model.autoencoder.param_count);
   std::vector<float> dmu(model.centroids.size());
   std::vector<float> dmu_tiles;
   std::vector<uint8_t> observed;
-  bool converged = false;
+  bool converged = false, gave_up = false;
 
   kernels::LatentHook hook;
   hook.layer = model.latent_layer;
@@ -148,15 +111,51 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
   hook.fn = [&](size_t tile, size_t, size_t rows, const float* zt, float* dz) {
     float* dmu_t = dmu_tiles.data() + tile * model.centroids.size();
     return kernels::cpu::kl_target_loss_grad(zt, rows, d, model.centroids.data(), K, float(model.alpha),
-                                             current.frequency.data(), 1.0f, batch_rows, dz, dmu_t);
+                                             state.frequency.data(), 1.0f, batch_rows, dz, dmu_t);
   };
 
-  loop.epoch_end = stage_checkpoints(ctx, cfg.max_epochs, [&](int done, uint64_t steps_done) {
+  loop.epoch_end = stage_checkpoints(ctx, cfg.max_epochs, ctx.config.checkpoint_every, [&](int done, uint64_t steps_done) {
     state.centroid_adam = adam_mu;
-    state.frequency = current.frequency;
-    state.labels = current.labels;
     return StageProgress{"idec", done, steps_done, adam, state};
   });
+  Model accepted_model = model;
+  // Measures the state after `step` against the accepted one; accepts it, or rolls back. Returns
+  // true when IDEC should stop.
+  auto refresh = [&](uint64_t step) {
+    accepted_model.autoencoder_params = state.accepted.params;
+    accepted_model.centroids = state.accepted.centroids;
+    Refresh next = measure(model, accepted_model, ctx);
+    ++state.refreshes;
+    const double changed = changed_share(next.versus);
+    const int64_t smallest = *std::min_element(next.sizes.begin(), next.sizes.end());
+    const bool near_empty = double(smallest) < min_share * double(total);
+    const bool torn = changed > cfg.max_change || near_empty;
+    ctx.progress.record({{"stage", "idec"}, {"step", step}, {"labels_changed", changed},
+                         {"smallest_cluster", smallest}, {"rolled_back", torn}});
+    if (!torn) {
+      state.frequency = next.frequency;
+      state.changed = changed;
+      state.accepted = snapshot(model, adam, adam_mu, state.frequency);
+      converged = changed < cfg.tol;
+      return converged;
+    }
+    // Back to the accepted state with half the step.
+    const std::string why = near_empty ? fmt::format("a cluster fell to {} cells", smallest)
+                                       : fmt::format("{:.1f}% of the labels changed", 100 * changed);
+    model.autoencoder_params = state.accepted.params;
+    model.centroids = state.accepted.centroids;
+    restore_moments(adam, state.accepted.adam);
+    restore_moments(adam_mu, state.accepted.centroid_adam);
+    state.frequency = state.accepted.frequency;
+    ++state.rollbacks;
+    state.lr_scale *= 0.5;
+    adam.config.lr = adam_mu.config.lr = float(cfg.optimizer.lr * state.lr_scale);
+    gave_up = state.rollbacks > cfg.max_rollbacks;
+    ctx.progress.message(fmt::format("resilinet train: warning: IDEC refresh at step {} rolled back ({}){}", step, why,
+                                     gave_up ? "; IDEC stops at its last accepted state"
+                                             : fmt::format("; step size now x{}", state.lr_scale)));
+    return gave_up;
+  };
   uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t) {
@@ -174,26 +173,22 @@ nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx) {
         adam_mu.apply(model.centroids.data(), dmu.data());
         return l;
       },
-      [&](uint64_t step) {
-        if (step % uint64_t(cfg.refresh_interval) != 0) return false;
-        Refresh next = refresh_frequencies(model, ctx);
-        size_t diff = 0;
-        for (size_t i = 0; i < next.labels.size(); ++i) diff += next.labels[i] != current.labels[i];
-        state.changed = double(diff) / double(std::max<size_t>(1, next.labels.size()));
-        current = std::move(next);
-        ++state.refreshes;
-        ctx.progress.record({{"stage", "idec"}, {"step", step}, {"labels_changed", state.changed}});
-        converged = state.changed < cfg.tol;
-        return converged;
-      });
+      [&](uint64_t step) { return step % interval == 0 && refresh(step); });
+  // The steps after the last refresh are measured too, so IDEC never ends on an unchecked state.
+  if (!converged && !gave_up && steps % interval != 0) refresh(steps);
 
-  std::vector<int64_t> sizes(K, 0);
-  for (int8_t l : current.labels) ++sizes[l];
-  ctx.progress.end(fmt::format("{} steps, {} refreshes, last label change {:.4f}{}", steps, state.refreshes,
-                               state.changed, converged ? " (converged)" : ""));
-  return {{"steps", steps}, {"refreshes", state.refreshes}, {"last_label_change", state.changed},
-          {"converged", converged}, {"kmeans_inertia", state.kmeans_inertia}, {"latent_scale", state.latent_scale},
-          {"cluster_sizes", sizes}};
+  std::vector<int64_t> sizes;
+  {
+    accepted_model.autoencoder_params = model.autoencoder_params;
+    accepted_model.centroids = model.centroids;
+    sizes = measure(model, accepted_model, ctx).sizes;
+  }
+  ctx.progress.end(fmt::format("{} steps, {} refreshes, {} rolled back, last label change {:.4f}{}", steps,
+                               state.refreshes, state.rollbacks, state.changed,
+                               converged ? " (converged)" : gave_up ? " (stopped after rollbacks)" : ""));
+  return {{"steps", steps},          {"refreshes", state.refreshes},   {"rollbacks", state.rollbacks},
+          {"last_label_change", state.changed}, {"converged", converged}, {"stopped_after_rollbacks", gave_up},
+          {"step_scale", state.lr_scale}, {"cluster_sizes", sizes}};
 }
 
 }  // namespace resilinet

@@ -10,7 +10,6 @@
 
 namespace resilinet {
 
-// Scores clusters from per-cluster feature sums [K x F] and counts; empty clusters score lowest.
 std::vector<double> cluster_scores(const Schema& schema, const std::vector<double>& sums,
                                    const std::vector<int64_t>& counts) {
   const size_t F = schema.size(), K = counts.size();
@@ -38,6 +37,15 @@ std::vector<double> cluster_scores(const Schema& schema, const std::vector<doubl
   return score;
 }
 
+std::vector<int32_t> levels_by_score(const std::vector<double>& score) {
+  std::vector<int> order(score.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return score[a] < score[b]; });
+  std::vector<int32_t> level(score.size());
+  for (size_t rank = 0; rank < order.size(); ++rank) level[order[rank]] = int32_t(rank + 1);
+  return level;
+}
+
 nlohmann::json order_levels(Model& model, TrainContext& ctx) {
   const int K = model.clusters;
   const size_t F = model.schema.size();
@@ -47,22 +55,19 @@ nlohmann::json order_levels(Model& model, TrainContext& ctx) {
   std::iota(model.cluster_level.begin(), model.cluster_level.end(), 1);
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
                         [&](const Batch& b, const float* x) {
-                          rate_scaled(model, x, b.rows, out, false);
+                          rate_scaled(model, b.x, x, b.rows, out, false);
                           for (size_t i = 0; i < b.rows; ++i) {
                             int k = out.cluster_level[i] - 1;  // identity map: level - 1 = cluster
                             ++counts[k];
                             for (size_t f = 0; f < F; ++f) sums[k * F + f] += x[i * F + f];
                           }
                         });
-  std::vector<double> score = cluster_scores(model.schema, sums, counts);
-  std::vector<int> order(K);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return score[a] < score[b]; });
+  const std::vector<double> score = cluster_scores(model.schema, sums, counts);
+  model.cluster_level = levels_by_score(score);
   nlohmann::json levels = nlohmann::json::array();
-  for (int rank = 0; rank < K; ++rank) {
-    model.cluster_level[order[rank]] = rank + 1;
-    levels.push_back({{"level", rank + 1}, {"cluster", order[rank]}, {"cells", counts[order[rank]]},
-                      {"score", score[order[rank]]}});
+  for (int level = 1; level <= K; ++level) {
+    const int k = int(std::find(model.cluster_level.begin(), model.cluster_level.end(), level) - model.cluster_level.begin());
+    levels.push_back({{"level", level}, {"cluster", k}, {"cells", counts[k]}, {"score", score[k]}});
   }
   ctx.progress.record({{"stage", "levels"}, {"levels", levels}});
   return levels;

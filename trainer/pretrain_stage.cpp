@@ -3,6 +3,7 @@
 // clean rows. Masked values are replaced by the imputation value (the scaled training median),
 // exactly as a missing value is at rating time, so the encoder learns to infer a missing feature
 // from the others instead of placing an imputed cell off the manifold of complete cells.
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -50,9 +51,11 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   }
   double last_loss = 0;
   const uint64_t seed = ctx.config.seed * 8 + 1;
-  EpochLoop loop = epoch_loop("pretrain", cfg.epochs, size_t(cfg.batch), seed);
+  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
+  EpochLoop loop = epoch_loop("pretrain", epochs, size_t(cfg.batch), seed);
   resume_stage(ctx, "pretrain", loop, adam);
-  loop.epoch_end = stage_checkpoints(ctx, cfg.epochs, optimizer_snapshot("pretrain", adam));
+  loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
+                                     optimizer_snapshot("pretrain", adam));
   uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step) {
     const float* input = x;
     if (denoising) {
@@ -69,7 +72,7 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   });
   ctx.progress.end(fmt::format("{} steps, last batch MSE {:.6f}{}", steps, last_loss,
                                denoising ? " (denoising)" : ""));
-  return {{"steps", steps}, {"last_batch_mse", last_loss}, {"denoising", denoising}};
+  return {{"epochs", epochs}, {"steps", steps}, {"last_batch_mse", last_loss}, {"denoising", denoising}};
 }
 
 }  // namespace resilinet

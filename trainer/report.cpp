@@ -66,7 +66,7 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
   size_t done = 0;
   progress.begin("report", data.total_rows());
   for_each_scaled_batch(data, slab, &m.scaler, 8192, [&](const Batch& b, const float* x) {
-    rate_scaled(m, x, b.rows, rated, true);
+    rate_scaled(m, b.x, x, b.rows, rated, true);
     for (size_t i = 0; i < b.rows; ++i) {
       RegionReport& g = r.regions[b.region[i]];
       const int32_t level = rated.level[i];

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "trainer/report.hpp"
 
@@ -102,6 +103,45 @@ std::string number(double v) {
   return std::abs(v) >= 1000 || v == std::floor(v) ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
 }
 
+std::string metric(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? number(j[key].get<double>()) : "-";
+}
+
+// How reproducible the levels are (agreement between the restarts of the clustering) and what the
+// deep model adds over the built-in k-means baseline.
+std::string method_section(const nlohmann::json& metrics) {
+  std::string html;
+  if (metrics.contains("clusters") && metrics["clusters"].is_object()) {
+    const auto& c = metrics["clusters"];
+    html += fmt::format("<h2>Reproducibility</h2><p>The clustering ran {} restarts (k-means on parts of a sample of "
+                        "{} cells, in the {} space) and kept the one that agrees best with the others. Agreement "
+                        "between restarts (adjusted Rand index, 1 = identical): mean <b>{}</b>, lowest {}.</p>",
+                        metric(c, "restarts"), metric(c, "sample_cells"), escape(c.value("space", "?")),
+                        metric(c, "restart_ari_mean"), metric(c, "restart_ari_min"));
+    for (const auto& w : c.value("warnings", nlohmann::json::array()))
+      if (w.is_string()) html += fmt::format("<p class=prio>Warning: {}</p>", escape(w.get<std::string>()));
+  }
+  if (metrics.contains("evaluation") && metrics["evaluation"].contains("baseline_kmeans")) {
+    const auto& e = metrics["evaluation"];
+    const auto& b = e["baseline_kmeans"];
+    html += "<h2>Against the k-means baseline</h2><p>Every run also rates the cells with k-means on the scaled "
+            "features, with the same number of levels and the same ordering rule.</p><table>"
+            "<tr><th></th><th>model</th><th>k-means baseline</th></tr>";
+    html += fmt::format("<tr><th>agreement with each other (ARI)</th><td colspan=2>{}</td></tr>", metric(b, "ari_model"));
+    if (b.contains("ari_planted"))
+      html += fmt::format("<tr><th>ARI against the planted levels</th><td>{}</td><td>{}</td></tr>",
+                          metric(e, "ari_planted"), metric(b, "ari_planted"));
+    if (b.contains("ari_external")) {
+      html += fmt::format("<tr><th>ARI against the external rating</th><td>{}</td><td>{}</td></tr>",
+                          metric(e, "ari_external"), metric(b, "ari_external"));
+      html += fmt::format("<tr><th>weighted kappa against the external rating</th><td>{}</td><td>{}</td></tr>",
+                          metric(e, "kappa_external"), metric(b, "kappa_external"));
+    }
+    html += "</table>";
+  }
+  return html;
+}
+
 }  // namespace
 
 std::string report_html(const Report& report, const nlohmann::json& metrics, const nlohmann::json& explanations) {
@@ -124,6 +164,7 @@ std::string report_html(const Report& report, const nlohmann::json& metrics, con
       if (value.is_number()) html += fmt::format("<tr><th>{}</th><td>{}</td></tr>", escape(key), number(value.get<double>()));
     html += "</table>";
   }
+  if (metrics.is_object()) html += method_section(metrics);
   for (const RegionReport& g : report.regions) {
     html += fmt::format("<h2>{}</h2><p>{} cells</p><div class=region><div>{}", escape(g.name), g.cells, level_table(g, K));
     if (!g.risk_levels.empty()) html += fmt::format("<h3>Resilience and hazard risk</h3>{}", risk_table(g, K));

@@ -11,15 +11,26 @@
 
 namespace resilinet {
 
-// What IDEC carries between steps besides the networks: the centroids' optimizer, the last
-// refresh (cluster frequencies and every cell's hard label) and the k-means initialisation's numbers.
+// The state IDEC falls back to when a refresh tears the partition: the networks, centroids and
+// optimizers as they were at the last accepted refresh, with that refresh's cluster frequencies.
+struct IdecSnapshot {
+  std::vector<float> params, centroids;
+  AdamState adam, centroid_adam;
+  std::vector<double> frequency;
+};
+
+// What IDEC carries between steps besides the networks: the centroids' optimizer, the cluster
+// frequencies in use, the accepted snapshot, the step size after rollbacks, and the clustering
+// that started it (reported in the stage metrics).
 struct IdecProgress {
   AdamState centroid_adam;
   std::vector<double> frequency;
-  std::vector<int8_t> labels;
+  IdecSnapshot accepted;
   int refreshes = 0;
-  double changed = 1.0;
-  double kmeans_inertia = 0, latent_scale = 1;
+  int rollbacks = 0;
+  double changed = 0.0;   // share of labels the last accepted refresh changed (0: none yet)
+  double lr_scale = 1.0;  // halved at every rollback
+  std::string start_json = "{}";  // metrics of the initial clustering (consensus of restarts)
 };
 
 struct StageProgress {

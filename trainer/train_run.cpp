@@ -135,18 +135,32 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   apply_device_and_threads(config);
   const StopAfter stop = parse_stop_after(options.stop_after);
   const int stop_after = stop.stage;
+  ShardSet data = ShardSet::open(config.data);
+  // Refused before any training: K clusters need cells to tell apart.
+  const size_t min_rows = size_t(kMinCellsPerCluster) * size_t(config.clusters.k);
+  if (data.total_rows() < min_rows)
+    throw InputError(config.data, "rows",
+                     fmt::format("at least {} cells ({} per cluster, clusters.k = {})", min_rows, kMinCellsPerCluster,
+                                 config.clusters.k),
+                     std::to_string(data.total_rows()));
   if (!stop.epoch_stage.empty()) {
-    const int epochs = stop.epoch_stage == "pretrain" ? config.pretrain.epochs
-                       : stop.epoch_stage == "idec"   ? config.idec.max_epochs
-                                                      : config.classifier.epochs;
-    const int every = config.checkpoint_every;
+    const bool idec = stop.epoch_stage == "idec";
+    const size_t rows = data.total_rows();
+    const auto& p = config.pretrain;
+    const auto& c = config.classifier;
+    const int epochs = stop.epoch_stage == "pretrain" ? stage_epochs(p.epochs, p.min_steps, p.batch, rows)
+                       : idec                         ? config.idec.max_epochs
+                                                      : stage_epochs(c.epochs, c.min_steps, c.batch, rows);
+    const int configured = stop.epoch_stage == "pretrain" ? p.epochs : idec ? epochs : c.epochs;
+    const int every = checkpoint_interval(config.checkpoint_every, configured, epochs);
+    if (idec && config.clusters.space != "latent")
+      throw InputError("resilinet train", "--stop-after", "no idec:EPOCH: IDEC runs only with clusters.space: latent",
+                       options.stop_after);
     if (every <= 0 || stop.epoch % every != 0 || stop.epoch >= epochs)
       throw InputError("resilinet train", "--stop-after",
-                       fmt::format("an epoch below {} that is a multiple of run.checkpoint_every ({})", epochs, every),
+                       fmt::format("an epoch below {} that is a multiple of {} (run.checkpoint_every, stretched as the stage is by min_steps)", epochs, every),
                        options.stop_after);
   }
-  ShardSet data = ShardSet::open(config.data);
-  if (data.total_rows() == 0) throw InputError(config.data, "rows", "at least one cell", "0");
 
   std::filesystem::create_directories(config.run_dir);
   const std::string dir = config.run_dir;
@@ -208,7 +222,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   }
   if (stop_after == 0) return finished();
   if (done < 1) {
-    metrics["idec"] = fine_tune_clusters(model, ctx);
+    metrics["clusters"] = form_clusters(model, ctx);
     if (stopped) return finished();
     metrics["levels"] = order_levels(model, ctx);
     save(1);

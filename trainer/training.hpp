@@ -64,21 +64,45 @@ uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& lo
 void observed_values(const Batch& batch, std::vector<uint8_t>& out);
 
 // For an epoch-driven stage: continue from ctx.resume when it is this stage's, and checkpoint
-// through ctx.epoch_checkpoint every run.checkpoint_every epochs (not after the last), with what
+// through ctx.epoch_checkpoint every `every` epochs (not after the last), with what
 // snapshot(epochs done, steps done) returns.
 void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, AdamState& adam);
 using StageSnapshot = std::function<StageProgress(int epochs_done, uint64_t steps)>;
-std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, StageSnapshot snapshot);
+// every: epochs between checkpoints (run.checkpoint_every, or checkpoint_interval for a stage
+// that min_steps stretched).
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, int every, StageSnapshot snapshot);
+// Epochs between in-stage checkpoints of a stage that runs `epochs` where the config asked for
+// configured_epochs: run.checkpoint_every, stretched by the same factor as the stage (min_steps),
+// so a small data set is checkpointed about as often per run as a large one.
+int checkpoint_interval(int every, int configured_epochs, int epochs);
 // The snapshot of a stage whose only state besides the parameters is one optimizer.
 StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam);
 
 // Deterministic held-out split by hashed cell id: true for about `share` of all ids.
 bool is_holdout(int64_t cell_id, uint64_t seed, double share);
 
+// Fewer cells than this per cluster on average are refused before training starts.
+inline constexpr int kMinCellsPerCluster = 10;
+
 void fit_scaler(Model& model, TrainContext& ctx);
+// The epochs a stage runs on `rows` cells: `epochs`, or more on small data so that at least
+// min_steps steps of `batch` rows are taken (0 epochs stays 0).
+int stage_epochs(int epochs, int min_steps, int batch, size_t rows);
 nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx);
-nlohmann::json fine_tune_clusters(Model& model, TrainContext& ctx);
+// Stage 2 (cluster_stage.cpp): the consensus of k-means restarts in the clustering space, then,
+// in the latent space, IDEC. initial_clusters is the first part alone.
+nlohmann::json form_clusters(Model& model, TrainContext& ctx);
+nlohmann::json initial_clusters(Model& model, TrainContext& ctx);
+// IDEC from the model's centroids (idec_stage.cpp); start holds the initial clustering's metrics,
+// kept in in-progress checkpoints.
+nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann::json& start);
 nlohmann::json order_levels(Model& model, TrainContext& ctx);
+// The ordering rule (level_order.cpp): a cluster's score is the mean over components of the mean
+// direction-signed scaled feature of its cells, from per-cluster feature sums [K x F] and counts
+// (empty clusters score lowest); levels_by_score maps cluster -> level 1..K by increasing score.
+std::vector<double> cluster_scores(const Schema& schema, const std::vector<double>& sums,
+                                   const std::vector<int64_t>& counts);
+std::vector<int32_t> levels_by_score(const std::vector<double>& score);
 nlohmann::json train_classifier(Model& model, TrainContext& ctx);
 nlohmann::json evaluate_model(const Model& model, TrainContext& ctx);
 

@@ -1,4 +1,5 @@
 // Loops shared by the training stages: natural-order passes, shuffled epochs, the held-out split.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -28,9 +29,13 @@ void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& 
   adam.step = ctx.resume->adam.step;
 }
 
-std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, StageSnapshot snapshot) {
-  return [&ctx, epochs, snapshot = std::move(snapshot)](int done, uint64_t steps) {
-    const int every = ctx.config.checkpoint_every;
+int checkpoint_interval(int every, int configured_epochs, int epochs) {
+  if (every <= 0 || configured_epochs <= 0 || epochs <= configured_epochs) return every;
+  return every * ((epochs + configured_epochs - 1) / configured_epochs);
+}
+
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, int every, StageSnapshot snapshot) {
+  return [&ctx, epochs, every, snapshot = std::move(snapshot)](int done, uint64_t steps) {
     if (!ctx.epoch_checkpoint || every <= 0 || done >= epochs || done % every != 0) return false;
     return ctx.epoch_checkpoint(snapshot(done, steps));
   };
@@ -38,6 +43,12 @@ std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epoc
 
 StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam) {
   return [stage, &adam](int done, uint64_t steps) { return StageProgress{stage, done, steps, adam, std::nullopt}; };
+}
+
+int stage_epochs(int epochs, int min_steps, int batch, size_t rows) {
+  const uint64_t per_epoch = std::max<uint64_t>(1, (rows + size_t(batch) - 1) / size_t(batch));
+  const uint64_t for_min_steps = (uint64_t(min_steps) + per_epoch - 1) / per_epoch;
+  return int(std::max<uint64_t>(uint64_t(epochs), epochs > 0 ? for_min_steps : 0));
 }
 
 bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
