@@ -14,7 +14,8 @@ packages=(
 )
 # Peer benchmarks only (large); opt in with RESILINET_BENCH_DEPS=1.
 if [[ "${RESILINET_BENCH_DEPS:-0}" == "1" ]]; then
-  packages+=(python3-torch python3-sklearn hyperfine)
+  # A real BLAS for PyTorch: with the reference BLAS it runs 2-3x slower and the ratios would flatter us.
+  packages+=(python3-torch python3-sklearn hyperfine libopenblas0-pthread)
 fi
 
 missing=()

@@ -170,14 +170,31 @@ def add_once(table, fips, value, first_line, path, line, column):
 # ---------------------------------------------------------------------------------------------
 # One reader per table: each returns {fips: record}
 
+class Row:
+    """One data line of a table: get(column) is its text, at(column) names the place for messages."""
+
+    def __init__(self, path, line, fields, idx):
+        self.path, self.line, self.fields, self.idx = path, line, fields, idx
+
+    def get(self, name):
+        return cell(self.fields, self.idx[name], self.path, self.line, name)
+
+    def at(self, name):
+        return f"line {self.line}, column {name}"
+
+
+def table_rows(path, header, rows, needed):
+    """The data lines of a table read by read_table, with the needed columns located (a missing
+    column is reported before any line is read)."""
+    idx = {name: column_index(header, name, path) for name in needed}
+    return (Row(path, line, fields, idx) for line, fields in rows)
+
 def read_svi(path):
     header, rows = read_table(path)
     needed = ["FIPS", "ST_ABBR", "LOCATION", "E_TOTPOP", "AREA_SQMI"] + SVI_PERCENT_COLUMNS
-    idx = {name: column_index(header, name, path) for name in needed}
     counties, first_line = {}, {}
-    for line, fields in rows:
-        get = lambda name: cell(fields, idx[name], path, line, name)  # noqa: E731
-        at = lambda name: f"line {line}, column {name}"  # noqa: E731
+    for row in table_rows(path, header, rows, needed):
+        get, at, line = row.get, row.at, row.line
         fips = parse_fips(get("FIPS"), path, at("FIPS"))
         state = get("ST_ABBR").strip()
         if not state:
@@ -219,11 +236,9 @@ def read_gazetteer(path):
     header, rows = read_table(path, delimiter, has_header)
     if header is None:
         header = GAZETTEER_COLUMNS
-    idx = {name: column_index(header, name, path) for name in ("GEOID", "INTPTLAT", "INTPTLONG")}
     points, first_line = {}, {}
-    for line, fields in rows:
-        get = lambda name: cell(fields, idx[name], path, line, name)  # noqa: E731
-        at = lambda name: f"line {line}, column {name}"  # noqa: E731
+    for row in table_rows(path, header, rows, ("GEOID", "INTPTLAT", "INTPTLONG")):
+        get, at, line = row.get, row.at, row.line
         fips = parse_fips(get("GEOID"), path, at("GEOID"))
         lat = parse_required_number(get("INTPTLAT"), path, at("INTPTLAT"))
         lon = parse_required_number(get("INTPTLONG"), path, at("INTPTLONG"))
@@ -238,11 +253,9 @@ def read_gazetteer(path):
 def read_nri(path):
     header, rows = read_table(path)
     needed = ["STCOFIPS", "POPULATION", "EAL_VALT", "SOVI_RATNG"]
-    idx = {name: column_index(header, name, path) for name in needed}
     counties, first_line = {}, {}
-    for line, fields in rows:
-        get = lambda name: cell(fields, idx[name], path, line, name)  # noqa: E731
-        at = lambda name: f"line {line}, column {name}"  # noqa: E731
+    for row in table_rows(path, header, rows, needed):
+        get, at, line = row.get, row.at, row.line
         fips = parse_fips(get("STCOFIPS"), path, at("STCOFIPS"))
         rating = get("SOVI_RATNG").strip()
         if rating not in SOVI_TO_RESILIENCE and rating not in SOVI_NO_RATING:
@@ -262,11 +275,9 @@ def read_broadband(path):
     header, rows = read_table(path)
     columns = {"COUNTY ID": "fips", "BROADBAND AVAILABILITY PER FCC": "availability",
                "BROADBAND USAGE": "usage"}
-    idx = {name: column_index(header, name, path) for name in columns}
     counties, first_line = {}, {}
-    for line, fields in rows:
-        get = lambda name: cell(fields, idx[name], path, line, name)  # noqa: E731
-        at = lambda name: f"line {line}, column {name}"  # noqa: E731
+    for row in table_rows(path, header, rows, columns):
+        get, at, line = row.get, row.at, row.line
         fips = parse_fips(get("COUNTY ID"), path, at("COUNTY ID"))
         record = {
             "availability": parse_optional_number(get("BROADBAND AVAILABILITY PER FCC"), path,
@@ -280,11 +291,9 @@ def read_broadband(path):
 def read_hospitals(path):
     """({fips: [open hospitals, known beds, open hospitals with unknown beds]}, {status: rows})."""
     header, rows = read_table(path)
-    idx = {name: column_index(header, name, path) for name in ("STATUS", "COUNTYFIPS", "BEDS")}
     per_county, by_status = {}, {"OPEN": 0, "CLOSED": 0}
-    for line, fields in rows:
-        get = lambda name: cell(fields, idx[name], path, line, name)  # noqa: E731
-        at = lambda name: f"line {line}, column {name}"  # noqa: E731
+    for row in table_rows(path, header, rows, ("STATUS", "COUNTYFIPS", "BEDS")):
+        get, at, line = row.get, row.at, row.line
         status = get("STATUS").strip()
         if status not in by_status:
             raise InputProblem(path, at("STATUS"), "OPEN or CLOSED", repr(status))
