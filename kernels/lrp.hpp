@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -71,15 +72,30 @@ LrpComposite default_lrp_composite(const MlpLayout& layout, std::vector<float> l
 void check_lrp_rule(const LrpRule& rule, int layer_inputs);
 void check_lrp_composite(const MlpLayout& layout, const LrpComposite& composite);
 
+// A rule name or setting from a config that is not valid: where it came from (the config file and
+// field, passed through for the message), what was expected and what was found. Config code
+// reports it to the user as bad input.
+class LrpRuleError : public std::invalid_argument {
+ public:
+  LrpRuleError(std::string file, std::string field, std::string expected, std::string found);
+  const std::string& file() const { return file_; }
+  const std::string& field() const { return field_; }
+  const std::string& expected() const { return expected_; }
+  const std::string& found() const { return found_; }
+
+ private:
+  std::string file_, field_, expected_, found_;
+};
+
 // Config names, in order: epsilon, zplus, alpha_beta, gamma, flat, wsquare, zbox.
 const std::vector<std::string>& lrp_rule_names();
 const std::string& lrp_rule_name(LrpRuleKind kind);
-// Unknown names throw InputError(file, field, "one of epsilon, zplus, ...", name).
+// Unknown names throw LrpRuleError(file, field, "one of epsilon, zplus, ...", name).
 LrpRuleKind parse_lrp_rule_kind(const std::string& name, const std::string& file = "",
                                 const std::string& field = "lrp.composite");
 // The rule `name` with the numeric settings and bounds of `settings` (its kind is ignored); invalid
-// settings throw InputError(file, field, ...) instead of std::invalid_argument. For zbox on the
-// input layer the caller fills low/high from the scaler before calling.
+// settings throw LrpRuleError(file, field, ...). For zbox on the input layer the caller fills
+// low/high from the scaler before calling.
 LrpRule make_lrp_rule(const std::string& name, const LrpRule& settings,
                       const std::string& file = "", const std::string& field = "lrp.composite");
 
@@ -137,8 +153,8 @@ void lrp(const MlpLayout& layout, const float* params, const LrpComposite& compo
 void gradient_x_input(const MlpLayout& layout, const float* params, const float* x, size_t rows,
                       const int32_t* classes, float* out, float* logits = nullptr);
 
-// The instruction set both run with: "baseline", "avx2" or "avx512" (the best this CPU has, unless
-// the environment variable RESILINET_CPU_ISA = auto | baseline | avx2 | avx512 asks for another).
+// The instruction set both run with, by name: "baseline", "avx2" or "avx512" (cpu_isa() of
+// kernels/cpu/isa.hpp: the best this CPU has, unless RESILINET_CPU_ISA asks for another).
 // Results are the same bytes for any thread count; across instruction sets they may differ in the
 // last bits (FMA).
 std::string lrp_instruction_set();

@@ -1,21 +1,20 @@
-// The CPU kernels choose an instruction set at run time (RESILINET_CPU_ISA overrides the choice);
-// kernel tests check every set this CPU can run.
+// The CPU kernels choose an instruction set at run time (kernels/cpu/isa.hpp; RESILINET_CPU_ISA
+// overrides the choice); kernel tests check every set this CPU can run.
 #pragma once
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/isa.hpp"
+
 namespace resilinet::testing {
 
 // The instruction sets this CPU can run, as RESILINET_CPU_ISA names them.
 inline std::vector<std::string> instruction_sets() {
-  std::vector<std::string> isas = {"baseline"};
-#if defined(__x86_64__)
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) isas.push_back("avx2");
-  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) isas.push_back("avx512");
-#endif
-  return isas;
+  std::vector<std::string> names;
+  for (kernels::cpu::Isa isa : kernels::cpu::runnable_isas())
+    names.push_back(kernels::cpu::isa_name(isa));
+  return names;
 }
 
 // Sets RESILINET_CPU_ISA for its lifetime.

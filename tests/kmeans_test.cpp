@@ -1,6 +1,7 @@
 // Tests of k-means on the CPU: the assignment step against the fp64 reference, tie and
 // accumulation rules, recovery of planted blobs, inertia against plain reference Lloyd runs, and
-// bitwise determinism across runs and thread counts. No timing here (bench/kmeans_bench.cpp).
+// bitwise determinism across runs, thread counts and instruction sets. No timing here
+// (bench/kmeans_bench.cpp).
 #include <omp.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "isa_support.hpp"
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
 #include "trainer/cluster_metrics.hpp"
@@ -261,6 +263,54 @@ TEST(KMeans, SameSeedSameBitsForAnyThreadCount) {
     EXPECT_EQ(results[r].labels, results[0].labels);
     EXPECT_EQ(results[r].inertia, results[0].inertia);
     EXPECT_EQ(results[r].iterations, results[0].iterations);
+  }
+}
+
+TEST(KMeans, EveryInstructionSetGivesTheSameBits) {
+  // Each row's distance is one lane of a vector of any width, added in the same order, and no
+  // multiply-add is fused: the sets differ in speed only. Odd row and column counts leave partial
+  // vectors, blocks and chunks.
+  using resilinet::testing::instruction_sets;
+  using resilinet::testing::ScopedIsa;
+  for (const int dims : {3, 12, 17}) {
+    const size_t rows = 9001;
+    const int clusters = 5;
+    const Blobs b = make_blobs(rows, dims, 7, 2.0, 1.0, 50 + dims);
+    const auto centroids = normal_values(size_t(clusters) * dims, 1.0, 60 + dims);
+    cpu::KMeansOptions options;
+    options.clusters = clusters;
+    options.restarts = 2;
+    options.seed = 99;
+    std::vector<cpu::KMeansResult> fits;
+    std::vector<double> assign_inertia;
+    std::vector<std::vector<int32_t>> assign_labels;
+    std::vector<std::vector<double>> assign_sums;
+    for (const std::string& isa : instruction_sets()) {
+      ScopedIsa scoped(isa);
+      fits.push_back(cpu::kmeans(b.x.data(), rows, dims, options));
+      std::vector<int32_t> labels(rows);
+      std::vector<double> sums(centroids.size(), 0.0);
+      std::vector<int64_t> counts(clusters, 0);
+      assign_inertia.push_back(cpu::kmeans_assign(b.x.data(), rows, dims, centroids.data(),
+                                                  clusters, labels.data(), sums.data(),
+                                                  counts.data()));
+      assign_labels.push_back(labels);
+      assign_sums.push_back(sums);
+    }
+    for (size_t i = 1; i < fits.size(); ++i) {
+      const std::string what = instruction_sets()[i] + " vs baseline, dims " + std::to_string(dims);
+      EXPECT_EQ(fits[i].labels, fits[0].labels) << what;
+      EXPECT_EQ(fits[i].inertia, fits[0].inertia) << what;
+      EXPECT_EQ(fits[i].iterations, fits[0].iterations) << what;
+      ASSERT_EQ(fits[i].centroids.size(), fits[0].centroids.size()) << what;
+      EXPECT_EQ(std::memcmp(fits[i].centroids.data(), fits[0].centroids.data(),
+                            fits[0].centroids.size() * sizeof(float)),
+                0)
+          << what;
+      EXPECT_EQ(assign_labels[i], assign_labels[0]) << what;
+      EXPECT_EQ(assign_inertia[i], assign_inertia[0]) << what;
+      EXPECT_EQ(assign_sums[i], assign_sums[0]) << what;
+    }
   }
 }
 

@@ -13,7 +13,6 @@
 
 #include <gtest/gtest.h>
 
-#include "datasets/input_error.hpp"
 #include "isa_support.hpp"
 #include "kernels/lrp.hpp"
 #include "kernels/reference/lrp_reference.hpp"
@@ -251,11 +250,11 @@ TEST(Lrp, InvalidAlphaBetaThrows) {
   EXPECT_THROW(
       cpu::lrp(net.layout, net.params.data(), {bad, epsilon_rule()}, x.data(), 1, &cls, rel.data()),
       std::invalid_argument);
-  // From a config name, the same problem is an InputError naming file and field.
+  // From a config name, the same problem is an LrpRuleError naming file and field.
   try {
     make_lrp_rule("alpha_beta", bad, "run.yaml", "lrp.composite[0]");
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
+    FAIL() << "expected LrpRuleError";
+  } catch (const LrpRuleError& e) {
     EXPECT_EQ(e.file(), "run.yaml");
     EXPECT_EQ(e.field(), "lrp.composite[0]");
     EXPECT_NE(std::string(e.what()).find("alpha - beta = 1"), std::string::npos) << e.what();
@@ -268,8 +267,8 @@ TEST(Lrp, RuleNamesParseAndUnknownNamesListTheValidOnes) {
   EXPECT_EQ(parse_lrp_rule_kind("gamma"), LrpRuleKind::gamma);
   try {
     parse_lrp_rule_kind("epsilonn", "run.yaml", "lrp.composite[2].rule");
-    FAIL() << "expected InputError";
-  } catch (const InputError& e) {
+    FAIL() << "expected LrpRuleError";
+  } catch (const LrpRuleError& e) {
     const std::string msg = e.what();
     for (const std::string& name : lrp_rule_names())
       EXPECT_NE(msg.find(name), std::string::npos) << msg;
@@ -284,7 +283,7 @@ TEST(Lrp, RuleNamesParseAndUnknownNamesListTheValidOnes) {
   settings.low = {0.0f};
   settings.high = {1.0f};
   EXPECT_EQ(make_lrp_rule("zbox", settings).kind, LrpRuleKind::zbox);
-  EXPECT_THROW(make_lrp_rule("zbox", LrpRule{}), InputError);  // no bounds
+  EXPECT_THROW(make_lrp_rule("zbox", LrpRule{}), LrpRuleError);  // no bounds
 }
 
 TEST(Lrp, CompositeAndClassesAreChecked) {

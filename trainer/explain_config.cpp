@@ -41,7 +41,11 @@ kernels::LrpRule make_rule(const LrpRuleConfig& r, const std::string& file, cons
   settings.beta = float(r.beta);
   settings.low = std::move(low);
   settings.high = std::move(high);
-  return kernels::make_lrp_rule(r.rule, settings, file, field);
+  try {
+    return kernels::make_lrp_rule(r.rule, settings, file, field);
+  } catch (const kernels::LrpRuleError& e) {
+    throw InputError(e.file(), e.field(), e.expected(), e.found());
+  }
 }
 
 }  // namespace

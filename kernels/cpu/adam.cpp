@@ -3,11 +3,10 @@
 // Not an optimizer object: steps and state live in the trainer. fp64 twin: reference/adam.cpp.
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-#include <string_view>
 
+#include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 
@@ -101,14 +100,12 @@ void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
   s.eps = config.eps;
   s.weight_decay = config.weight_decay;
 
+  const Isa isa = cpu_isa();
   auto range = adam_range_baseline;
 #if defined(__x86_64__)
-  // Same switch as the MLP kernels: RESILINET_CPU_ISA=baseline forces the SSE2 code.
-  const char* isa = std::getenv("RESILINET_CPU_ISA");
-  const bool baseline = isa && std::string_view(isa) == "baseline";
-  if (!baseline && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    range = adam_range_avx2;
+  if (isa != Isa::baseline) range = adam_range_avx2;  // AVX-512 too: this loop has no AVX-512 form
 #endif
+  (void)isa;
   if (n < kParallelAdam) {
     range(params, grads, m, v, 0, n, s);
     return;

@@ -1,6 +1,7 @@
 // k-means on the CPU: the assignment step (nearest centroid, per-cluster sums, inertia) and the
 // driver (greedy k-means++ seeding, Lloyd iterations, restarts). OpenMP over fixed chunks of rows
-// whose partials are summed in chunk order, so results do not depend on the thread count.
+// whose partials are summed in chunk order, so results do not depend on the thread count. The
+// chunk loops are compiled once per instruction set (cpu_isa()); every set gives the same bytes.
 // Not the distributed form (the trainer sums the assignment step across ranks); fp64 twin of the
 // assignment step: reference/kmeans.cpp.
 #include <algorithm>
@@ -13,8 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 #include "kernels/splitmix.hpp"
+
+// The vectors only ever live inside inlined code, so the ABI note about them does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace resilinet::kernels::cpu {
 
@@ -23,21 +29,17 @@ namespace {
 constexpr size_t kChunkRows = 4096;  // unit of the fixed-order reduction
 constexpr size_t kBlockRows = 64;    // rows stored column by column so distances vectorise across rows
 
-// Distances use GCC/Clang vector extensions at the target's register width: 4 lanes with the
-// default x86-64 (SSE2) build, 8 with AVX, 16 with AVX-512 (RESILINET_NATIVE on such a CPU).
-// kUnroll registers per group keep the running distances of kGroupRows rows in registers.
-#if defined(__AVX512F__)
-constexpr size_t kLanes = 16;
-#elif defined(__AVX__)
-constexpr size_t kLanes = 8;
-#else
-constexpr size_t kLanes = 4;
-#endif
+// Distances run on float vectors V of 4 (baseline), 8 (avx2) or 16 (avx512) lanes, one row per
+// lane: each row's sum over dimensions is the same sequence of float operations whatever the
+// width. This file is compiled with -ffp-contract=off (CMakeLists.txt) so that no width fuses a
+// multiply and an add. kUnroll registers per group keep the running distances of kUnroll * lanes
+// rows in registers.
 constexpr size_t kUnroll = 4;
-constexpr size_t kGroupRows = kLanes * kUnroll;
-static_assert(kBlockRows % kGroupRows == 0 && kChunkRows % kBlockRows == 0);
-typedef float VecF __attribute__((vector_size(kLanes * sizeof(float))));
-typedef int32_t VecI __attribute__((vector_size(kLanes * sizeof(int32_t))));
+template <class V>
+constexpr size_t kLanes = sizeof(V) / sizeof(float);
+template <class V>
+constexpr size_t kGroupRows = kLanes<V> * kUnroll;
+static_assert(kBlockRows % kGroupRows<Vec16> == 0 && kChunkRows % kBlockRows == 0);
 
 // Below this a pass takes well under a millisecond: waking threads costs more than it saves,
 // above all on a busy machine.
@@ -86,41 +88,46 @@ struct BlockSource {
 
 // |x_r - c|^2 for the kGroupRows rows starting at xt_group inside a transposed block, as kUnroll
 // vectors of kLanes rows.
-inline void group_distances(const float* xt_group, int dims, const float* c, VecF* d2) {
-  for (size_t u = 0; u < kUnroll; ++u) d2[u] = VecF{};
+template <class V>
+[[gnu::always_inline]] inline void group_distances(const float* xt_group, int dims, const float* c,
+                                                   V* d2) {
+  for (size_t u = 0; u < kUnroll; ++u) d2[u] = V{};
   for (int k = 0; k < dims; ++k) {
     const float ck = c[k];
     const float* column = xt_group + size_t(k) * kBlockRows;
     for (size_t u = 0; u < kUnroll; ++u) {
-      VecF v;
-      std::memcpy(&v, column + u * kLanes, sizeof v);
-      const VecF diff = v - ck;
+      const V diff = load<V>(column + u * kLanes<V>) - ck;
       d2[u] += diff * diff;
     }
   }
 }
 
-void block_distances(const float* xt, int dims, const float* c, float* d2) {
-  for (size_t g = 0; g < kBlockRows; g += kGroupRows) {
-    VecF v[kUnroll];
+template <class V>
+[[gnu::always_inline]] inline void block_distances(const float* xt, int dims, const float* c,
+                                                   float* d2) {
+  for (size_t g = 0; g < kBlockRows; g += kGroupRows<V>) {
+    V v[kUnroll];
     group_distances(xt + g, dims, c, v);
     std::memcpy(d2 + g, v, sizeof v);
   }
 }
 
 // Nearest centroid of each row of a transposed block; strict < keeps the lowest index on ties.
-void nearest_in_block(const float* xt, int dims, const float* centroids, int clusters,
-                      int32_t* label, float* best) {
-  for (size_t g = 0; g < kBlockRows; g += kGroupRows) {
-    VecF b[kUnroll], d2[kUnroll];
-    VecI l[kUnroll];
+template <class V>
+[[gnu::always_inline]] inline void nearest_in_block(const float* xt, int dims,
+                                                    const float* centroids, int clusters,
+                                                    int32_t* label, float* best) {
+  using VI = decltype(V{} < V{});  // int32 lanes
+  for (size_t g = 0; g < kBlockRows; g += kGroupRows<V>) {
+    V b[kUnroll], d2[kUnroll];
+    VI l[kUnroll];
     group_distances(xt + g, dims, centroids, b);
-    for (size_t u = 0; u < kUnroll; ++u) l[u] = VecI{};
+    for (size_t u = 0; u < kUnroll; ++u) l[u] = VI{};
     for (int j = 1; j < clusters; ++j) {
       group_distances(xt + g, dims, centroids + size_t(j) * dims, d2);
       for (size_t u = 0; u < kUnroll; ++u) {
-        const VecI closer = d2[u] < b[u];
-        l[u] = closer ? VecI{} + j : l[u];
+        const VI closer = d2[u] < b[u];
+        l[u] = closer ? VI{} + j : l[u];
         b[u] = closer ? d2[u] : b[u];
       }
     }
@@ -130,7 +137,7 @@ void nearest_in_block(const float* xt, int dims, const float* centroids, int clu
 }
 
 // sum of v[0, n) in double with four interleaved accumulators: a fixed order, shorter chains.
-double sum_in_double(const float* v, size_t n) {
+[[gnu::always_inline]] inline double sum_in_double(const float* v, size_t n) {
   double a[4] = {0, 0, 0, 0};
   size_t r = 0;
   for (; r + 4 <= n; r += 4)
@@ -147,6 +154,129 @@ struct AssignWorkspace {
   std::vector<size_t> changed;  // [chunks]
 };
 
+// One assignment pass as its chunks see it. labels (optional) are overwritten; with want_sums
+// the chunk's sums and counts go to its slot of ws.
+struct AssignPass {
+  const BlockSource* src;
+  const float* centroids;
+  int clusters;
+  int32_t* labels;
+  bool want_sums;
+  AssignWorkspace* ws;
+};
+
+template <class V>
+[[gnu::always_inline]] inline void assign_chunk(const AssignPass& pass, size_t chunk,
+                                                float* scratch) {
+  const BlockSource& src = *pass.src;
+  const int dims = src.dims;
+  AssignWorkspace& ws = *pass.ws;
+  alignas(64) int32_t label[kBlockRows];
+  alignas(64) float best[kBlockRows];
+  const size_t chunk_first = chunk * kChunkRows;
+  const size_t chunk_last = std::min(src.rows, chunk_first + kChunkRows);
+  const size_t centroid_values = size_t(pass.clusters) * dims;
+  double* chunk_sums = pass.want_sums ? ws.sums.data() + chunk * centroid_values : nullptr;
+  int64_t* chunk_counts = pass.want_sums ? ws.counts.data() + chunk * pass.clusters : nullptr;
+  double inertia = 0;
+  size_t changed = 0;
+  for (size_t first = chunk_first; first < chunk_last; first += kBlockRows) {
+    const size_t n = std::min(kBlockRows, chunk_last - first);
+    const float* xt = src.block(first, scratch);
+    nearest_in_block<V>(xt, dims, pass.centroids, pass.clusters, label, best);
+    inertia += sum_in_double(best, n);
+    if (pass.labels) {
+      for (size_t r = 0; r < n; ++r) changed += pass.labels[first + r] != label[r];
+      std::copy(label, label + n, pass.labels + first);
+    }
+    if (pass.want_sums) {
+      // From the row-major rows: contiguous, so the adds vectorise across dimensions while each
+      // sum still takes its rows in order.
+      for (size_t r = 0; r < n; ++r) {
+        double* s = chunk_sums + size_t(label[r]) * dims;
+        const float* row = src.x + (first + r) * dims;
+        for (int k = 0; k < dims; ++k) s[k] += row[k];
+        chunk_counts[label[r]] += 1;
+      }
+    }
+  }
+  ws.inertia[chunk] = inertia;
+  ws.changed[chunk] = changed;
+}
+
+// One k-means++ evaluation of candidate centres as its chunks see it (see evaluate_candidates).
+struct CandidatePass {
+  const BlockSource* src;
+  const float* candidates;
+  int candidate_count;
+  float* closest;     // [rows]
+  bool update;
+  double* chunk_pot;  // [chunks x candidate_count]
+};
+
+template <class V>
+[[gnu::always_inline]] inline void candidate_chunk(const CandidatePass& pass, size_t chunk,
+                                                   float* scratch) {
+  const BlockSource& src = *pass.src;
+  const int dims = src.dims;
+  alignas(64) float d2[kBlockRows];
+  const size_t chunk_first = chunk * kChunkRows;
+  const size_t chunk_last = std::min(src.rows, chunk_first + kChunkRows);
+  double* sums = pass.chunk_pot + chunk * pass.candidate_count;
+  for (size_t first = chunk_first; first < chunk_last; first += kBlockRows) {
+    const size_t n = std::min(kBlockRows, chunk_last - first);
+    const float* xt = src.block(first, scratch);
+    float* closest = pass.closest + first;
+    for (int m = 0; m < pass.candidate_count; ++m) {
+      block_distances<V>(xt, dims, pass.candidates + size_t(m) * dims, d2);
+      for (size_t r = 0; r < n; ++r) d2[r] = std::min(closest[r], d2[r]);
+      sums[m] += sum_in_double(d2, n);
+      if (pass.update) std::copy(d2, d2 + n, closest);
+    }
+  }
+}
+
+// The chunk loops of one instruction set; scratch holds dims * kBlockRows floats.
+struct ChunkKernels {
+  void (*assign)(const AssignPass&, size_t chunk, float* scratch);
+  void (*candidates)(const CandidatePass&, size_t chunk, float* scratch);
+};
+
+void assign_chunk_baseline(const AssignPass& pass, size_t chunk, float* scratch) {
+  assign_chunk<Vec4>(pass, chunk, scratch);
+}
+void candidate_chunk_baseline(const CandidatePass& pass, size_t chunk, float* scratch) {
+  candidate_chunk<Vec4>(pass, chunk, scratch);
+}
+#if defined(__x86_64__)
+[[gnu::target("avx2,fma")]] void assign_chunk_avx2(const AssignPass& pass, size_t chunk,
+                                                   float* scratch) {
+  assign_chunk<Vec8>(pass, chunk, scratch);
+}
+[[gnu::target("avx2,fma")]] void candidate_chunk_avx2(const CandidatePass& pass, size_t chunk,
+                                                      float* scratch) {
+  candidate_chunk<Vec8>(pass, chunk, scratch);
+}
+[[gnu::target("avx512f,avx512vl,avx2,fma")]] void assign_chunk_avx512(const AssignPass& pass,
+                                                                      size_t chunk,
+                                                                      float* scratch) {
+  assign_chunk<Vec16>(pass, chunk, scratch);
+}
+[[gnu::target("avx512f,avx512vl,avx2,fma")]] void candidate_chunk_avx512(
+    const CandidatePass& pass, size_t chunk, float* scratch) {
+  candidate_chunk<Vec16>(pass, chunk, scratch);
+}
+#endif
+
+ChunkKernels chunk_kernels(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return {assign_chunk_avx512, candidate_chunk_avx512};
+  if (isa == Isa::avx2) return {assign_chunk_avx2, candidate_chunk_avx2};
+#endif
+  (void)isa;
+  return {assign_chunk_baseline, candidate_chunk_baseline};
+}
+
 struct AssignTotals {
   double inertia = 0;
   size_t changed = 0;  // rows whose label differs from the one already in labels
@@ -154,8 +284,9 @@ struct AssignTotals {
 
 // One assignment pass over all rows. labels (optional) are overwritten; sums/counts (optional)
 // receive the chunk partials added in chunk order.
-AssignTotals assign_rows(const BlockSource& src, const float* centroids, int clusters,
-                         int32_t* labels, double* sums, int64_t* counts, AssignWorkspace& ws) {
+AssignTotals assign_rows(const BlockSource& src, const ChunkKernels& kernels,
+                         const float* centroids, int clusters, int32_t* labels, double* sums,
+                         int64_t* counts, AssignWorkspace& ws) {
   const size_t rows = src.rows;
   const int dims = src.dims;
   const size_t chunks = chunk_count(rows);
@@ -167,40 +298,14 @@ AssignTotals assign_rows(const BlockSource& src, const float* centroids, int clu
   }
   ws.inertia.assign(chunks, 0.0);
   ws.changed.assign(chunks, 0);
+  const AssignPass pass{&src, centroids, clusters, labels, want_sums, &ws};
   const auto chunk_total = static_cast<std::ptrdiff_t>(chunks);
 #pragma omp parallel if (rows >= kParallelRows)
   {
     std::vector<float> scratch(size_t(dims) * kBlockRows);
-    alignas(64) int32_t label[kBlockRows];
-    alignas(64) float best[kBlockRows];
 #pragma omp for schedule(dynamic)
-    for (std::ptrdiff_t chunk = 0; chunk < chunk_total; ++chunk) {
-      const size_t chunk_first = size_t(chunk) * kChunkRows;
-      const size_t chunk_last = std::min(rows, chunk_first + kChunkRows);
-      double* chunk_sums = want_sums ? ws.sums.data() + size_t(chunk) * centroid_values : nullptr;
-      int64_t* chunk_counts = want_sums ? ws.counts.data() + size_t(chunk) * clusters : nullptr;
-      double inertia = 0;
-      size_t changed = 0;
-      for (size_t first = chunk_first; first < chunk_last; first += kBlockRows) {
-        const size_t n = std::min(kBlockRows, chunk_last - first);
-        const float* xt = src.block(first, scratch.data());
-        nearest_in_block(xt, dims, centroids, clusters, label, best);
-        inertia += sum_in_double(best, n);
-        if (labels) {
-          for (size_t r = 0; r < n; ++r) changed += labels[first + r] != label[r];
-          std::copy(label, label + n, labels + first);
-        }
-        if (want_sums) {
-          for (size_t r = 0; r < n; ++r) {
-            double* s = chunk_sums + size_t(label[r]) * dims;
-            for (int k = 0; k < dims; ++k) s[k] += xt[size_t(k) * kBlockRows + r];
-            chunk_counts[label[r]] += 1;
-          }
-        }
-      }
-      ws.inertia[chunk] = inertia;
-      ws.changed[chunk] = changed;
-    }
+    for (std::ptrdiff_t chunk = 0; chunk < chunk_total; ++chunk)
+      kernels.assign(pass, size_t(chunk), scratch.data());
   }
   AssignTotals totals;
   for (size_t chunk = 0; chunk < chunks; ++chunk) {
@@ -227,34 +332,22 @@ struct Potential {
 
 // candidate_potential[m] = sum_i min(closest_i, |x_i - c_m|^2) for each candidate centre c_m;
 // with update, closest takes the minimum over the (single) candidate and the sums are refreshed.
-void evaluate_candidates(const BlockSource& src, const float* candidates, int candidate_count,
-                         Potential& pot, bool update, std::vector<double>& candidate_potential) {
+void evaluate_candidates(const BlockSource& src, const ChunkKernels& kernels,
+                         const float* candidates, int candidate_count, Potential& pot, bool update,
+                         std::vector<double>& candidate_potential) {
   const size_t rows = src.rows;
   const int dims = src.dims;
   const size_t chunks = chunk_count(rows);
   std::vector<double> chunk_pot(chunks * candidate_count, 0.0);
+  const CandidatePass pass{&src,   candidates, candidate_count, pot.closest.data(),
+                           update, chunk_pot.data()};
   const auto chunk_total = static_cast<std::ptrdiff_t>(chunks);
 #pragma omp parallel if (rows >= kParallelRows)
   {
     std::vector<float> scratch(size_t(dims) * kBlockRows);
-    alignas(64) float d2[kBlockRows];
 #pragma omp for schedule(dynamic)
-    for (std::ptrdiff_t chunk = 0; chunk < chunk_total; ++chunk) {
-      const size_t chunk_first = size_t(chunk) * kChunkRows;
-      const size_t chunk_last = std::min(rows, chunk_first + kChunkRows);
-      double* sums = chunk_pot.data() + size_t(chunk) * candidate_count;
-      for (size_t first = chunk_first; first < chunk_last; first += kBlockRows) {
-        const size_t n = std::min(kBlockRows, chunk_last - first);
-        const float* xt = src.block(first, scratch.data());
-        float* closest = pot.closest.data() + first;
-        for (int m = 0; m < candidate_count; ++m) {
-          block_distances(xt, dims, candidates + size_t(m) * dims, d2);
-          for (size_t r = 0; r < n; ++r) d2[r] = std::min(closest[r], d2[r]);
-          sums[m] += sum_in_double(d2, n);
-          if (update) std::copy(d2, d2 + n, closest);
-        }
-      }
-    }
+    for (std::ptrdiff_t chunk = 0; chunk < chunk_total; ++chunk)
+      kernels.candidates(pass, size_t(chunk), scratch.data());
   }
   candidate_potential.assign(candidate_count, 0.0);
   for (size_t chunk = 0; chunk < chunks; ++chunk)
@@ -291,8 +384,8 @@ size_t draw_row(const Potential& pot, size_t rows, double target) {
 
 // Greedy k-means++ (as in Arthur & Vassilvitskii, with 2 + log K candidates per centre, keeping the
 // one that lowers the potential most). Writes centroids [clusters x dims].
-void seed_kmeans_plus_plus(const BlockSource& src, int clusters, uint64_t seed, Potential& pot,
-                           float* centroids) {
+void seed_kmeans_plus_plus(const BlockSource& src, const ChunkKernels& kernels, int clusters,
+                           uint64_t seed, Potential& pot, float* centroids) {
   const float* x = src.x;
   const size_t rows = src.rows;
   const int dims = src.dims;
@@ -304,7 +397,7 @@ void seed_kmeans_plus_plus(const BlockSource& src, int clusters, uint64_t seed, 
   pot.closest.assign(rows, std::numeric_limits<float>::infinity());
   pot.chunk_sum.assign(chunk_count(rows), 0.0);
   std::vector<double> potential;
-  evaluate_candidates(src, centroids, 1, pot, true, potential);
+  evaluate_candidates(src, kernels, centroids, 1, pot, true, potential);
 
   std::vector<float> candidates(size_t(candidate_count) * dims);
   for (int c = 1; c < clusters; ++c) {
@@ -314,12 +407,12 @@ void seed_kmeans_plus_plus(const BlockSource& src, int clusters, uint64_t seed, 
                                        : std::min(rows - 1, size_t(uniform01(rng) * double(rows)));
       std::copy(x + row * dims, x + (row + 1) * dims, candidates.data() + size_t(m) * dims);
     }
-    evaluate_candidates(src, candidates.data(), candidate_count, pot, false, potential);
+    evaluate_candidates(src, kernels, candidates.data(), candidate_count, pot, false, potential);
     const int winner = int(std::min_element(potential.begin(), potential.end()) - potential.begin());
     float* centre = centroids + size_t(c) * dims;
     std::copy(candidates.data() + size_t(winner) * dims,
               candidates.data() + size_t(winner + 1) * dims, centre);
-    evaluate_candidates(src, centre, 1, pot, true, potential);
+    evaluate_candidates(src, kernels, centre, 1, pot, true, potential);
   }
 }
 
@@ -362,8 +455,9 @@ struct LloydRun {
 
 // Lloyd iterations from the given centroids until the relative inertia change is below tolerance,
 // no label changes, or max_iterations. On return labels and inertia belong to the centroids.
-LloydRun run_lloyd(const BlockSource& src, const KMeansOptions& options, float* centroids,
-                   int32_t* labels, std::vector<float>& scratch, AssignWorkspace& ws) {
+LloydRun run_lloyd(const BlockSource& src, const ChunkKernels& kernels,
+                   const KMeansOptions& options, float* centroids, int32_t* labels,
+                   std::vector<float>& scratch, AssignWorkspace& ws) {
   const float* x = src.x;
   const size_t rows = src.rows;
   const int dims = src.dims;
@@ -378,7 +472,7 @@ LloydRun run_lloyd(const BlockSource& src, const KMeansOptions& options, float* 
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0);
     const AssignTotals pass =
-        assign_rows(src, centroids, clusters, labels, sums.data(), counts.data(), ws);
+        assign_rows(src, kernels, centroids, clusters, labels, sums.data(), counts.data(), ws);
     run.iterations = iteration;
     run.inertia = pass.inertia;
     // Same labels give the same centroids: labels and inertia already match them.
@@ -394,7 +488,8 @@ LloydRun run_lloyd(const BlockSource& src, const KMeansOptions& options, float* 
     previous = pass.inertia;
     if (settled && !reseeded) break;
   }
-  run.inertia = assign_rows(src, centroids, clusters, labels, nullptr, nullptr, ws).inertia;
+  run.inertia =
+      assign_rows(src, kernels, centroids, clusters, labels, nullptr, nullptr, ws).inertia;
   return run;
 }
 
@@ -417,14 +512,16 @@ void check_kmeans_arguments(size_t rows, int dims, const KMeansOptions& options)
 double kmeans_assign(const float* x, size_t rows, int dims, const float* centroids, int clusters,
                      int32_t* labels, double* sums, int64_t* counts) {
   AssignWorkspace ws;
-  return assign_rows(BlockSource{x, nullptr, rows, dims}, centroids, clusters, labels, sums, counts,
-                     ws).inertia;
+  return assign_rows(BlockSource{x, nullptr, rows, dims}, chunk_kernels(cpu_isa()), centroids,
+                     clusters, labels, sums, counts, ws)
+      .inertia;
 }
 
 // Restart r seeds its own generator from (seed, r). Holds a blocked copy of x (as large as x)
 // for the duration of the call.
 KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options) {
   check_kmeans_arguments(rows, dims, options);
+  const ChunkKernels kernels = chunk_kernels(cpu_isa());
   const size_t centroid_values = size_t(options.clusters) * dims;
   KMeansResult best;
   std::vector<float> centroids(centroid_values);
@@ -435,8 +532,9 @@ KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& 
   AssignWorkspace ws;
   for (int restart = 0; restart < options.restarts; ++restart) {
     const uint64_t restart_seed = splitmix64(options.seed ^ splitmix64(uint64_t(restart)));
-    seed_kmeans_plus_plus(src, options.clusters, restart_seed, pot, centroids.data());
-    const LloydRun run = run_lloyd(src, options, centroids.data(), labels.data(), pot.closest, ws);
+    seed_kmeans_plus_plus(src, kernels, options.clusters, restart_seed, pot, centroids.data());
+    const LloydRun run =
+        run_lloyd(src, kernels, options, centroids.data(), labels.data(), pot.closest, ws);
     if (restart == 0 || run.inertia < best.inertia) {
       best.centroids = centroids;
       best.labels = labels;

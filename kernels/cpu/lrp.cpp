@@ -1,242 +1,18 @@
-// LRP and gradient x input on the CPU: the rules' settings, names and hooks (kernels/lrp.hpp), and
-// one driver that runs a forward pass per tile of rows, then the modified backward passes layer by
-// layer. It knows rules only through their hooks; reference/lrp.cpp restates each formula in fp64.
+// LRP and gradient x input on the CPU: one driver that runs a forward pass per tile of rows, then
+// the modified backward passes layer by layer. It knows rules only through their hooks
+// (kernels/lrp_rules.cpp); reference/lrp.cpp restates each formula in fp64.
 #include "kernels/lrp.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-#include "datasets/input_error.hpp"
+#include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/vec.hpp"
 
 namespace resilinet::kernels {
-namespace {
-
-// What is wrong with a rule, as InputError wants it: {expected, found}.
-using RuleProblem = std::optional<std::pair<std::string, std::string>>;
-
-std::string number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-RuleProblem bounds_problem(const std::vector<float>& v, const char* name, int layer_inputs) {
-  if (v.empty())
-    return std::make_pair(std::string("zbox bounds '") + name + "' (one per input or one for all)",
-                          std::string("none"));
-  if (layer_inputs >= 0 && v.size() != 1 && v.size() != size_t(layer_inputs))
-    return std::make_pair(std::string("zbox bounds '") + name + "' with 1 or " +
-                              std::to_string(layer_inputs) + " values",
-                          std::to_string(v.size()) + " values");
-  for (float b : v)
-    if (!std::isfinite(b))
-      return std::make_pair(std::string("finite zbox bounds '") + name + "'", number(b));
-  return std::nullopt;
-}
-
-RuleProblem rule_problem(const LrpRule& r, int layer_inputs) {
-  if (int(r.kind) < 0 || int(r.kind) > int(LrpRuleKind::zbox))
-    return std::make_pair(std::string("a known rule"), "kind " + std::to_string(int(r.kind)));
-  if (!std::isfinite(r.epsilon) || r.epsilon < 0)
-    return std::make_pair(std::string("epsilon >= 0"), number(r.epsilon));
-  switch (r.kind) {
-    case LrpRuleKind::alpha_beta:
-      if (!(r.alpha >= 0) || !(r.beta >= 0) ||
-          std::abs(double(r.alpha) - double(r.beta) - 1.0) > 1e-6)
-        return std::make_pair(std::string("alpha - beta = 1 with alpha, beta >= 0"),
-                              "alpha " + number(r.alpha) + ", beta " + number(r.beta));
-      break;
-    case LrpRuleKind::gamma:
-      if (!std::isfinite(r.gamma) || r.gamma < 0)
-        return std::make_pair(std::string("gamma >= 0"), number(r.gamma));
-      break;
-    case LrpRuleKind::zbox: {
-      if (auto p = bounds_problem(r.low, "low", layer_inputs)) return p;
-      if (auto p = bounds_problem(r.high, "high", layer_inputs)) return p;
-      if (r.low.size() != 1 && r.high.size() != 1 && r.low.size() != r.high.size())
-        return std::make_pair(
-            std::string("zbox bounds low and high of the same length"),
-            std::to_string(r.low.size()) + " and " + std::to_string(r.high.size()));
-      size_t n = std::max(r.low.size(), r.high.size());
-      for (size_t i = 0; i < n; ++i) {
-        float lo = r.low[r.low.size() == 1 ? 0 : i], hi = r.high[r.high.size() == 1 ? 0 : i];
-        if (lo > hi)
-          return std::make_pair("zbox bounds low <= high (input " + std::to_string(i) + ")",
-                                "low " + number(lo) + ", high " + number(hi));
-      }
-      break;
-    }
-    default: break;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
-namespace {
-
-LrpRule checked(LrpRule r) {
-  check_lrp_rule(r, -1);
-  return r;
-}
-
-LrpRule rule_of(LrpRuleKind kind, float stabilizer) {
-  LrpRule r;
-  r.kind = kind;
-  r.epsilon = stabilizer;
-  return r;
-}
-
-}  // namespace
-
-LrpRule epsilon_rule(float epsilon) { return checked(rule_of(LrpRuleKind::epsilon, epsilon)); }
-LrpRule zplus_rule(float stabilizer) { return checked(rule_of(LrpRuleKind::zplus, stabilizer)); }
-LrpRule flat_rule(float stabilizer) { return checked(rule_of(LrpRuleKind::flat, stabilizer)); }
-LrpRule wsquare_rule(float stabilizer) {
-  return checked(rule_of(LrpRuleKind::wsquare, stabilizer));
-}
-
-LrpRule alpha_beta_rule(float alpha, float beta, float stabilizer) {
-  LrpRule r = rule_of(LrpRuleKind::alpha_beta, stabilizer);
-  r.alpha = alpha;
-  r.beta = beta;
-  return checked(r);
-}
-
-LrpRule gamma_rule(float gamma, float stabilizer) {
-  LrpRule r = rule_of(LrpRuleKind::gamma, stabilizer);
-  r.gamma = gamma;
-  return checked(r);
-}
-
-LrpRule zbox_rule(std::vector<float> low, std::vector<float> high, float stabilizer) {
-  LrpRule r = rule_of(LrpRuleKind::zbox, stabilizer);
-  r.low = std::move(low);
-  r.high = std::move(high);
-  return checked(r);
-}
-
-LrpComposite default_lrp_composite(const MlpLayout& layout, std::vector<float> low,
-                                   std::vector<float> high) {
-  const size_t n = layout.layers.size();
-  LrpComposite c;
-  for (size_t l = 0; l < n; ++l) {
-    if (l == 0)
-      c.push_back(zbox_rule(low, high));
-    else if (l + 1 == n)
-      c.push_back(epsilon_rule(1e-6f));
-    else
-      c.push_back(gamma_rule(0.25f));
-  }
-  return c;
-}
-
-void check_lrp_rule(const LrpRule& rule, int layer_inputs) {
-  if (auto p = rule_problem(rule, layer_inputs)) {
-    const bool known = size_t(rule.kind) < lrp_rule_names().size();
-    throw std::invalid_argument("LRP rule " +
-                                (known ? lrp_rule_name(rule.kind) : std::string("?")) +
-                                ": expected " + p->first + ", found " + p->second);
-  }
-}
-
-void check_lrp_composite(const MlpLayout& layout, const LrpComposite& composite) {
-  if (composite.size() != layout.layers.size())
-    throw std::invalid_argument("LRP composite: expected one rule per layer (" +
-                                std::to_string(layout.layers.size()) + "), found " +
-                                std::to_string(composite.size()));
-  for (size_t l = 0; l < composite.size(); ++l) {
-    try {
-      check_lrp_rule(composite[l], layout.layers[l].in);
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("layer " + std::to_string(l) + ": " + e.what());
-    }
-  }
-}
-
-const std::vector<std::string>& lrp_rule_names() {
-  static const std::vector<std::string> names = {"epsilon", "zplus",   "alpha_beta", "gamma",
-                                                 "flat",    "wsquare", "zbox"};
-  return names;
-}
-
-const std::string& lrp_rule_name(LrpRuleKind kind) { return lrp_rule_names().at(size_t(kind)); }
-
-LrpRuleKind parse_lrp_rule_kind(const std::string& name, const std::string& file,
-                                const std::string& field) {
-  const auto& names = lrp_rule_names();
-  for (size_t k = 0; k < names.size(); ++k)
-    if (names[k] == name) return LrpRuleKind(k);
-  std::string valid = "one of ";
-  for (size_t k = 0; k < names.size(); ++k) valid += (k ? ", " : "") + names[k];
-  throw InputError(file, field, valid, "'" + name + "'");
-}
-
-LrpRule make_lrp_rule(const std::string& name, const LrpRule& settings, const std::string& file,
-                      const std::string& field) {
-  LrpRule r = settings;
-  r.kind = parse_lrp_rule_kind(name, file, field);
-  if (auto p = rule_problem(r, -1))
-    throw InputError(file, field, name + " rule: " + p->first, p->second);
-  return r;
-}
-
-LrpRuleTerms lrp_rule_terms(const LrpRule& rule) {
-  using I = LrpInput;
-  using P = LrpParam;
-  LrpRuleTerms h;
-  h.stabilizer = rule.epsilon;
-  h.gamma = rule.gamma;
-  switch (rule.kind) {
-    case LrpRuleKind::epsilon:
-      h.groups = {{1.0f, LrpGate::all}};
-      h.terms = {{I::identity, P::identity, true, 1.0f, 0}};
-      break;
-    case LrpRuleKind::zplus:
-      h.groups = {{1.0f, LrpGate::all}};
-      h.terms = {{I::positive, P::positive, true, 1.0f, 0},
-                 {I::negative, P::negative, false, 1.0f, 0}};
-      break;
-    case LrpRuleKind::alpha_beta:
-      h.groups = {{rule.alpha, LrpGate::all}, {-rule.beta, LrpGate::all}};
-      h.terms = {{I::positive, P::positive, true, 1.0f, 0},
-                 {I::negative, P::negative, false, 1.0f, 0},
-                 {I::positive, P::negative, true, 1.0f, 1},
-                 {I::negative, P::positive, false, 1.0f, 1}};
-      break;
-    case LrpRuleKind::gamma:
-      h.groups = {{1.0f, LrpGate::positive_z}, {1.0f, LrpGate::negative_z}};
-      h.terms = {{I::positive, P::gamma_positive, true, 1.0f, 0},
-                 {I::negative, P::gamma_negative, false, 1.0f, 0},
-                 {I::positive, P::gamma_negative, true, 1.0f, 1},
-                 {I::negative, P::gamma_positive, false, 1.0f, 1}};
-      break;
-    case LrpRuleKind::flat:
-      h.groups = {{1.0f, LrpGate::all}};
-      h.terms = {{I::ones, P::ones, false, 1.0f, 0}};
-      break;
-    case LrpRuleKind::wsquare:
-      h.groups = {{1.0f, LrpGate::all}};
-      h.terms = {{I::ones, P::square, false, 1.0f, 0}};
-      break;
-    case LrpRuleKind::zbox:
-      h.groups = {{1.0f, LrpGate::all}};
-      h.terms = {{I::identity, P::identity, true, 1.0f, 0},
-                 {I::low, P::positive, true, -1.0f, 0},
-                 {I::high, P::negative, true, -1.0f, 0}};
-      break;
-  }
-  return h;
-}
-
 namespace cpu {
 namespace {
 
@@ -308,10 +84,10 @@ template <class V, int RB, int NV, bool kAccumulate, Scale kScale>
     }
 }
 
-template <class Isa, bool kAccumulate, Scale kScale>
+template <class T, bool kAccumulate, Scale kScale>
 [[gnu::always_inline]] inline void tile_product(const Product& p) {
-  using V = typename Isa::V;
-  constexpr int RB = Isa::kBlockRows, NV = Isa::kVectors;
+  using V = typename T::V;
+  constexpr int RB = T::kBlockRows, NV = T::kVectors;
   constexpr int kWidth = int(sizeof(V) / sizeof(float));
   for (int r0 = 0; r0 < kRows; r0 += RB) {
     int c0 = 0;
@@ -512,14 +288,14 @@ void store_tile(const float* tile, int cols, size_t rows, float* out) {
 }
 
 // Forward pass of one tile: fills sc.z and sc.inputs (input of each layer, then the output).
-template <class Isa>
+template <class T>
 [[gnu::always_inline]] inline void forward_tile(const std::vector<PackedLayer>& net,
                                                 TileScratch& sc) {
   sc.inputs[0] = sc.x.data();
   for (size_t l = 0; l < net.size(); ++l) {
     const PackedLayer& p = net[l];
     float* z = sc.z[l].data();
-    tile_product<Isa, false, Scale::one>(
+    tile_product<T, false, Scale::one>(
         {sc.inputs[l], p.in_pad, p.in, p.wt.data(), p.out_pad, p.bias.data(), nullptr, z});
     if (p.relu) {
       float* a = sc.act[l].data();
@@ -546,7 +322,7 @@ void seed_tile(const Problem& pb, size_t tile, size_t rows, const float* y, bool
 }
 
 // One layer's rule on a tile: relevance at the output r_out -> r_in (both padded).
-template <class Isa>
+template <class T>
 [[gnu::always_inline]] inline void propagate_layer(const PackedLayer& p, const PackedRule& rule,
                                                    const float* a, const float* z,
                                                    const float* r_out, TileScratch& sc,
@@ -593,7 +369,7 @@ template <class Isa>
         }
         const float* bias = q.bias.empty() ? nullptr : q.bias.data();
         if (sc.active[t]) {
-          tile_product<Isa, true, Scale::one>(
+          tile_product<T, true, Scale::one>(
               {x, p.in_pad, p.in, q.forward_wt.data(), p.out_pad, bias, nullptr, d});
         } else if (bias) {  // a zero input still brings its bias to the denominator
           for (int r = 0; r < kRows; ++r)
@@ -615,18 +391,18 @@ template <class Isa>
       const float* scale = q.x_const.empty() ? x_rows : q.x_const.data();
       const Product back{s, p.out_pad, p.out, q.backward_w.data(), p.in_pad, nullptr, scale, r_in};
       if (!q.x_const.empty())
-        tile_product<Isa, true, Scale::row>(back);
+        tile_product<T, true, Scale::row>(back);
       else
-        tile_product<Isa, true, Scale::rows>(back);
+        tile_product<T, true, Scale::rows>(back);
     }
   }
 }
 
-template <class Isa>
+template <class T>
 [[gnu::always_inline]] inline void lrp_tile(const Problem& pb, size_t tile, TileScratch& sc) {
   const std::vector<PackedLayer>& net = *pb.net;
   const size_t rows = load_tile(pb, tile, sc);
-  forward_tile<Isa>(net, sc);
+  forward_tile<T>(net, sc);
   const float* y = sc.inputs.back();
   if (pb.logits) store_tile(y, pb.outputs, rows, pb.logits + tile * kRows * pb.outputs);
   // Seed: the output at the chosen class; activations pass relevance through unchanged.
@@ -634,17 +410,17 @@ template <class Isa>
   float* r_in = sc.rel_b.data();
   seed_tile(pb, tile, rows, y, false, r_out);
   for (size_t l = net.size(); l-- > 0;) {
-    propagate_layer<Isa>(net[l], (*pb.rules)[l], sc.inputs[l], sc.z[l].data(), r_out, sc, r_in);
+    propagate_layer<T>(net[l], (*pb.rules)[l], sc.inputs[l], sc.z[l].data(), r_out, sc, r_in);
     std::swap(r_out, r_in);
   }
   store_tile(r_out, pb.inputs, rows, pb.out + tile * kRows * pb.inputs);
 }
 
-template <class Isa>
+template <class T>
 [[gnu::always_inline]] inline void gradient_tile(const Problem& pb, size_t tile, TileScratch& sc) {
   const std::vector<PackedLayer>& net = *pb.net;
   const size_t rows = load_tile(pb, tile, sc);
-  forward_tile<Isa>(net, sc);
+  forward_tile<T>(net, sc);
   const float* y = sc.inputs.back();
   if (pb.logits) store_tile(y, pb.outputs, rows, pb.logits + tile * kRows * pb.outputs);
   float* g_out = sc.rel_a.data();
@@ -660,9 +436,9 @@ template <class Isa>
     // d/da = g W; at the input layer, times x.
     const Product back{g_out, p.out_pad, p.out, p.w.data(), p.in_pad, nullptr, sc.x.data(), g_in};
     if (l == 0)
-      tile_product<Isa, false, Scale::rows>(back);
+      tile_product<T, false, Scale::rows>(back);
     else
-      tile_product<Isa, false, Scale::one>(back);
+      tile_product<T, false, Scale::one>(back);
     std::swap(g_out, g_in);
   }
   store_tile(g_out, pb.inputs, rows, pb.out + tile * kRows * pb.inputs);
@@ -695,33 +471,13 @@ void gradient_tile_baseline(const Problem& pb, size_t tile, TileScratch& sc) {
 }
 #endif
 
-// The best instruction set of this CPU, unless RESILINET_CPU_ISA (auto, baseline, avx2, avx512)
-// asks for another (as for the other CPU kernels; tests use it to check every path).
-std::string select_isa() {
-#if defined(__x86_64__)
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const bool avx512 =
-      avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-#else
-  const bool avx2 = false, avx512 = false;
-#endif
-  const char* env = std::getenv("RESILINET_CPU_ISA");
-  const std::string choice = env && *env ? env : "auto";
-  if (choice == "auto") return avx512 ? "avx512" : avx2 ? "avx2" : "baseline";
-  if (choice == "baseline" || (choice == "avx2" && avx2) || (choice == "avx512" && avx512))
-    return choice;
-  if (choice == "avx2" || choice == "avx512")
-    throw std::runtime_error("RESILINET_CPU_ISA=" + choice + " but this CPU lacks it");
-  throw std::invalid_argument("RESILINET_CPU_ISA must be auto, baseline, avx2 or avx512, found '" +
-                              choice + "'");
-}
-
 TileFunction select_tile(bool lrp) {
-  const std::string isa = select_isa();
+  const Isa isa = cpu_isa();
 #if defined(__x86_64__)
-  if (isa == "avx512") return lrp ? lrp_tile_avx512 : gradient_tile_avx512;
-  if (isa == "avx2") return lrp ? lrp_tile_avx2 : gradient_tile_avx2;
+  if (isa == Isa::avx512) return lrp ? lrp_tile_avx512 : gradient_tile_avx512;
+  if (isa == Isa::avx2) return lrp ? lrp_tile_avx2 : gradient_tile_avx2;
 #endif
+  (void)isa;
   return lrp ? lrp_tile_baseline : gradient_tile_baseline;
 }
 
@@ -778,7 +534,7 @@ void gradient_x_input(const MlpLayout& layout, const float* params, const float*
   run_tiles(pb, tile_fn, 1);
 }
 
-std::string lrp_instruction_set() { return select_isa(); }
+std::string lrp_instruction_set() { return isa_name(cpu_isa()); }
 
 }  // namespace cpu
 }  // namespace resilinet::kernels

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 
@@ -488,31 +489,6 @@ void forward_tile_baseline(const PackedNet& net, const float* x, size_t rows, fl
 }
 #endif
 
-enum class Isa { baseline, avx2, avx512 };
-
-// The best instruction set this CPU has, unless RESILINET_CPU_ISA (auto, baseline, avx2, avx512)
-// asks for another; tests use it to check every path the machine can run.
-Isa select_isa() {
-#if defined(__x86_64__)
-  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  static const bool has_avx512 =
-      has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-#else
-  static const bool has_avx2 = false, has_avx512 = false;
-#endif
-  const char* env = std::getenv("RESILINET_CPU_ISA");
-  const std::string choice = env ? env : "";
-  if (choice.empty() || choice == "auto")
-    return has_avx512 ? Isa::avx512 : has_avx2 ? Isa::avx2 : Isa::baseline;
-  if (choice == "baseline") return Isa::baseline;
-  if (choice == "avx2" && has_avx2) return Isa::avx2;
-  if (choice == "avx512" && has_avx512) return Isa::avx512;
-  if (choice == "avx2" || choice == "avx512")
-    throw std::runtime_error("RESILINET_CPU_ISA=" + choice + " but this CPU lacks it");
-  throw std::invalid_argument("RESILINET_CPU_ISA must be auto, baseline, avx2 or avx512, found '" +
-                              choice + "'");
-}
-
 ForwardBackwardTile forward_backward_tile_for(Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::avx512) return forward_backward_tile_avx512;
@@ -577,7 +553,7 @@ MlpForwardPlan::MlpForwardPlan(const MlpLayout& layout, const float* params, int
     throw std::invalid_argument("mlp_forward: stop_layer " + std::to_string(stop_layer) +
                                 " is outside [-1, " + std::to_string(layers) + ")");
   impl_->net = pack_network(layout, params, stop_layer < 0 ? layers - 1 : stop_layer, impl_->storage);
-  impl_->tile_fn = forward_tile_for(select_isa());
+  impl_->tile_fn = forward_tile_for(cpu_isa());
 }
 
 MlpForwardPlan::~MlpForwardPlan() = default;
@@ -631,7 +607,7 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
 
   thread_local FloatBuffer packed_storage, slot_storage, sum_storage;
   const PackedNet net = pack_network(layout, params, layers - 1, packed_storage);
-  const ForwardBackwardTile tile_fn = forward_backward_tile_for(select_isa());
+  const ForwardBackwardTile tile_fn = forward_backward_tile_for(cpu_isa());
 
   Problem pb;
   pb.net = &net;

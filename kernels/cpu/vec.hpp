@@ -11,6 +11,7 @@ namespace resilinet::kernels::cpu {
 
 typedef float Vec4 __attribute__((vector_size(4 * sizeof(float))));
 typedef float Vec8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float Vec16 __attribute__((vector_size(16 * sizeof(float))));
 
 template <class V>
 [[gnu::always_inline]] inline V load(const float* p) {
