@@ -20,16 +20,16 @@ struct SpaceSample {
   std::vector<int64_t> cell_id;
 };
 
-SpaceSample sample_space(const Model& model, TrainContext& ctx, size_t sample_rows) {
+SpaceSample sample_space(const Model& model, TrainContext& ctx) {
   const size_t D = size_t(model.cluster_dims()), F = size_t(model.features());
-  const double share = std::min(1.0, double(sample_rows) / double(ctx.data.total_rows()));
+  const size_t total = ctx.data.total_rows();
   SpaceSample s;
   std::vector<float> raw, scaled, space;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     raw.clear();
     scaled.clear();
     for (size_t r = 0; r < b.rows; ++r)
-      if (share >= 1.0 || is_holdout(b.cell_id[r], ctx.config.seed + 17, share)) {
+      if (in_cluster_sample(b.cell_id[r], ctx.config, total)) {
         raw.insert(raw.end(), b.x + r * F, b.x + (r + 1) * F);
         scaled.insert(scaled.end(), x + r * F, x + (r + 1) * F);
         s.cell_id.push_back(b.cell_id[r]);
@@ -67,7 +67,7 @@ nlohmann::json initial_clusters(Model& model, TrainContext& ctx) {
   const int K = model.clusters;
   ctx.progress.begin("clusters", 1);
   model.cluster_scale = 1.0;
-  const SpaceSample sample = sample_space(model, ctx, cfg.kmeans.sample_rows);
+  const SpaceSample sample = sample_space(model, ctx);
   const size_t D = size_t(model.cluster_dims()), rows = sample.cell_id.size();
   if (rows < size_t(K))
     throw InputError(ctx.config.data, "rows", fmt::format("at least {} sampled cells to form {} clusters", K, K),

@@ -23,12 +23,11 @@ namespace {
 std::vector<float> baseline_centroids(const Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.clusters;
   const size_t F = size_t(model.features());
-  const double share = std::min(1.0, double(cfg.kmeans.sample_rows) / double(ctx.data.total_rows()));
+  const size_t total = ctx.data.total_rows();
   std::vector<float> sample;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     for (size_t r = 0; r < b.rows; ++r)
-      if (share >= 1.0 || is_holdout(b.cell_id[r], ctx.config.seed + 17, share))
-        sample.insert(sample.end(), x + r * F, x + (r + 1) * F);
+      if (in_cluster_sample(b.cell_id[r], ctx.config, total)) sample.insert(sample.end(), x + r * F, x + (r + 1) * F);
   });
   kernels::cpu::KMeansOptions km;
   km.clusters = model.clusters;

@@ -27,7 +27,9 @@ struct Refresh {
   ContingencyTable versus;        // current x accepted hard clusters
 };
 
-Refresh measure(const Model& model, const Model& accepted, TrainContext& ctx) {
+// One pass: the frequencies and hard cluster sizes of `model`, and, when accepted is given, the
+// table of its hard clusters against those of the accepted state.
+Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
   const int K = model.clusters;
   Refresh r;
   r.frequency.assign(K, 0.0);
@@ -36,13 +38,14 @@ Refresh measure(const Model& model, const Model& accepted, TrainContext& ctx) {
   RatingBuffers now, before;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     rate_scaled(model, b.x, x, b.rows, now, false);
-    rate_scaled(accepted, b.x, x, b.rows, before, false);
+    if (accepted) rate_scaled(*accepted, b.x, x, b.rows, before, false);
     for (size_t i = 0; i < b.rows; ++i) {
       const float* q = now.q.data() + i * K;
       for (int j = 0; j < K; ++j) r.frequency[j] += q[j];
       const int a = int(std::max_element(q, q + K) - q);
-      const float* qb = before.q.data() + i * K;
       ++r.sizes[a];
+      if (!accepted) continue;
+      const float* qb = before.q.data() + i * K;
       r.versus.add(a, int(std::max_element(qb, qb + K) - qb));
     }
   });
@@ -90,8 +93,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
     state = *ctx.resume->idec;
     restore_moments(adam_mu, state.centroid_adam);
   } else {
-    Model none = model;  // a refresh against itself: frequencies and sizes of the start
-    state.frequency = measure(model, none, ctx).frequency;
+    state.frequency = measure(model, nullptr, ctx).frequency;
     state.accepted = snapshot(model, adam, adam_mu, state.frequency);
   }
   adam.config.lr = adam_mu.config.lr = float(cfg.optimizer.lr * state.lr_scale);
@@ -124,7 +126,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   auto refresh = [&](uint64_t step) {
     accepted_model.autoencoder_params = state.accepted.params;
     accepted_model.centroids = state.accepted.centroids;
-    Refresh next = measure(model, accepted_model, ctx);
+    Refresh next = measure(model, &accepted_model, ctx);
     ++state.refreshes;
     const double changed = changed_share(next.versus);
     const int64_t smallest = *std::min_element(next.sizes.begin(), next.sizes.end());
@@ -177,12 +179,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   // The steps after the last refresh are measured too, so IDEC never ends on an unchecked state.
   if (!converged && !gave_up && steps % interval != 0) refresh(steps);
 
-  std::vector<int64_t> sizes;
-  {
-    accepted_model.autoencoder_params = model.autoencoder_params;
-    accepted_model.centroids = model.centroids;
-    sizes = measure(model, accepted_model, ctx).sizes;
-  }
+  const std::vector<int64_t> sizes = measure(model, nullptr, ctx).sizes;
   ctx.progress.end(fmt::format("{} steps, {} refreshes, {} rolled back, last label change {:.4f}{}", steps,
                                state.refreshes, state.rollbacks, state.changed,
                                converged ? " (converged)" : gave_up ? " (stopped after rollbacks)" : ""));

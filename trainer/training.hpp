@@ -80,6 +80,9 @@ StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam
 
 // Deterministic held-out split by hashed cell id: true for about `share` of all ids.
 bool is_holdout(int64_t cell_id, uint64_t seed, double share);
+// The cells the clusters and the k-means baseline are fitted on: about clusters.kmeans.sample_rows
+// of total_rows, chosen by hashed id (all cells when there are fewer).
+bool in_cluster_sample(int64_t cell_id, const TrainConfig& config, size_t total_rows);
 
 // Fewer cells than this per cluster on average are refused before training starts.
 inline constexpr int kMinCellsPerCluster = 10;

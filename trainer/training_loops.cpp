@@ -56,6 +56,11 @@ bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
   return double(h >> 11) * 0x1.0p-53 < share;
 }
 
+bool in_cluster_sample(int64_t cell_id, const TrainConfig& config, size_t total_rows) {
+  const double share = std::min(1.0, double(config.clusters.kmeans.sample_rows) / double(total_rows));
+  return share >= 1.0 || is_holdout(cell_id, config.seed + 17, share);
+}
+
 void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
                            size_t batch_rows, const ScaledBatchFn& fn) {
   LoaderOptions opt;
