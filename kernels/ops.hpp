@@ -4,7 +4,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,14 +28,21 @@ struct LossSpec {
   const uint8_t* observed = nullptr;
 };
 
-// Optional gradient injected at the output of one hidden layer (the latent z of the autoencoder).
-// Called once per tile of rows with that layer's activations z [rows x width]; adds dL/dz into dz
-// (pre-zeroed) and returns its loss contribution. tile is the tile index (first_row / tile_rows):
-// per-tile scratch lets the caller reduce its own sums in a fixed order. Called concurrently for
-// different tiles.
-struct LatentHook {
-  int layer = -1;
-  std::function<double(size_t tile, size_t first_row, size_t rows, const float* z, float* dz)> fn;
+// The IDEC clustering loss at the output of one hidden layer (the latent z of the autoencoder),
+// declared as data so that every backend can fuse it into its forward+backward pass:
+//   L = weight * sum_i sum_j p_ij log(p_ij / q_ij) / norm_rows
+// with q the Student-t soft assignment of z to the centroids and p the global-frequency target
+// of kl_target_loss_grad. dL/dz flows back through the layers below; dL/dmu is written to dmu.
+// Pointers are in the memory of the backend that runs the pass.
+struct LatentLoss {
+  int layer = -1;                     // the layer whose output is z
+  const float* centroids = nullptr;   // [clusters x width of layer]
+  int clusters = 0;
+  float alpha = 1.0f;
+  const double* frequency = nullptr;  // [clusters], the cluster frequencies f_j of the target
+  float weight = 1.0f;
+  size_t norm_rows = 0;               // divisor of the mean; 0 = the rows of the call
+  float* dmu = nullptr;               // out [clusters x width]: overwritten with dL/dmu
 };
 
 namespace cpu {
@@ -68,9 +74,10 @@ class MlpForwardPlan {
 };
 
 // One fused forward + backward pass over all layers, tile by tile. Overwrites grads
-// [param_count] with dLoss/dparams (masked entries zero) and returns the loss (including the hook's).
+// [param_count] with dLoss/dparams (masked entries zero) and returns the loss, the latent loss
+// included (latent: optional). The latent loss's dmu is summed over tiles in tile order.
 double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
-                            size_t rows, const LossSpec& loss, const LatentHook* hook,
+                            size_t rows, const LossSpec& loss, const LatentLoss* latent,
                             float* grads);
 
 struct AdamConfig {

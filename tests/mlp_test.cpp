@@ -1,5 +1,5 @@
 // Tests of the fused MLP kernels: the CPU form against the fp64 reference (forward, loss, every
-// gradient; odd shapes, grouped layers, both losses, a latent hook, every instruction set), the
+// gradient; odd shapes, grouped layers, both losses, the latent IDEC loss, every instruction set), the
 // reference against finite differences, masking, and bitwise determinism across thread counts.
 #include <omp.h>
 
@@ -96,14 +96,14 @@ class ScopedThreads {
 };
 
 constexpr double kTolerance = 1e-5;
-constexpr double kHookScale = 0.3;  // the hook's loss: kHookScale / 2 * |z|^2
+constexpr int kLatentClusters = 3;
 
 struct Case {
   std::string name;
   MlpLayout layout;
   size_t rows;
   LossKind loss;
-  int hook_layer;  // -1: no hook
+  int hook_layer;  // the layer of the latent loss; -1: none
   size_t loss_rows = 0;
   bool masked = false;  // mse with about a third of the target values unobserved
 };
@@ -114,15 +114,15 @@ std::vector<Case> comparison_cases() {
   const MlpLayout head = classifier_layout();
   return {
       {"autoencoder mse, 1000 rows", ae, 1000, LossKind::mse, -1},
-      {"autoencoder mse + latent hook, 1024 rows", ae, 1024, LossKind::mse, 2},
-      {"autoencoder hook only, 65 rows", ae, 65, LossKind::none, 2},
+      {"autoencoder mse + latent loss, 1024 rows", ae, 1024, LossKind::mse, 2},
+      {"autoencoder latent loss only, 65 rows", ae, 65, LossKind::none, 2},
       {"autoencoder mse, 1 row, loss_rows 10", ae, 1, LossKind::mse, -1, 10},
-      {"autoencoder F=7 mse + hook, 63 rows", autoencoder_layout(7), 63, LossKind::mse, 2},
-      {"autoencoder masked mse + hook, 200 rows", ae, 200, LossKind::mse, 2, 0, true},
+      {"autoencoder F=7 mse + latent loss, 63 rows", autoencoder_layout(7), 63, LossKind::mse, 2},
+      {"autoencoder masked mse + latent loss, 200 rows", ae, 200, LossKind::mse, 2, 0, true},
       {"classifier cross entropy, 1000 rows", head, 1000, LossKind::softmax_cross_entropy, -1},
-      {"classifier cross entropy + hook, 64 rows", head, 64, LossKind::softmax_cross_entropy, 1},
-      {"odd widths mse + hook on the output, 65 rows", odd, 65, LossKind::mse, 3},
-      {"odd widths cross entropy + hook, 129 rows", odd, 129, LossKind::softmax_cross_entropy, 0},
+      {"classifier cross entropy + latent loss, 64 rows", head, 64, LossKind::softmax_cross_entropy, 1},
+      {"odd widths mse + latent loss on the output, 65 rows", odd, 65, LossKind::mse, 3},
+      {"odd widths cross entropy + latent loss, 129 rows", odd, 129, LossKind::softmax_cross_entropy, 0},
   };
 }
 
@@ -140,38 +140,35 @@ void check_against_reference(const Case& c, uint64_t seed) {
   for (size_t k = 0; k < observed.size(); ++k) observed[k] = (k * 7919 + seed) % 3 != 0;
   LossSpec loss{c.loss, 0.7f, target.data(), labels.data(), c.loss_rows,
                 c.masked ? observed.data() : nullptr};
-  const size_t tiles = (c.rows + cpu::kTileRows - 1) / cpu::kTileRows;
-  std::vector<int> hook_calls(tiles, 0);
-  std::vector<int> hook_rows_ok(tiles, 0);
-  LatentHook hook;
-  hook.layer = c.hook_layer;
-  const int hook_width = c.hook_layer >= 0 ? layout.layers[c.hook_layer].out : 0;
-  hook.fn = [&](size_t tile, size_t first_row, size_t rows, const float* z, float* dz) {
-    ++hook_calls[tile];
-    hook_rows_ok[tile] =
-        first_row == tile * cpu::kTileRows && rows == std::min(cpu::kTileRows, c.rows - first_row);
-    double value = 0;
-    for (size_t k = 0; k < rows * hook_width; ++k) {
-      dz[k] += float(kHookScale) * z[k];
-      value += 0.5 * kHookScale * double(z[k]) * z[k];
-    }
-    return value;
-  };
+  // The IDEC loss at layer hook_layer: centroids, frequencies and weight of its own.
+  const int width = c.hook_layer >= 0 ? layout.layers[c.hook_layer].out : 0;
+  const auto centroids = random_values(size_t(kLatentClusters) * width, seed + 5, -1.0f, 1.0f);
+  const std::vector<double> frequency = {0.2 * double(c.rows), 0.5 * double(c.rows), 0.3 * double(c.rows)};
+  std::vector<float> dmu(centroids.size(), std::nanf(""));  // must be overwritten
+  LatentLoss latent;
+  latent.layer = c.hook_layer;
+  latent.centroids = centroids.data();
+  latent.clusters = kLatentClusters;
+  latent.alpha = 1.0f;
+  latent.frequency = frequency.data();
+  latent.weight = 0.6f;
+  latent.dmu = dmu.data();
   std::vector<float> grads(layout.param_count, std::nanf(""));  // must be overwritten
   const double value = cpu::mlp_forward_backward(layout, params.data(), x.data(), c.rows, loss,
-                                                 c.hook_layer >= 0 ? &hook : nullptr, grads.data());
+                                                 c.hook_layer >= 0 ? &latent : nullptr, grads.data());
 
   const auto params64 = to_double(params);
   const auto x64 = to_double(x);
   const auto target64 = to_double(target);
-  std::vector<double> dz_hook;
+  std::vector<double> dz_hook, dmu64(centroids.size(), 0.0);
   double expected = 0;
   if (c.hook_layer >= 0) {
     const auto acts = reference::mlp_forward(layout, params64.data(), x64.data(), c.rows);
-    for (double z : acts[c.hook_layer + 1]) {
-      dz_hook.push_back(kHookScale * z);
-      expected += 0.5 * kHookScale * z * z;
-    }
+    const auto mu64 = to_double(centroids);
+    dz_hook.assign(c.rows * width, 0.0);
+    expected += reference::kl_target_loss_grad(acts[c.hook_layer + 1].data(), c.rows, width, mu64.data(),
+                                               kLatentClusters, 1.0, frequency.data(), 0.6, c.rows,
+                                               dz_hook.data(), dmu64.data());
   }
   reference::LossSpec64 loss64{c.loss, 0.7, target64.data(), labels.data(), c.loss_rows,
                                c.masked ? observed.data() : nullptr};
@@ -192,10 +189,7 @@ void check_against_reference(const Case& c, uint64_t seed) {
         << "db of layer " << l;
   }
   if (c.hook_layer >= 0)
-    for (size_t t = 0; t < tiles; ++t) {
-      EXPECT_EQ(hook_calls[t], 1) << "tile " << t;
-      EXPECT_EQ(hook_rows_ok[t], 1) << "tile " << t;
-    }
+    EXPECT_LE(relative_error(dmu.data(), dmu64.data(), dmu.size()), kTolerance) << "dmu";
 }
 
 TEST(MlpForwardBackward, MatchesReferenceOnEveryCase) {
@@ -342,20 +336,13 @@ std::pair<double, std::vector<float>> run_with_threads(const MlpLayout& layout,
                                                        int threads, bool with_hook) {
   ScopedThreads scoped(threads);
   LossSpec loss{LossKind::mse, 1.0f, x.data(), nullptr, 0};
-  LatentHook hook;
-  hook.layer = 1;
-  hook.fn = [&](size_t, size_t, size_t n, const float* z, float* dz) {
-    const int width = layout.layers[1].out;
-    double value = 0;
-    for (size_t k = 0; k < n * width; ++k) {
-      dz[k] += 0.01f * z[k];
-      value += 0.005 * z[k] * z[k];
-    }
-    return value;
-  };
-  std::vector<float> grads(layout.param_count);
+  const auto centroids = random_values(size_t(kLatentClusters) * layout.layers[1].out, 77, -1.0f, 1.0f);
+  const std::vector<double> frequency = {1.0, 2.0, 3.0};
+  std::vector<float> grads(layout.param_count), dmu(centroids.size());
+  LatentLoss latent{1, centroids.data(), kLatentClusters, 1.0f, frequency.data(), 0.1f, 0, dmu.data()};
   double value = cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss,
-                                           with_hook ? &hook : nullptr, grads.data());
+                                           with_hook ? &latent : nullptr, grads.data());
+  grads.insert(grads.end(), dmu.begin(), dmu.end());  // the centroid gradient must not vary either
   return {value, grads};
 }
 
@@ -448,22 +435,22 @@ TEST(MlpForwardBackward, ReluDerivativeAtZeroIsZero) {
       kTolerance);
 }
 
-TEST(MlpForwardBackward, HookExceptionReachesTheCaller) {
+TEST(MlpForwardBackward, LatentLossOutsideTheNetworkIsRefused) {
   const MlpLayout layout = autoencoder_layout(12);
   const auto params = random_params(layout, 41);
-  const size_t rows = 500;
+  const size_t rows = 10;
   const auto x = random_values(rows * 12, 42);
   LossSpec loss{LossKind::mse, 1.0f, x.data(), nullptr, 0};
-  LatentHook hook;
-  hook.layer = 2;
-  hook.fn = [](size_t tile, size_t, size_t, const float*, float*) -> double {
-    if (tile == 3) throw std::runtime_error("hook failed");
-    return 0.0;
-  };
+  std::vector<float> centroids(3 * 8), dmu(3 * 8);
+  const std::vector<double> frequency = {1.0, 1.0, 1.0};
+  LatentLoss latent{int(layout.layers.size()), centroids.data(), 3, 1.0f, frequency.data(), 1.0f, 0, dmu.data()};
   std::vector<float> grads(layout.param_count);
-  EXPECT_THROW(
-      cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, &hook, grads.data()),
-      std::runtime_error);
+  EXPECT_THROW(cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, &latent, grads.data()),
+               std::invalid_argument);
+  latent.layer = 2;
+  latent.dmu = nullptr;
+  EXPECT_THROW(cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, &latent, grads.data()),
+               std::invalid_argument);
 }
 
 TEST(MlpForwardBackward, NoRowsGivesZeroGradients) {

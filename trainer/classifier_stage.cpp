@@ -3,7 +3,7 @@
 // re-clustering and is the network that LRP explains.
 #include <fmt/format.h>
 
-#include "kernels/ops.hpp"
+#include "kernels/backend.hpp"
 #include "trainer/optimizer.hpp"
 #include "trainer/training.hpp"
 
@@ -12,19 +12,24 @@ namespace resilinet {
 nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.classifier;
   const size_t F = model.schema.size();
-  AdamState adam(cfg.optimizer, model.classifier.param_count);
-  std::vector<float> grads(model.classifier.param_count);
+  kernels::Backend& backend = ctx.backend;
+  const auto net = backend.network(model.classifier);
+  OptimizedBuffer head(backend, model.classifier_params, cfg.optimizer);
+  kernels::Staged<float> rows_in(backend);
+  kernels::Staged<int32_t> labels_in(backend);
+  // The labels come from the clusters, fixed during this stage.
+  const ModelOnBackend clusters(model, backend, false);
   std::vector<float> rows_x;
   std::vector<int32_t> labels;
   RatingBuffers out;
   double last_loss = 0;
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
   EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
-  resume_stage(ctx, "classifier", loop, adam);
+  resume_stage(ctx, "classifier", loop, head);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
-                                     optimizer_snapshot("classifier", adam));
+                                     optimizer_snapshot("classifier", head, model.classifier_params));
   uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t) {
-    rate_scaled(model, b.x, x, b.rows, out, false);
+    rate_scaled(clusters, b.x, x, b.rows, out, false);
     rows_x.clear();
     labels.clear();
     for (size_t i = 0; i < b.rows; ++i) {
@@ -33,13 +38,14 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
       labels.push_back(out.cluster_level[i] - 1);
     }
     if (labels.empty()) return last_loss;
-    kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr, labels.data(), 0};
-    last_loss = kernels::cpu::mlp_forward_backward(model.classifier, model.classifier_params.data(),
-                                                   rows_x.data(), labels.size(), loss, nullptr,
-                                                   grads.data());
-    adam.apply(model.classifier_params.data(), grads.data());
+    kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
+                           labels_in.put(labels.data(), labels.size()), 0};
+    last_loss = backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data(), rows_x.size()),
+                                             labels.size(), loss, nullptr, head.grads());
+    head.step();
     return last_loss;
   });
+  head.download_params(model.classifier_params);
   ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", steps, last_loss));
   return {{"epochs", epochs}, {"steps", steps}, {"last_batch_cross_entropy", last_loss}};
 }

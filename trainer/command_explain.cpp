@@ -9,14 +9,15 @@
 
 #include "datasets/atomic_h5_file.hpp"
 #include "datasets/shard_set.hpp"
+#include "kernels/backend.hpp"
 #include "kernels/lrp.hpp"
-#include "kernels/ops.hpp"
 #include "trainer/atomic_file.hpp"
 #include "trainer/checkpoint.hpp"
 #include "trainer/commands.hpp"
 #include "trainer/explain_config.hpp"
 #include "trainer/explain_summary.hpp"
 #include "trainer/progress.hpp"
+#include "trainer/train_run.hpp"
 #include "trainer/training.hpp"
 
 namespace resilinet {
@@ -24,7 +25,7 @@ namespace resilinet {
 namespace {
 
 struct ExplainArgs {
-  std::string checkpoint, data, out = "explain", config;
+  std::string checkpoint, data, out = "explain", config, device = "cpu";
   int level = 0;
   double delta = 0;
   bool no_sensitivity = false, quiet = false;
@@ -116,6 +117,7 @@ void run_explain(const ExplainArgs& args) {
   const kernels::LrpComposite composite = build_composite(config, model);
   const int fixed_class = fixed_seed_class(config, model.clusters);
   const std::string composite_text = describe(config, model.classifier.layers.size());
+  const size_t F = model.schema.size();
 
   std::filesystem::create_directories(args.out);
   Progress progress("", args.quiet);
@@ -124,16 +126,23 @@ void run_explain(const ExplainArgs& args) {
   RelevanceSummary relevance_summary(model.schema, model.clusters);
   RelevanceSummary gxi_summary(model.schema, model.clusters);
   PerturbationSensitivity sensitivity(model.schema, config.delta, model.clusters);
+  const auto backend = make_device_backend(args.device, "resilinet explain", "--device");
+  kernels::Backend& b = *backend;
+  const auto head = b.network(model.classifier);
+  const kernels::BackendArray<float> head_params(b, model.classifier_params);
+  kernels::Staged<float> x_in(b);
+  kernels::Staged<int32_t> class_in(b);
+  kernels::Landing<float> logits_out(b), relevance_out(b), gxi_out(b);
   const RateFunction rate = [&](const float* x, size_t rows, int32_t* level) {
     std::vector<float> logits(rows * model.clusters);
-    kernels::cpu::mlp_forward(model.classifier, model.classifier_params.data(), x, rows, logits.data());
+    b.mlp_forward(*head, head_params.data(), x_in.put(x, rows * F), rows, logits_out.at(logits.data(), logits.size()));
+    logits_out.get();
     for (size_t i = 0; i < rows; ++i) {
       const float* l = logits.data() + i * model.clusters;
       level[i] = int32_t(std::max_element(l, l + model.clusters) - l) + 1;
     }
   };
 
-  const size_t F = model.schema.size();
   std::vector<int32_t> level, seed_class, seed_level;
   std::vector<float> relevance, gxi;
   uint64_t done = 0;
@@ -148,10 +157,12 @@ void run_explain(const ExplainArgs& args) {
     }
     relevance.resize(b.rows * F);
     gxi.resize(b.rows * F);
-    kernels::cpu::lrp(model.classifier, model.classifier_params.data(), composite, x, b.rows,
-                      seed_class.data(), relevance.data());
-    kernels::cpu::gradient_x_input(model.classifier, model.classifier_params.data(), x, b.rows,
-                                   seed_class.data(), gxi.data());
+    const float* xb = x_in.put(x, b.rows * F);
+    const int32_t* classes = class_in.put(seed_class.data(), b.rows);
+    backend->lrp(*head, head_params.data(), composite, xb, b.rows, classes, relevance_out.at(relevance.data(), relevance.size()));
+    backend->gradient_x_input(*head, head_params.data(), xb, b.rows, classes, gxi_out.at(gxi.data(), gxi.size()));
+    relevance_out.get();
+    gxi_out.get();
     output.append(b, level.data(), seed_level.data(), relevance.data(), gxi.data());
     relevance_summary.add(relevance.data(), level.data(), b.rows);
     gxi_summary.add(gxi.data(), level.data(), b.rows);
@@ -187,6 +198,8 @@ void add_explain_command(CLI::App& app) {
   sub->add_option("--level", args->level, "Seed every cell with this level's logit instead of its rated level")
       ->check(CLI::PositiveNumber);
   sub->add_option("--delta", args->delta, "Perturbation size in scaled units (default 0.1)")->check(CLI::PositiveNumber);
+  sub->add_option("--device", args->device, "Where to explain: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
   sub->add_flag("--no-sensitivity", args->no_sensitivity, "Skip the perturbation analysis");
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] { run_explain(*args); });

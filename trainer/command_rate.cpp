@@ -9,13 +9,14 @@
 #include "trainer/commands.hpp"
 #include "trainer/progress.hpp"
 #include "trainer/ratings_writer.hpp"
+#include "trainer/train_run.hpp"
 #include "trainer/training.hpp"
 
 namespace resilinet {
 
 namespace {
 struct RateArgs {
-  std::string checkpoint, data, out = "ratings";
+  std::string checkpoint, data, out = "ratings", device = "cpu";
   std::vector<std::string> formats = {"hdf5", "csv", "geojson"};
   bool quiet = false;
 };
@@ -29,8 +30,11 @@ void add_rate_command(CLI::App& app) {
   sub->add_option("--out", args->out, "Output folder")->capture_default_str();
   sub->add_option("--format", args->formats, "Outputs: hdf5, csv, geojson")
       ->check(CLI::IsMember({"hdf5", "csv", "geojson"}))->capture_default_str();
+  sub->add_option("--device", args->device, "Where to rate: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] {
+    const auto backend = make_device_backend(args->device, "resilinet rate", "--device");
     Checkpoint ck = read_checkpoint(args->checkpoint);
     require_finished(ck, args->checkpoint);
     ShardSet data = ShardSet::open(args->data);
@@ -44,10 +48,11 @@ void add_rate_command(CLI::App& app) {
     Progress progress("", args->quiet);
     progress.begin("rate", data.total_rows());
     RatingsWriter writer(args->out, data.region_names(), ck.model.clusters, ck.model.latent_dims(), outputs);
+    const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;
     std::vector<int64_t> counts(ck.model.clusters, 0);
     for_each_scaled_batch(data, ck.config.slab_rows, &ck.model.scaler, 8192, [&](const Batch& b, const float* x) {
-      rate_scaled(ck.model, b.x, x, b.rows, rated, true);
+      rate_scaled(model, b.x, x, b.rows, rated, true);
       writer.append(b, rated);
       for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i] - 1];
       progress.update(writer.rows(), "", writer.rows());

@@ -9,7 +9,7 @@ namespace resilinet {
 
 namespace {
 struct TrainArgs {
-  std::string config, data, run_dir;
+  std::string config, data, run_dir, device;
   int64_t seed = -1;
   int threads = -1;
   bool quiet = false;
@@ -26,6 +26,8 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--run-dir", args->run_dir, "Override run.dir: output folder");
   sub->add_option("--seed", args->seed, "Override run.seed");
   sub->add_option("--threads", args->threads, "Override run.threads (0 = all cores)");
+  sub->add_option("--device", args->device, "Override run.device: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->add_flag("--resume", args->resume,
                 "Continue from the run folder's checkpoint after its last completed stage (same config "
@@ -37,6 +39,7 @@ void add_train_command(CLI::App& app) {
     if (!args->run_dir.empty()) config.run_dir = args->run_dir;
     if (args->seed >= 0) config.seed = uint64_t(args->seed);
     if (args->threads >= 0) config.threads = args->threads;
+    if (!args->device.empty()) config.device = args->device;
     TrainOptions options;
     options.quiet = args->quiet;
     options.resume = args->resume;

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/ops.hpp"
+#include "kernels/backend.hpp"
 #include "trainer/cluster_metrics.hpp"
 #include "trainer/optimizer.hpp"
 #include "trainer/training.hpp"
@@ -62,68 +62,67 @@ double changed_share(const ContingencyTable& t) {
   return total ? double(total - same) / double(total) : 0.0;
 }
 
-// Moments and step only: the constants stay those of the config.
-void restore_moments(AdamState& into, const AdamState& from) {
-  into.m = from.m;
-  into.v = from.v;
-  into.step = from.step;
-}
-
-IdecSnapshot snapshot(const Model& model, const AdamState& adam, const AdamState& adam_mu,
-                      const std::vector<double>& frequency) {
-  return {model.autoencoder_params, model.centroids, adam, adam_mu, frequency};
-}
-
 }  // namespace
 
 nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann::json& start) {
   const auto& cfg = ctx.config.idec;
   const int K = model.clusters;
-  const int d = model.latent_dims();
   const double min_share = ctx.config.clusters.min_share;
-
-  AdamState adam(cfg.optimizer, model.autoencoder.param_count);
-  AdamState adam_mu(cfg.optimizer, size_t(K) * d);
+  kernels::Backend& backend = ctx.backend;
+  const auto net = backend.network(model.autoencoder);
+  OptimizedBuffer ae(backend, model.autoencoder_params, cfg.optimizer);
+  OptimizedBuffer mu(backend, model.centroids, cfg.optimizer);
+  // The model's host copy follows the backend's at every measurement and checkpoint.
+  auto pull = [&] {
+    ae.download_params(model.autoencoder_params);
+    mu.download_params(model.centroids);
+  };
+  auto snapshot = [&](const std::vector<double>& frequency) {
+    return IdecSnapshot{model.autoencoder_params, model.centroids, ae.moments(), mu.moments(), frequency};
+  };
   IdecProgress state;
   state.start_json = start.dump();
   EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
   if (ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec) {
     // Continue after the checkpointed epoch: the parameters and centroids are in the model already.
-    resume_stage(ctx, "idec", loop, adam);
+    resume_stage(ctx, "idec", loop, ae);
     state = *ctx.resume->idec;
-    restore_moments(adam_mu, state.centroid_adam);
+    mu.restore(state.centroid_adam);
   } else {
     state.frequency = measure(model, nullptr, ctx).frequency;
-    state.accepted = snapshot(model, adam, adam_mu, state.frequency);
+    state.accepted = snapshot(state.frequency);
   }
-  adam.config.lr = adam_mu.config.lr = float(cfg.optimizer.lr * state.lr_scale);
+  kernels::BackendArray<double> frequency(backend, state.frequency);
+  auto set_step_size = [&] {
+    ae.set_lr(float(cfg.optimizer.lr * state.lr_scale));
+    mu.set_lr(float(cfg.optimizer.lr * state.lr_scale));
+  };
+  set_step_size();
   const size_t total = ctx.data.total_rows();
   const uint64_t steps_per_epoch = (total + size_t(cfg.batch) - 1) / size_t(cfg.batch);
   const uint64_t interval = std::max<uint64_t>(1, uint64_t(std::llround(cfg.refresh_every * double(steps_per_epoch))));
 
-  std::vector<float> grads(model.autoencoder.param_count);
-  std::vector<float> dmu(model.centroids.size());
-  std::vector<float> dmu_tiles;
+  kernels::Staged<float> x_in(backend);
+  kernels::Staged<uint8_t> observed_in(backend);
   std::vector<uint8_t> observed;
   bool converged = false, gave_up = false;
 
-  kernels::LatentHook hook;
-  hook.layer = model.latent_layer;
-  size_t batch_rows = 0;
-  hook.fn = [&](size_t tile, size_t, size_t rows, const float* zt, float* dz) {
-    float* dmu_t = dmu_tiles.data() + tile * model.centroids.size();
-    return kernels::cpu::kl_target_loss_grad(zt, rows, d, model.centroids.data(), K, float(model.alpha),
-                                             state.frequency.data(), 1.0f, batch_rows, dz, dmu_t);
-  };
+  kernels::LatentLoss latent;
+  latent.layer = model.latent_layer;
+  latent.clusters = K;
+  latent.alpha = float(model.alpha);
+  latent.weight = 1.0f;
 
   loop.epoch_end = stage_checkpoints(ctx, cfg.max_epochs, ctx.config.checkpoint_every, [&](int done, uint64_t steps_done) {
-    state.centroid_adam = adam_mu;
-    return StageProgress{"idec", done, steps_done, adam, state};
+    pull();
+    state.centroid_adam = mu.moments();
+    return StageProgress{"idec", done, steps_done, ae.moments(), state};
   });
   Model accepted_model = model;
   // Measures the state after `step` against the accepted one; accepts it, or rolls back. Returns
   // true when IDEC should stop.
   auto refresh = [&](uint64_t step) {
+    pull();
     accepted_model.autoencoder_params = state.accepted.params;
     accepted_model.centroids = state.accepted.centroids;
     Refresh next = measure(model, &accepted_model, ctx);
@@ -136,8 +135,9 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
                          {"smallest_cluster", smallest}, {"rolled_back", torn}});
     if (!torn) {
       state.frequency = next.frequency;
+      frequency.upload(state.frequency);
       state.changed = changed;
-      state.accepted = snapshot(model, adam, adam_mu, state.frequency);
+      state.accepted = snapshot(state.frequency);
       converged = changed < cfg.tol;
       return converged;
     }
@@ -146,12 +146,15 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
                                        : fmt::format("{:.1f}% of the labels changed", 100 * changed);
     model.autoencoder_params = state.accepted.params;
     model.centroids = state.accepted.centroids;
-    restore_moments(adam, state.accepted.adam);
-    restore_moments(adam_mu, state.accepted.centroid_adam);
+    ae.upload_params(model.autoencoder_params);
+    mu.upload_params(model.centroids);
+    ae.restore(state.accepted.adam);
+    mu.restore(state.accepted.centroid_adam);
     state.frequency = state.accepted.frequency;
+    frequency.upload(state.frequency);
     ++state.rollbacks;
     state.lr_scale *= 0.5;
-    adam.config.lr = adam_mu.config.lr = float(cfg.optimizer.lr * state.lr_scale);
+    set_step_size();
     gave_up = state.rollbacks > cfg.max_rollbacks;
     ctx.progress.message(fmt::format("resilinet train: warning: IDEC refresh at step {} rolled back ({}){}", step, why,
                                      gave_up ? "; IDEC stops at its last accepted state"
@@ -161,23 +164,22 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t) {
-        batch_rows = b.rows;
-        size_t tiles = (b.rows + kernels::cpu::kTileRows - 1) / kernels::cpu::kTileRows;
-        dmu_tiles.assign(tiles * model.centroids.size(), 0.0f);
         observed_values(b, observed);
-        kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), x, nullptr, 0, observed.data()};
-        double l = kernels::cpu::mlp_forward_backward(model.autoencoder, model.autoencoder_params.data(),
-                                                      x, b.rows, loss, &hook, grads.data());
-        std::fill(dmu.begin(), dmu.end(), 0.0f);
-        for (size_t t = 0; t < tiles; ++t)  // fixed order: deterministic for any thread count
-          for (size_t k = 0; k < dmu.size(); ++k) dmu[k] += dmu_tiles[t * dmu.size() + k];
-        adam.apply(model.autoencoder_params.data(), grads.data());
-        adam_mu.apply(model.centroids.data(), dmu.data());
+        const size_t n = b.rows * b.features;
+        const float* xb = x_in.put(x, n);
+        kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), xb, nullptr, 0, observed_in.put(observed.data(), n)};
+        latent.centroids = mu.params();
+        latent.frequency = frequency.data();
+        latent.dmu = mu.grads();
+        const double l = backend.mlp_forward_backward(*net, ae.params(), xb, b.rows, loss, &latent, ae.grads());
+        ae.step();
+        mu.step();
         return l;
       },
       [&](uint64_t step) { return step % interval == 0 && refresh(step); });
   // The steps after the last refresh are measured too, so IDEC never ends on an unchecked state.
   if (!converged && !gave_up && steps % interval != 0) refresh(steps);
+  pull();
 
   const std::vector<int64_t> sizes = measure(model, nullptr, ctx).sizes;
   ctx.progress.end(fmt::format("{} steps, {} refreshes, {} rolled back, last label change {:.4f}{}", steps,

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <optional>
 
+#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/ops.hpp"
 
 namespace resilinet {
@@ -75,90 +76,115 @@ kernels::MlpLayout Model::decoder() const {
 
 namespace {
 
-// The forward plans of one pass, packed once and shared by the tiles.
-struct ForwardPlans {
-  kernels::cpu::MlpForwardPlan encoder;
-  std::optional<kernels::cpu::MlpForwardPlan> decoder, head;
-  ForwardPlans(const Model& model, bool with_classifier)
-      : encoder(model.autoencoder, model.autoencoder_params.data(), model.latent_layer) {
-    if (model.clusters_completed()) decoder.emplace(model.decoder(), model.autoencoder_params.data());
-    if (with_classifier) head.emplace(model.classifier, model.classifier_params.data());
+// The host CPU backend of the host-model entry points: its ops read the model's own vectors.
+kernels::cpu::CpuBackend& host_backend() {
+  static kernels::cpu::CpuBackend backend;
+  return backend;
+}
+
+// The networks of a rating pass on one backend (the decoder only in the completed space).
+struct PreparedNets {
+  std::unique_ptr<kernels::Network> encoder, decoder, head;
+  PreparedNets(const Model& model, kernels::Backend& backend, bool with_classifier) {
+    encoder = backend.network(model.autoencoder);
+    if (model.clusters_completed()) decoder = backend.network(model.decoder());
+    if (with_classifier) head = backend.network(model.classifier);
   }
 };
 
-// One tile: z from the encoder and, in the completed space, the scaled row with each missing value
-// replaced by the decoder's reconstruction, times the cluster scale.
-void space_tile(const Model& model, const ForwardPlans& plans, const float* raw, const float* scaled, size_t n,
-                float* z, float* space) {
-  plans.encoder.run(scaled, n, z);
-  if (!model.clusters_completed()) {
-    std::copy(z, z + n * model.latent_dims(), space);
-    return;
-  }
-  const size_t F = size_t(model.features());
-  plans.decoder->run(z, n, space);
-  const float s = float(model.cluster_scale);
-  for (size_t k = 0; k < n * F; ++k)
-    space[k] = s * (raw && std::isnan(raw[k]) ? space[k] : scaled[k]);
+kernels::RatingPass rating_pass(const Model& model, const PreparedNets& nets, const float* autoencoder_params,
+                                const float* classifier_params, const float* centroids) {
+  kernels::RatingPass p;
+  p.encoder = nets.encoder.get();
+  p.decoder = nets.decoder.get();
+  p.autoencoder_params = autoencoder_params;
+  p.latent_layer = model.latent_layer;
+  p.completed = model.clusters_completed();
+  p.cluster_scale = float(model.cluster_scale);
+  p.centroids = centroids;
+  p.clusters = model.clusters;
+  p.alpha = float(model.alpha);
+  p.head = nets.head.get();
+  p.head_params = nets.head ? classifier_params : nullptr;
+  return p;
 }
 
-template <class TileFn> void for_each_tile(size_t rows, const TileFn& fn) {
-  const size_t tile_rows = kernels::cpu::kTileRows;
-  const auto tiles = static_cast<std::ptrdiff_t>((rows + tile_rows - 1) / tile_rows);
-#pragma omp parallel for schedule(dynamic) if (tiles > 1)
-  for (std::ptrdiff_t t = 0; t < tiles; ++t) {
-    const size_t first = size_t(t) * tile_rows;
-    fn(first, std::min(tile_rows, rows - first));
+void size_outputs(const Model& model, size_t rows, RatingBuffers& out, bool with_classifier) {
+  out.z.resize(rows * model.latent_dims());
+  out.space.resize(rows * model.cluster_dims());
+  out.q.resize(rows * model.clusters);
+  out.cluster_level.resize(rows);
+  if (with_classifier) {
+    out.logits.resize(rows * model.clusters);
+    out.level.resize(rows);
+  }
+}
+
+void levels_from_logits(const Model& model, size_t rows, RatingBuffers& out) {
+  const int K = model.clusters;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* lr = out.logits.data() + r * K;
+    out.level[r] = int32_t(std::max_element(lr, lr + K) - lr) + 1;
   }
 }
 
 }  // namespace
 
+struct ModelOnBackend::Nets : PreparedNets {
+  using PreparedNets::PreparedNets;
+};
+
+ModelOnBackend::ModelOnBackend(const Model& model, kernels::Backend& backend, bool with_classifier)
+    : model_(&model), backend_(&backend), nets_(std::make_shared<Nets>(model, backend, with_classifier)),
+      autoencoder_params_(backend, model.autoencoder_params), centroids_(backend, model.centroids) {
+  if (with_classifier) classifier_params_ = kernels::BackendArray<float>(backend, model.classifier_params);
+}
+
+bool ModelOnBackend::has_classifier() const { return nets_->head != nullptr; }
+
+kernels::RatingPass ModelOnBackend::pass() const {
+  return rating_pass(*model_, *nets_, autoencoder_params_.data(), classifier_params_.data(), centroids_.data());
+}
+
 void clustering_space(const Model& model, const float* raw, const float* scaled, size_t rows, float* out,
                       float* z) {
-  const ForwardPlans plans(model, false);
-  const size_t F = size_t(model.features()), d = size_t(model.latent_dims()), D = size_t(model.cluster_dims());
-  std::vector<float> z_all;
-  if (!z) {
-    z_all.resize(rows * d);
-    z = z_all.data();
-  }
-  for_each_tile(rows, [&](size_t first, size_t n) {
-    space_tile(model, plans, raw ? raw + first * F : nullptr, scaled + first * F, n, z + first * d, out + first * D);
-  });
+  // The rating pass without the head; q is computed and dropped (a small share of the pass).
+  RatingBuffers scratch;
+  rate_scaled(model, raw, scaled, rows, scratch, false);
+  std::copy(scratch.space.begin(), scratch.space.end(), out);
+  if (z) std::copy(scratch.z.begin(), scratch.z.end(), z);
 }
 
 void rate_scaled(const Model& model, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
                  bool with_classifier) {
-  const int d = model.latent_dims();
-  const int D = model.cluster_dims();
-  const int K = model.clusters;
-  out.z.resize(rows * d);
-  out.space.resize(rows * D);
-  out.q.resize(rows * K);
-  out.cluster_level.resize(rows);
-  if (with_classifier) {
-    out.logits.resize(rows * K);
-    out.level.resize(rows);
-  }
-  // One parallel region per call, each tile of rows going through every step while it is in
-  // cache: encoder -> z (-> completed row) -> q -> cluster level, then head -> logits -> level.
-  const ForwardPlans plans(model, with_classifier);
+  size_outputs(model, rows, out, with_classifier);
+  kernels::cpu::CpuBackend& cpu = host_backend();
+  const PreparedNets nets(model, cpu, with_classifier);
+  const kernels::RatingPass pass = rating_pass(model, nets, model.autoencoder_params.data(),
+                                               model.classifier_params.data(), model.centroids.data());
+  cpu.rate(pass, raw, scaled, rows, out.z.data(), out.space.data(), out.q.data(),
+           with_classifier ? out.logits.data() : nullptr);
+  levels_from_q(model, out.q.data(), rows, out.cluster_level.data());
+  if (with_classifier) levels_from_logits(model, rows, out);
+}
+
+void rate_scaled(const ModelOnBackend& on, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
+                 bool with_classifier) {
+  const Model& model = on.model();
+  with_classifier = with_classifier && on.has_classifier();
+  size_outputs(model, rows, out, with_classifier);
+  kernels::Backend& b = on.backend();
+  kernels::RatingPass pass = on.pass();
+  if (!with_classifier) pass.head = nullptr;
   const size_t F = size_t(model.features());
-  for_each_tile(rows, [&](size_t first, size_t n) {
-    float* space = out.space.data() + first * D;
-    float* q = out.q.data() + first * K;
-    space_tile(model, plans, raw ? raw + first * F : nullptr, scaled + first * F, n, out.z.data() + first * d, space);
-    kernels::cpu::soft_assign(space, n, D, model.centroids.data(), K, float(model.alpha), q);
-    levels_from_q(model, q, n, out.cluster_level.data() + first);
-    if (!plans.head) return;
-    float* logits = out.logits.data() + first * K;
-    plans.head->run(scaled + first * F, n, logits);
-    for (size_t r = 0; r < n; ++r) {
-      const float* lr = logits + r * K;
-      out.level[first + r] = int32_t(std::max_element(lr, lr + K) - lr) + 1;
-    }
-  });
+  kernels::Staged<float> raw_in(b), scaled_in(b);
+  kernels::Landing<float> z(b), space(b), q(b), logits(b);
+  b.rate(pass, raw_in.put(raw, rows * F), scaled_in.put(scaled, rows * F), rows, z.at(out.z.data(), out.z.size()),
+         space.at(out.space.data(), out.space.size()), q.at(out.q.data(), out.q.size()),
+         with_classifier ? logits.at(out.logits.data(), out.logits.size()) : nullptr);
+  z.get(), space.get(), q.get(), logits.get();
+  levels_from_q(model, out.q.data(), rows, out.cluster_level.data());
+  if (with_classifier) levels_from_logits(model, rows, out);
 }
 
 }  // namespace resilinet

@@ -5,10 +5,12 @@
 // config and the shard schema; the forward paths used by training, rating and explanation.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "datasets/schema.hpp"
+#include "kernels/backend.hpp"
 #include "kernels/mlp_layout.hpp"
 #include "trainer/config.hpp"
 #include "trainer/scaler.hpp"
@@ -54,7 +56,29 @@ struct RatingBuffers {
   std::vector<int32_t> level;          // classifier head's level (1..K): the rating
 };
 
-// Encodes, soft-assigns and classifies scaled rows. raw holds the same rows unscaled, NaN where a
+// A model's networks, parameters and centroids prepared on a backend for rating passes. A copy:
+// changes to the model afterwards are not seen.
+class ModelOnBackend {
+ public:
+  ModelOnBackend(const Model& model, kernels::Backend& backend, bool with_classifier = true);
+  const Model& model() const { return *model_; }
+  kernels::Backend& backend() const { return *backend_; }
+  bool has_classifier() const;
+  kernels::RatingPass pass() const;
+
+ private:
+  struct Nets;
+  const Model* model_;
+  kernels::Backend* backend_;
+  std::shared_ptr<const Nets> nets_;
+  kernels::BackendArray<float> autoencoder_params_, classifier_params_, centroids_;
+};
+
+// Encodes, soft-assigns and classifies scaled rows on the model's backend (rows are on the host).
+void rate_scaled(const ModelOnBackend& model, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
+                 bool with_classifier = true);
+
+// Encodes, soft-assigns and classifies scaled rows on the CPU. raw holds the same rows unscaled, NaN where a
 // value is missing (the completed space fills those in); nullptr: every value observed. The
 // classifier part is skipped if with_classifier is false (during clustering, before the head exists).
 void rate_scaled(const Model& model, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,

@@ -40,8 +40,11 @@ void corrupt_batch(const float* x, size_t rows, const std::vector<float>& impute
 nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.pretrain;
   const bool denoising = cfg.mask_rate > 0 || cfg.input_noise > 0;
-  AdamState adam(cfg.optimizer, model.autoencoder.param_count);
-  std::vector<float> grads(model.autoencoder.param_count);
+  kernels::Backend& backend = ctx.backend;
+  const auto net = backend.network(model.autoencoder);
+  OptimizedBuffer ae(backend, model.autoencoder_params, cfg.optimizer);
+  kernels::Staged<float> input_in(backend), target_in(backend);
+  kernels::Staged<uint8_t> observed_in(backend);
   std::vector<float> corrupted;
   std::vector<uint8_t> observed;
   std::vector<float> imputed(model.features());
@@ -53,9 +56,9 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   const uint64_t seed = ctx.config.seed * 8 + 1;
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
   EpochLoop loop = epoch_loop("pretrain", epochs, size_t(cfg.batch), seed);
-  resume_stage(ctx, "pretrain", loop, adam);
+  resume_stage(ctx, "pretrain", loop, ae);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
-                                     optimizer_snapshot("pretrain", adam));
+                                     optimizer_snapshot("pretrain", ae, model.autoencoder_params));
   uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step) {
     const float* input = x;
     if (denoising) {
@@ -64,12 +67,13 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
       input = corrupted.data();
     }
     observed_values(b, observed);
-    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, x, nullptr, 0, observed.data()};
-    last_loss = kernels::cpu::mlp_forward_backward(model.autoencoder, model.autoencoder_params.data(),
-                                                   input, b.rows, loss, nullptr, grads.data());
-    adam.apply(model.autoencoder_params.data(), grads.data());
+    const size_t n = b.rows * b.features;
+    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x, n), nullptr, 0, observed_in.put(observed.data(), n)};
+    last_loss = backend.mlp_forward_backward(*net, ae.params(), input_in.put(input, n), b.rows, loss, nullptr, ae.grads());
+    ae.step();
     return last_loss;
   });
+  ae.download_params(model.autoencoder_params);
   ctx.progress.end(fmt::format("{} steps, last batch MSE {:.6f}{}", steps, last_loss,
                                denoising ? " (denoising)" : ""));
   return {{"epochs", epochs}, {"steps", steps}, {"last_batch_mse", last_loss}, {"denoising", denoising}};

@@ -19,11 +19,19 @@
 
 namespace resilinet {
 
-void apply_device_and_threads(const TrainConfig& config) {
-  if (config.device == "cuda")
-    throw InputError(config.source_file, "run.device",
-                     "cpu or auto (the CUDA backend is not available for training in this release)", "cuda");
+std::unique_ptr<kernels::Backend> make_device_backend(const std::string& device, const std::string& file,
+                                                      const std::string& field) {
+  try {
+    return kernels::make_backend(device);
+  } catch (const kernels::BackendUnavailable& e) {
+    // No silent fallback: `cuda` means the GPU or an error; `auto` falls back by design.
+    throw InputError(file, field, std::string("cpu or auto (") + e.what() + ")", device);
+  }
+}
+
+std::unique_ptr<kernels::Backend> apply_device_and_threads(const TrainConfig& config) {
   if (config.threads > 0) omp_set_num_threads(config.threads);
+  return make_device_backend(config.device, config.source_file, "run.device");
 }
 
 namespace {
@@ -132,7 +140,7 @@ TrainResult train_model(const TrainConfig& config, bool quiet) {
 }
 
 TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
-  apply_device_and_threads(config);
+  const std::unique_ptr<kernels::Backend> backend = apply_device_and_threads(config);
   const StopAfter stop = parse_stop_after(options.stop_after);
   const int stop_after = stop.stage;
   ShardSet data = ShardSet::open(config.data);
@@ -173,7 +181,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
                    std::to_string(data.shards().size()) + " shard(s), " +
                    std::to_string(data.schema().size()) + " features, run folder " + dir);
-  TrainContext ctx{config, data, progress, nullptr, {}};
+  TrainContext ctx{config, data, progress, *backend, nullptr, {}};
 
   Checkpoint ck;
   int done = -1;  // index of the last completed stage

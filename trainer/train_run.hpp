@@ -2,10 +2,12 @@
 // the run folder (config.yaml, checkpoint.h5, metrics.jsonl, metrics.json). Used by `resilinet train`
 // and by tests.
 #pragma once
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/backend.hpp"
 #include "trainer/config.hpp"
 
 namespace resilinet {
@@ -36,8 +38,12 @@ TrainResult train_model(const TrainConfig& config, bool quiet = false);
 inline constexpr const char* kTrainStages[] = {"pretrain", "clusters", "done"};
 inline constexpr const char* kNoStage = "none";
 
-// Applies run.device and run.threads: cpu/auto run on the CPU; cuda is an error in a build or on a
-// machine without it (no silent fallback).
-void apply_device_and_threads(const TrainConfig& config);
+// Applies run.threads and makes the backend run.device asks for: cpu, cuda (an InputError naming
+// run.device in a build or on a machine without a usable GPU: no silent fallback), or auto (cuda
+// when usable, else cpu).
+std::unique_ptr<kernels::Backend> apply_device_and_threads(const TrainConfig& config);
+// The backend for `device`; one that cannot run here is an InputError naming file and field.
+std::unique_ptr<kernels::Backend> make_device_backend(const std::string& device, const std::string& file,
+                                                      const std::string& field);
 
 }  // namespace resilinet

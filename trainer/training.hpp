@@ -23,6 +23,7 @@ struct TrainContext {
   const TrainConfig& config;
   const ShardSet& data;
   Progress& progress;
+  kernels::Backend& backend;              // where the networks train (run.device)
   const StageProgress* resume = nullptr;  // continue this stage rather than start it
   // Called after every run.checkpoint_every epochs of an epoch-driven stage (not after its last);
   // returns true to stop the run there (TrainOptions::stop_after "stage:epoch").
@@ -66,7 +67,7 @@ void observed_values(const Batch& batch, std::vector<uint8_t>& out);
 // For an epoch-driven stage: continue from ctx.resume when it is this stage's, and checkpoint
 // through ctx.epoch_checkpoint every `every` epochs (not after the last), with what
 // snapshot(epochs done, steps done) returns.
-void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, AdamState& adam);
+void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, OptimizedBuffer& net);
 using StageSnapshot = std::function<StageProgress(int epochs_done, uint64_t steps)>;
 // every: epochs between checkpoints (run.checkpoint_every, or checkpoint_interval for a stage
 // that min_steps stretched).
@@ -75,8 +76,9 @@ std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epoc
 // configured_epochs: run.checkpoint_every, stretched by the same factor as the stage (min_steps),
 // so a small data set is checkpointed about as often per run as a large one.
 int checkpoint_interval(int every, int configured_epochs, int epochs);
-// The snapshot of a stage whose only state besides the parameters is one optimizer.
-StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam);
+// The snapshot of a stage whose only state besides the parameters is one optimizer; the
+// parameters are brought to `host` (the model's copy, which the checkpoint writes) first.
+StageSnapshot optimizer_snapshot(const std::string& stage, const OptimizedBuffer& net, std::vector<float>& host);
 
 // Deterministic held-out split by hashed cell id: true for about `share` of all ids.
 bool is_holdout(int64_t cell_id, uint64_t seed, double share);

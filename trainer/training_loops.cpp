@@ -17,16 +17,14 @@ void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
 }
 
-void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, AdamState& adam) {
+void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, OptimizedBuffer& net) {
   if (!ctx.resume || ctx.resume->stage != stage) return;
-  if (ctx.resume->adam.m.size() != adam.m.size() || ctx.resume->adam.v.size() != adam.v.size())
+  if (ctx.resume->adam.m.size() != net.size() || ctx.resume->adam.v.size() != net.size())
     throw std::logic_error("resume: optimizer state of " + stage + " has " + std::to_string(ctx.resume->adam.m.size()) +
-                           " values for " + std::to_string(adam.m.size()) + " parameters");
+                           " values for " + std::to_string(net.size()) + " parameters");
   loop.first_epoch = ctx.resume->epoch;
   loop.first_step = ctx.resume->step;
-  adam.m = ctx.resume->adam.m;
-  adam.v = ctx.resume->adam.v;
-  adam.step = ctx.resume->adam.step;
+  net.restore(ctx.resume->adam);
 }
 
 int checkpoint_interval(int every, int configured_epochs, int epochs) {
@@ -41,8 +39,11 @@ std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epoc
   };
 }
 
-StageSnapshot optimizer_snapshot(const std::string& stage, const AdamState& adam) {
-  return [stage, &adam](int done, uint64_t steps) { return StageProgress{stage, done, steps, adam, std::nullopt}; };
+StageSnapshot optimizer_snapshot(const std::string& stage, const OptimizedBuffer& net, std::vector<float>& host) {
+  return [stage, &net, &host](int done, uint64_t steps) {
+    net.download_params(host);
+    return StageProgress{stage, done, steps, net.moments(), std::nullopt};
+  };
 }
 
 int stage_epochs(int epochs, int min_steps, int batch, size_t rows) {

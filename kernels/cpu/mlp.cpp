@@ -253,7 +253,9 @@ struct Problem {
   size_t rows = 0;
   const LossSpec* loss = nullptr;
   double norm_rows = 1;
-  const LatentHook* hook = nullptr;  // null when there is none
+  const LatentLoss* latent = nullptr;  // null when there is none
+  size_t latent_rows = 1;              // divisor of the latent loss
+  float* dmu_tiles = nullptr;          // [tiles][clusters x width]: each tile's dL/dmu
 };
 
 // Loads rows [first_row, first_row + rows) of x into a zero-padded [kRows][in_pad] tile.
@@ -333,11 +335,13 @@ double output_loss_grad(const Problem& pb, size_t first_row, size_t rows, const 
   return 0;
 }
 
-// Calls the hook on the tile's activations of its layer and returns its loss; dz [rows][width] is
-// handed back compact in *dz_out (the padded activations are copied only when the widths differ).
-double call_hook(const Problem& pb, size_t tile, size_t first_row, size_t rows, const float* acts,
-                 float* scratch, float** dz_out) {
-  const PackedLayer& p = pb.net->layers[pb.hook->layer];
+// The latent loss on the tile's activations of its layer; returns its loss. dz [rows][width] is
+// handed back compact in *dz_out (the padded activations are copied only when the widths differ);
+// dL/dmu goes to the tile's own slot, summed in tile order by the caller.
+double latent_loss_grad(const Problem& pb, size_t tile, size_t rows, const float* acts,
+                        float* scratch, float** dz_out) {
+  const LatentLoss& latent = *pb.latent;
+  const PackedLayer& p = pb.net->layers[latent.layer];
   const float* z = acts + p.act;
   float* dz = scratch;
   if (p.out != p.out_pad) {
@@ -348,7 +352,9 @@ double call_hook(const Problem& pb, size_t tile, size_t first_row, size_t rows, 
   }
   std::memset(dz, 0, sizeof(float) * rows * p.out);
   *dz_out = dz;
-  return pb.hook->fn(tile, first_row, rows, z, dz);
+  float* dmu = pb.dmu_tiles + tile * size_t(latent.clusters) * p.out;
+  return kl_target_loss_grad(z, rows, p.out, latent.centroids, latent.clusters, latent.alpha,
+                             latent.frequency, latent.weight, pb.latent_rows, dz, dmu);
 }
 
 // grad [kRows][out_pad] of layer p's output becomes the gradient of its pre-activation (the ReLU
@@ -360,20 +366,20 @@ void apply_activation_derivative(const PackedLayer& p, const float* acts, float*
     if (!(y[k] > 0.0f)) grad[k] = 0.0f;
 }
 
-// Adds the hook's dz [rows][out] into grad [kRows][out_pad], then applies the ReLU derivative.
-void add_hook_gradient(const PackedLayer& p, size_t rows, const float* dz, const float* acts,
+// Adds the latent loss's dz [rows][out] into grad [kRows][out_pad], then applies the ReLU derivative.
+void add_latent_gradient(const PackedLayer& p, size_t rows, const float* dz, const float* acts,
                        float* grad) {
   for (size_t r = 0; r < rows; ++r)
     for (int o = 0; o < p.out; ++o) grad[r * p.out_pad + o] += dz[r * p.out + o];
   apply_activation_derivative(p, acts, grad);
 }
 
-// Forward, loss, hook and backward of one tile; writes the tile's gradient into slot and returns
-// the output loss (the hook's loss goes to *hook_loss).
+// Forward, losses and backward of one tile; writes the tile's gradient into slot and returns the
+// output loss (the latent loss goes to *latent_loss).
 template <class T>
 [[gnu::always_inline]] inline double forward_backward_tile(const Problem& pb, size_t tile,
                                                            float* workspace, float* slot,
-                                                           double* hook_loss) {
+                                                           double* latent_loss) {
   const PackedNet& net = *pb.net;
   const int last = int(net.layers.size()) - 1;
   const size_t first_row = tile * kTileRows;
@@ -381,18 +387,18 @@ template <class T>
   float* acts = workspace;
   float* grad = acts + net.act_floats;
   float* grad_next = grad + size_t(kRows) * net.max_pad;
-  float* hook_scratch = grad_next + size_t(kRows) * net.max_pad;
+  float* latent_scratch = grad_next + size_t(kRows) * net.max_pad;
 
   load_input_tile(net, pb.x + first_row * net.inputs, rows, acts);
   forward_layers<T>(net, acts, last);
   float* dz = nullptr;
-  const int hook_layer = pb.hook ? pb.hook->layer : -1;
-  *hook_loss = pb.hook ? call_hook(pb, tile, first_row, rows, acts, hook_scratch, &dz) : 0.0;
+  const int latent_layer = pb.latent ? pb.latent->layer : -1;
+  *latent_loss = pb.latent ? latent_loss_grad(pb, tile, rows, acts, latent_scratch, &dz) : 0.0;
 
   const PackedLayer& top = net.layers[last];
   double loss = output_loss_grad(pb, first_row, rows, acts + top.act, grad);
-  if (hook_layer == last)
-    add_hook_gradient(top, rows, dz, acts, grad);
+  if (latent_layer == last)
+    add_latent_gradient(top, rows, dz, acts, grad);
   else
     apply_activation_derivative(top, acts, grad);
 
@@ -434,10 +440,10 @@ template <class T>
     dx.m = kRows;
     dx.n = p.in_pad;
     dx.k = p.out;
-    const bool hook_here = hook_layer == l - 1;
-    if (below.relu && !hook_here) dx.gate = acts + below.act;
+    const bool latent_here = latent_layer == l - 1;
+    if (below.relu && !latent_here) dx.gate = acts + below.act;
     gemm<T>(dx);
-    if (hook_here) add_hook_gradient(below, rows, dz, acts, grad_next);
+    if (latent_here) add_latent_gradient(below, rows, dz, acts, grad_next);
     std::swap(grad, grad_next);
   }
   return loss;
@@ -459,8 +465,8 @@ using ForwardBackwardTile = double (*)(const Problem&, size_t, float*, float*, d
 using ForwardTile = void (*)(const PackedNet&, const float*, size_t, float*, float*);
 
 double forward_backward_tile_baseline(const Problem& pb, size_t tile, float* ws, float* slot,
-                                      double* hook_loss) {
-  return forward_backward_tile<Sse2>(pb, tile, ws, slot, hook_loss);
+                                      double* latent_loss) {
+  return forward_backward_tile<Sse2>(pb, tile, ws, slot, latent_loss);
 }
 void forward_tile_baseline(const PackedNet& net, const float* x, size_t rows, float* y, float* ws) {
   forward_tile<Sse2>(net, x, rows, y, ws);
@@ -471,16 +477,16 @@ void forward_tile_baseline(const PackedNet& net, const float* x, size_t rows, fl
 // portable build is fast too.
 [[gnu::target("avx2,fma")]] double forward_backward_tile_avx2(const Problem& pb, size_t tile,
                                                               float* ws, float* slot,
-                                                              double* hook_loss) {
-  return forward_backward_tile<Avx2>(pb, tile, ws, slot, hook_loss);
+                                                              double* latent_loss) {
+  return forward_backward_tile<Avx2>(pb, tile, ws, slot, latent_loss);
 }
 [[gnu::target("avx2,fma")]] void forward_tile_avx2(const PackedNet& net, const float* x,
                                                    size_t rows, float* y, float* ws) {
   forward_tile<Avx2>(net, x, rows, y, ws);
 }
 [[gnu::target("avx512f,avx512vl,avx2,fma")]] double forward_backward_tile_avx512(
-    const Problem& pb, size_t tile, float* ws, float* slot, double* hook_loss) {
-  return forward_backward_tile<Avx512>(pb, tile, ws, slot, hook_loss);
+    const Problem& pb, size_t tile, float* ws, float* slot, double* latent_loss) {
+  return forward_backward_tile<Avx512>(pb, tile, ws, slot, latent_loss);
 }
 [[gnu::target("avx512f,avx512vl,avx2,fma")]] void forward_tile_avx512(const PackedNet& net,
                                                                       const float* x, size_t rows,
@@ -508,7 +514,7 @@ ForwardTile forward_tile_for(Isa isa) {
 }
 
 // Tile workspaces of the calling thread (one per OpenMP thread inside parallel regions); separate
-// for the two entry points so a hook may run an inference pass.
+// for the two entry points.
 float* forward_workspace(size_t floats) {
   thread_local FloatBuffer buffer;
   return buffer.ensure(floats);
@@ -582,14 +588,17 @@ void mlp_forward(const MlpLayout& layout, const float* params, const float* x, s
 }
 
 double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
-                            size_t rows, const LossSpec& loss, const LatentHook* hook,
+                            size_t rows, const LossSpec& loss, const LatentLoss* latent,
                             float* grads) {
   check_layout(layout);
   const int layers = int(layout.layers.size());
-  if (hook && !hook->fn) hook = nullptr;
-  if (hook && (hook->layer < 0 || hook->layer >= layers))
-    throw std::invalid_argument("mlp_forward_backward: hook layer " + std::to_string(hook->layer) +
+  if (latent && (latent->layer < 0 || latent->layer >= layers))
+    throw std::invalid_argument("mlp_forward_backward: latent loss layer " + std::to_string(latent->layer) +
                                 " is outside [0, " + std::to_string(layers) + ")");
+  if (latent && (latent->clusters < 1 || !latent->centroids || !latent->frequency || !latent->dmu))
+    throw std::invalid_argument("mlp_forward_backward: the latent loss needs clusters, centroids, frequencies and dmu");
+  const size_t dmu_floats = latent ? size_t(latent->clusters) * layout.layers[latent->layer].out : 0;
+  if (latent) std::fill(latent->dmu, latent->dmu + dmu_floats, 0.0f);
   const int outputs = layout.outputs();
   if (loss.kind == LossKind::mse && !loss.target)
     throw std::invalid_argument("mlp_forward_backward: mse loss needs a target");
@@ -615,16 +624,19 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
   pb.rows = rows;
   pb.loss = &loss;
   pb.norm_rows = double(loss.loss_rows ? loss.loss_rows : rows);
-  pb.hook = hook;
+  pb.latent = latent;
+  pb.latent_rows = latent && latent->norm_rows ? latent->norm_rows : rows;
 
   const size_t tiles = (rows + kTileRows - 1) / kTileRows;
   const size_t slot_bytes = net.slot_floats * sizeof(float);
   const size_t round_tiles = std::clamp<size_t>(kRoundBytes / slot_bytes, 1, tiles);
   float* slots = slot_storage.ensure(round_tiles * net.slot_floats);
   float* sum = sum_storage.ensure(net.slot_floats);
-  const size_t hook_floats = hook ? 2 * size_t(kRows) * layout.layers[hook->layer].out : 0;
-  const size_t workspace_floats = net.act_floats + 2 * size_t(kRows) * net.max_pad + hook_floats;
-  std::vector<double> tile_loss(tiles, 0.0), tile_hook_loss(tiles, 0.0);
+  const size_t latent_floats = latent ? 2 * size_t(kRows) * layout.layers[latent->layer].out : 0;
+  const size_t workspace_floats = net.act_floats + 2 * size_t(kRows) * net.max_pad + latent_floats;
+  std::vector<float> dmu_tiles(tiles * dmu_floats, 0.0f);
+  pb.dmu_tiles = dmu_tiles.data();
+  std::vector<double> tile_loss(tiles, 0.0), tile_latent_loss(tiles, 0.0);
   const ptrdiff_t chunks = ptrdiff_t((net.slot_floats + kFoldChunk - 1) / kFoldChunk);
   FirstError error;
 
@@ -636,7 +648,7 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
     for (ptrdiff_t t = ptrdiff_t(first); t < ptrdiff_t(end); ++t) {
       try {
         tile_loss[t] = tile_fn(pb, size_t(t), training_workspace(workspace_floats),
-                               slots + (t - first) * net.slot_floats, &tile_hook_loss[t]);
+                               slots + (t - first) * net.slot_floats, &tile_latent_loss[t]);
       } catch (...) {
         error.capture();
       }
@@ -673,9 +685,11 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
       }
     std::memcpy(grads + s.bias_offset, sum + p.slot_b, sizeof(float) * s.out);
   }
+  for (size_t t = 0; t < tiles && latent; ++t)  // tile order: the same sums for any thread count
+    for (size_t k = 0; k < dmu_floats; ++k) latent->dmu[k] += dmu_tiles[t * dmu_floats + k];
   double total = 0;
   for (double v : tile_loss) total += v;
-  for (double v : tile_hook_loss) total += v;
+  for (double v : tile_latent_loss) total += v;
   return total;
 }
 

@@ -1,0 +1,130 @@
+// The CPU backend: host memory, the fused kernels of kernels/cpu/ as they are. The rating pass
+// runs every step of a tile of rows while it is in cache: encoder -> z (-> completed row) -> q,
+// then head -> logits.
+#include "kernels/cpu/cpu_backend.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <optional>
+
+#include "kernels/cpu/isa.hpp"
+
+namespace resilinet::kernels::cpu {
+
+namespace {
+
+class CpuNetwork final : public Network {
+ public:
+  explicit CpuNetwork(const MlpLayout& layout) : layout_(layout) {}
+  const MlpLayout& layout() const override { return layout_; }
+
+ private:
+  MlpLayout layout_;
+};
+
+const MlpLayout& layout_of(const Network& net) { return net.layout(); }
+
+// The forward plans of one rating pass, packed once and shared by the tiles.
+struct RatingPlans {
+  MlpForwardPlan encoder;
+  std::optional<MlpForwardPlan> decoder, head;
+  explicit RatingPlans(const RatingPass& pass)
+      : encoder(layout_of(*pass.encoder), pass.autoencoder_params, pass.latent_layer) {
+    if (pass.completed) decoder.emplace(layout_of(*pass.decoder), pass.autoencoder_params);
+    if (pass.head) head.emplace(layout_of(*pass.head), pass.head_params);
+  }
+};
+
+}  // namespace
+
+void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
+          float* space, float* q, float* logits) {
+  const RatingPlans plans(pass);
+  const size_t F = size_t(layout_of(*pass.encoder).inputs());
+  const size_t d = size_t(plans.encoder.outputs());
+  const size_t D = pass.completed ? F : d;
+  const size_t K = size_t(pass.clusters);
+  const auto tiles = static_cast<std::ptrdiff_t>((rows + kTileRows - 1) / kTileRows);
+#pragma omp parallel for schedule(dynamic) if (tiles > 1)
+  for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+    const size_t first = size_t(t) * kTileRows, n = std::min(kTileRows, rows - first);
+    const float* x = scaled + first * F;
+    float* zt = z + first * d;
+    float* st = space + first * D;
+    plans.encoder.run(x, n, zt);
+    if (!pass.completed) {
+      std::copy(zt, zt + n * d, st);
+    } else {
+      // The scaled row with each missing value replaced by the decoder's reconstruction.
+      const float* rt = raw ? raw + first * F : nullptr;
+      plans.decoder->run(zt, n, st);
+      const float s = pass.cluster_scale;
+      for (size_t k = 0; k < n * F; ++k) st[k] = s * (rt && std::isnan(rt[k]) ? st[k] : x[k]);
+    }
+    soft_assign(st, n, int(D), pass.centroids, int(K), pass.alpha, q + first * K);
+    if (plans.head) plans.head->run(x, n, logits + first * K);
+  }
+}
+
+std::string CpuBackend::describe() const { return std::string("cpu (") + isa_name(cpu_isa()) + ")"; }
+
+void* CpuBackend::allocate(size_t bytes) {
+  // 64-byte aligned like the kernels' own buffers.
+  void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void CpuBackend::release(void* p) noexcept { std::free(p); }
+void CpuBackend::upload(void* device, const void* host, size_t bytes) { std::memcpy(device, host, bytes); }
+void CpuBackend::download(void* host, const void* device, size_t bytes) { std::memcpy(host, device, bytes); }
+void CpuBackend::copy(void* to, const void* from, size_t bytes) { std::memmove(to, from, bytes); }
+void CpuBackend::fill_zero(void* p, size_t bytes) { std::memset(p, 0, bytes); }
+
+std::unique_ptr<Network> CpuBackend::network(const MlpLayout& layout) {
+  return std::make_unique<CpuNetwork>(layout);
+}
+
+void CpuBackend::mlp_forward(const Network& net, const float* params, const float* x, size_t rows, float* y,
+                             int stop_layer) {
+  cpu::mlp_forward(layout_of(net), params, x, rows, y, stop_layer);
+}
+
+double CpuBackend::mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
+                                        const LossSpec& loss, const LatentLoss* latent, float* grads) {
+  return cpu::mlp_forward_backward(layout_of(net), params, x, rows, loss, latent, grads);
+}
+
+void CpuBackend::adam_step(float* params, const float* grads, float* m, float* v, size_t n,
+                           const AdamConfig& config, int64_t step) {
+  cpu::adam_step(params, grads, m, v, n, config, step);
+}
+
+void CpuBackend::soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters, float alpha,
+                             float* q) {
+  cpu::soft_assign(z, rows, dims, mu, clusters, alpha, q);
+}
+
+double CpuBackend::kmeans_assign(const float* x, size_t rows, int dims, const float* centroids, int clusters,
+                                 int32_t* labels, double* sums, int64_t* counts) {
+  return cpu::kmeans_assign(x, rows, dims, centroids, clusters, labels, sums, counts);
+}
+
+void CpuBackend::rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
+                      float* space, float* q, float* logits) {
+  cpu::rate(pass, raw, scaled, rows, z, space, q, logits);
+}
+
+void CpuBackend::lrp(const Network& net, const float* params, const LrpComposite& composite, const float* x,
+                     size_t rows, const int32_t* classes, float* relevance, float* logits) {
+  cpu::lrp(layout_of(net), params, composite, x, rows, classes, relevance, logits);
+}
+
+void CpuBackend::gradient_x_input(const Network& net, const float* params, const float* x, size_t rows,
+                                  const int32_t* classes, float* out, float* logits) {
+  cpu::gradient_x_input(layout_of(net), params, x, rows, classes, out, logits);
+}
+
+}  // namespace resilinet::kernels::cpu

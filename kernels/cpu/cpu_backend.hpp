@@ -1,0 +1,41 @@
+// The CPU backend (kernels/backend.hpp): host memory and the kernels of kernels/cpu/.
+#pragma once
+#include "kernels/backend.hpp"
+
+namespace resilinet::kernels::cpu {
+
+// The rating pass of kernels/backend.hpp, fused per tile of rows (OpenMP over tiles).
+void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
+          float* space, float* q, float* logits);
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+  std::string describe() const override;
+  bool host_memory() const override { return true; }
+  void* allocate(size_t bytes) override;
+  void release(void* p) noexcept override;
+  void upload(void* device, const void* host, size_t bytes) override;
+  void download(void* host, const void* device, size_t bytes) override;
+  void copy(void* to, const void* from, size_t bytes) override;
+  void fill_zero(void* p, size_t bytes) override;
+  std::unique_ptr<Network> network(const MlpLayout& layout) override;
+  void mlp_forward(const Network& net, const float* params, const float* x, size_t rows, float* y,
+                   int stop_layer = -1) override;
+  double mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
+                              const LossSpec& loss, const LatentLoss* latent, float* grads) override;
+  void adam_step(float* params, const float* grads, float* m, float* v, size_t n, const AdamConfig& config,
+                 int64_t step) override;
+  void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters, float alpha,
+                   float* q) override;
+  double kmeans_assign(const float* x, size_t rows, int dims, const float* centroids, int clusters,
+                       int32_t* labels, double* sums, int64_t* counts) override;
+  void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z, float* space,
+            float* q, float* logits) override;
+  void lrp(const Network& net, const float* params, const LrpComposite& composite, const float* x, size_t rows,
+           const int32_t* classes, float* relevance, float* logits = nullptr) override;
+  void gradient_x_input(const Network& net, const float* params, const float* x, size_t rows,
+                        const int32_t* classes, float* out, float* logits = nullptr) override;
+};
+
+}  // namespace resilinet::kernels::cpu
