@@ -45,4 +45,24 @@ std::unique_ptr<Backend> make_backend(const std::string& device) {
   return it->second();
 }
 
+double kmeans_assign_host(Backend& backend, const float* x, size_t rows, int dims, const float* centroids,
+                          int clusters, int32_t* labels, double* sums, int64_t* counts) {
+  if (backend.host_memory()) return backend.kmeans_assign(x, rows, dims, centroids, clusters, labels, sums, counts);
+  const size_t values = rows * size_t(dims), table = size_t(clusters) * size_t(dims);
+  BackendArray<float> x_d(backend, values), mu_d(backend, table);
+  BackendArray<int32_t> labels_d(backend, rows);
+  BackendArray<double> sums_d(backend, table);
+  BackendArray<int64_t> counts_d(backend, size_t(clusters));
+  x_d.upload(x, values);
+  mu_d.upload(centroids, table);
+  sums_d.upload(sums, table);
+  counts_d.upload(counts, size_t(clusters));
+  const double inertia = backend.kmeans_assign(x_d.data(), rows, dims, mu_d.data(), clusters, labels_d.data(),
+                                               sums_d.data(), counts_d.data());
+  if (rows) backend.download(labels, labels_d.data(), rows * sizeof(int32_t));
+  backend.download(sums, sums_d.data(), table * sizeof(double));
+  backend.download(counts, counts_d.data(), size_t(clusters) * sizeof(int64_t));
+  return inertia;
+}
+
 }  // namespace resilinet::kernels

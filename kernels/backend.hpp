@@ -66,11 +66,13 @@ class Backend {
                                       size_t rows, const LossSpec& loss, const LatentLoss* latent,
                                       float* grads) = 0;
   virtual void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
-                         const cpu::AdamConfig& config, int64_t step) = 0;
+                         const AdamConfig& config, int64_t step) = 0;
   virtual void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters,
                            float alpha, float* q) = 0;
   virtual double kmeans_assign(const float* x, size_t rows, int dims, const float* centroids,
                                int clusters, int32_t* labels, double* sums, int64_t* counts) = 0;
+  // k-means++ and Lloyd on a sample (x in this backend's memory; the result on the host).
+  virtual KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options) = 0;
   // z [rows x latent], space [rows x space dims], q [rows x clusters], logits [rows x clusters]
   // (only with a head). raw: the rows unscaled, NaN where missing (nullptr: all observed).
   virtual void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows,
@@ -95,6 +97,11 @@ class BackendUnavailable : public std::runtime_error {
 std::unique_ptr<Backend> make_backend(const std::string& device);
 // The keys this build knows, for messages.
 std::vector<std::string> backend_names();
+
+// kmeans_assign on host arrays, staged through the backend's memory: labels written, sums and
+// counts added to, as the op does.
+double kmeans_assign_host(Backend& backend, const float* x, size_t rows, int dims, const float* centroids,
+                          int clusters, int32_t* labels, double* sums, int64_t* counts);
 
 // n values of T in a backend's memory, released on destruction.
 template <class T>

@@ -45,7 +45,35 @@ struct LatentLoss {
   float* dmu = nullptr;               // out [clusters x width]: overwritten with dL/dmu
 };
 
+// Adam's constants (step counts from 1; bias-corrected).
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // L2 added to the gradient (not decoupled)
+};
+
+// k-means: k-means++ initialisation, then Lloyd iterations; the restart with the lowest inertia wins.
+struct KMeansOptions {
+  int clusters = 5;
+  int restarts = 4;
+  int max_iterations = 100;
+  double tolerance = 1e-6;  // relative inertia change that stops Lloyd iterations
+  uint64_t seed = 0;
+};
+struct KMeansResult {
+  std::vector<float> centroids;  // [clusters x dims]
+  std::vector<int32_t> labels;   // [rows]
+  double inertia = 0;
+  int iterations = 0;
+};
+
 namespace cpu {
+
+using kernels::AdamConfig;
+using kernels::KMeansOptions;
+using kernels::KMeansResult;
 
 // Rows per tile of the fused kernels; per-tile partial gradients are summed in tile order, so the
 // result does not depend on the thread count.
@@ -80,13 +108,6 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
                             size_t rows, const LossSpec& loss, const LatentLoss* latent,
                             float* grads);
 
-struct AdamConfig {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;  // L2 added to the gradient (not decoupled)
-};
 // One Adam step (step counts from 1) with bias correction, over a flat buffer.
 void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
                const AdamConfig& config, int64_t step);
@@ -108,19 +129,6 @@ double kl_target_loss_grad(const float* z, size_t rows, int dims, const float* m
 double kmeans_assign(const float* x, size_t rows, int dims, const float* centroids, int clusters,
                      int32_t* labels, double* sums, int64_t* counts);
 
-struct KMeansOptions {
-  int clusters = 5;
-  int restarts = 4;
-  int max_iterations = 100;
-  double tolerance = 1e-6;  // relative inertia change that stops Lloyd iterations
-  uint64_t seed = 0;
-};
-struct KMeansResult {
-  std::vector<float> centroids;  // [clusters x dims]
-  std::vector<int32_t> labels;   // [rows]
-  double inertia = 0;
-  int iterations = 0;
-};
 // k-means++ initialisation, then Lloyd iterations; the restart with the lowest inertia wins.
 KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options);
 

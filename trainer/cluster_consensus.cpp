@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "kernels/ops.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/splitmix.hpp"
 #include "trainer/cluster_metrics.hpp"
 
@@ -25,13 +25,14 @@ struct Assignment {
   double inertia = 0;
 };
 
-Assignment assign(const float* x, size_t rows, int dims, const std::vector<float>& centroids, int clusters) {
+Assignment assign(kernels::Backend& backend, const float* x, size_t rows, int dims, const std::vector<float>& centroids,
+                  int clusters) {
   Assignment a;
   a.labels.resize(rows);
   a.counts.assign(clusters, 0);
   a.sums.assign(size_t(clusters) * dims, 0.0);
-  a.inertia = kernels::cpu::kmeans_assign(x, rows, dims, centroids.data(), clusters, a.labels.data(), a.sums.data(),
-                                          a.counts.data());
+  a.inertia = kernels::kmeans_assign_host(backend, x, rows, dims, centroids.data(), clusters, a.labels.data(),
+                                          a.sums.data(), a.counts.data());
   return a;
 }
 
@@ -62,12 +63,18 @@ double Consensus::min_agreement() const {
 
 Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<const int64_t> keys,
                            const ConsensusOptions& o) {
+  return consensus_kmeans(x, rows, dims, keys, o, kernels::cpu::host_backend());
+}
+
+Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<const int64_t> keys,
+                           const ConsensusOptions& o, kernels::Backend& backend) {
   const int K = o.clusters, R = o.restarts;
   const size_t D = size_t(dims);
   Consensus out;
   std::vector<Assignment> restarts;
   std::vector<std::vector<float>> restart_centroids;
   std::vector<float> part;
+  kernels::Staged<float> part_in(backend);
   for (int r = 0; r < R; ++r) {
     const uint64_t seed = splitmix64(o.seed * 131 + uint64_t(r));
     part.clear();
@@ -78,13 +85,13 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
       part.assign(x, x + rows * D);
       part_rows = rows;
     }
-    kernels::cpu::KMeansOptions km;
+    kernels::KMeansOptions km;
     km.clusters = K;
     km.restarts = o.kmeans_restarts;
     km.max_iterations = o.max_iterations;
     km.seed = seed;
-    const auto fit = kernels::cpu::kmeans(part.data(), part_rows, dims, km);
-    restarts.push_back(assign(x, rows, dims, fit.centroids, K));
+    const auto fit = backend.kmeans(part_in.put(part.data(), part.size()), part_rows, dims, km);
+    restarts.push_back(assign(backend, x, rows, dims, fit.centroids, K));
     restart_centroids.push_back(fit.centroids);
     if (has_near_empty(restarts.back().counts, rows, o.min_share)) out.near_empty_restarts.push_back(r);
   }
@@ -107,13 +114,13 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
 
   // Polish: Lloyd iterations on the whole sample from the chosen centroids.
   std::vector<float> centroids = restart_centroids[out.chosen];
-  Assignment a = assign(x, rows, dims, centroids, K);
+  Assignment a = assign(backend, x, rows, dims, centroids, K);
   for (int it = 0; it < o.max_iterations; ++it) {
     for (int k = 0; k < K; ++k)
       if (a.counts[k] > 0)
         for (size_t j = 0; j < D; ++j) centroids[k * D + j] = float(a.sums[k * D + j] / double(a.counts[k]));
     const double before = a.inertia;
-    Assignment next = assign(x, rows, dims, centroids, K);
+    Assignment next = assign(backend, x, rows, dims, centroids, K);
     ++out.polish_iterations;
     const bool settled = next.labels == a.labels;
     a = std::move(next);

@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "kernels/backend.hpp"
+
 namespace resilinet {
 
 struct ConsensusOptions {
@@ -39,6 +41,9 @@ struct Consensus {
 
 // rows x dims values in x; keys (one per row, e.g. the cell id) decide which restart sees which
 // row, so the split does not depend on the order of the rows.
+// The k-means and assignment passes run on `backend` (x stays on the host); without one, on the CPU.
+Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<const int64_t> keys,
+                           const ConsensusOptions& options, kernels::Backend& backend);
 Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<const int64_t> keys,
                            const ConsensusOptions& options);
 

@@ -24,7 +24,9 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
   const size_t D = size_t(model.cluster_dims()), F = size_t(model.features());
   const size_t total = ctx.data.total_rows();
   SpaceSample s;
-  std::vector<float> raw, scaled, space;
+  std::vector<float> raw, scaled;
+  const ModelOnBackend on(model, ctx.backend, false);
+  RatingBuffers rated;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     raw.clear();
     scaled.clear();
@@ -35,9 +37,8 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
         s.cell_id.push_back(b.cell_id[r]);
       }
     const size_t n = raw.size() / F;
-    space.resize(n * D);
-    clustering_space(model, raw.data(), scaled.data(), n, space.data());
-    s.rows.insert(s.rows.end(), space.begin(), space.end());
+    rate_scaled(on, raw.data(), scaled.data(), n, rated, false);
+    s.rows.insert(s.rows.end(), rated.space.begin(), rated.space.begin() + ptrdiff_t(n * D));
   });
   return s;
 }
@@ -81,7 +82,7 @@ nlohmann::json initial_clusters(Model& model, TrainContext& ctx) {
   o.max_iterations = cfg.kmeans.max_iterations;
   o.min_share = cfg.min_share;
   o.seed = ctx.config.seed * 8 + 2;
-  Consensus c = consensus_kmeans(sample.rows.data(), rows, int(D), sample.cell_id, o);
+  Consensus c = consensus_kmeans(sample.rows.data(), rows, int(D), sample.cell_id, o, ctx.backend);
 
   // Scale the space so the Student-t kernel of q (unit width) sees clusters of width `spread`:
   // when clusters are much narrower than 1, q is nearly uniform and the KL target means nothing.

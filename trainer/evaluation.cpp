@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "kernels/ops.hpp"
+#include "kernels/backend.hpp"
 #include "trainer/cluster_metrics.hpp"
 #include "trainer/training.hpp"
 
@@ -29,12 +29,13 @@ std::vector<float> baseline_centroids(const Model& model, TrainContext& ctx) {
     for (size_t r = 0; r < b.rows; ++r)
       if (in_cluster_sample(b.cell_id[r], ctx.config, total)) sample.insert(sample.end(), x + r * F, x + (r + 1) * F);
   });
-  kernels::cpu::KMeansOptions km;
+  kernels::KMeansOptions km;
   km.clusters = model.clusters;
   km.restarts = cfg.kmeans.restarts;
   km.max_iterations = cfg.kmeans.max_iterations;
   km.seed = ctx.config.seed * 8 + 5;
-  return kernels::cpu::kmeans(sample.data(), sample.size() / F, int(F), km).centroids;
+  kernels::Staged<float> sample_in(ctx.backend);
+  return ctx.backend.kmeans(sample_in.put(sample.data(), sample.size()), sample.size() / F, int(F), km).centroids;
 }
 
 // Rows of a table relabelled: row r moves to map[r] - 1.
@@ -67,6 +68,12 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   const std::vector<float> baseline = baseline_centroids(model, ctx);
   ctx.progress.begin("evaluate", N);
   RatingBuffers out;
+  kernels::Backend& backend = ctx.backend;
+  const ModelOnBackend on(model, backend, true);
+  const auto autoencoder = backend.network(model.autoencoder);
+  const kernels::BackendArray<float> autoencoder_params(backend, model.autoencoder_params);
+  kernels::Staged<float> x_in(backend);
+  kernels::Landing<float> recon_out(backend);
   // Tables over levels 0..K (row and column 0 stay empty for levels; 0 is "no rating" for
   // /external_rating) and the baseline's clusters 0..K-1 before ordering.
   ContingencyTable base_vs_model(K, K + 1), base_vs_planted(K, K + 1), base_vs_external(K, K + 1),
@@ -85,17 +92,18 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   uint64_t agree = 0, seen = 0;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
                         [&](const Batch& b, const float* x) {
-                          rate_scaled(model, b.x, x, b.rows, out, true);
+                          rate_scaled(on, b.x, x, b.rows, out, true);
                           base_labels.resize(b.rows);
                           base_batch_sums.assign(size_t(K) * F, 0.0);
                           base_batch_counts.assign(K, 0);
-                          kernels::cpu::kmeans_assign(x, b.rows, int(F), baseline.data(), K, base_labels.data(),
+                          kernels::kmeans_assign_host(backend, x, b.rows, int(F), baseline.data(), K, base_labels.data(),
                                                       base_batch_sums.data(), base_batch_counts.data());
                           for (size_t k = 0; k < base_sums.size(); ++k) base_sums[k] += base_batch_sums[k];
                           for (int k = 0; k < K; ++k) base_counts[k] += base_batch_counts[k];
                           recon.resize(b.rows * F);
-                          kernels::cpu::mlp_forward(model.autoencoder, model.autoencoder_params.data(),
-                                                    x, b.rows, recon.data());
+                          backend.mlp_forward(*autoencoder, autoencoder_params.data(), x_in.put(x, b.rows * F), b.rows,
+                                              recon_out.at(recon.data(), recon.size()));
+                          recon_out.get();
                           for (size_t k = 0; k < b.rows * F; ++k) {
                             double e = double(recon[k]) - x[k];
                             sq_error += e * e;

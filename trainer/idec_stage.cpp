@@ -9,6 +9,7 @@
 // IDEC returns to the accepted state and halves its step; after idec.max_rollbacks it stops there.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -36,9 +37,12 @@ Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
   r.sizes.assign(K, 0);
   r.versus = ContingencyTable(K, K);
   RatingBuffers now, before;
+  const ModelOnBackend on_now(model, ctx.backend, false);
+  const std::optional<ModelOnBackend> on_before =
+      accepted ? std::optional<ModelOnBackend>(std::in_place, *accepted, ctx.backend, false) : std::nullopt;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
-    rate_scaled(model, b.x, x, b.rows, now, false);
-    if (accepted) rate_scaled(*accepted, b.x, x, b.rows, before, false);
+    rate_scaled(on_now, b.x, x, b.rows, now, false);
+    if (on_before) rate_scaled(*on_before, b.x, x, b.rows, before, false);
     for (size_t i = 0; i < b.rows; ++i) {
       const float* q = now.q.data() + i * K;
       for (int j = 0; j < K; ++j) r.frequency[j] += q[j];

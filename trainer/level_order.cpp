@@ -53,9 +53,10 @@ nlohmann::json order_levels(Model& model, TrainContext& ctx) {
   std::vector<int64_t> counts(K, 0);
   RatingBuffers out;
   std::iota(model.cluster_level.begin(), model.cluster_level.end(), 1);
+  const ModelOnBackend on(model, ctx.backend, false);
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
                         [&](const Batch& b, const float* x) {
-                          rate_scaled(model, b.x, x, b.rows, out, false);
+                          rate_scaled(on, b.x, x, b.rows, out, false);
                           for (size_t i = 0; i < b.rows; ++i) {
                             int k = out.cluster_level[i] - 1;  // identity map: level - 1 = cluster
                             ++counts[k];

@@ -76,12 +76,6 @@ kernels::MlpLayout Model::decoder() const {
 
 namespace {
 
-// The host CPU backend of the host-model entry points: its ops read the model's own vectors.
-kernels::cpu::CpuBackend& host_backend() {
-  static kernels::cpu::CpuBackend backend;
-  return backend;
-}
-
 // The networks of a rating pass on one backend (the decoder only in the completed space).
 struct PreparedNets {
   std::unique_ptr<kernels::Network> encoder, decoder, head;
@@ -158,7 +152,7 @@ void clustering_space(const Model& model, const float* raw, const float* scaled,
 void rate_scaled(const Model& model, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
                  bool with_classifier) {
   size_outputs(model, rows, out, with_classifier);
-  kernels::cpu::CpuBackend& cpu = host_backend();
+  kernels::cpu::CpuBackend& cpu = kernels::cpu::host_backend();
   const PreparedNets nets(model, cpu, with_classifier);
   const kernels::RatingPass pass = rating_pass(model, nets, model.autoencoder_params.data(),
                                                model.classifier_params.data(), model.centroids.data());

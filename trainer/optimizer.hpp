@@ -13,7 +13,7 @@
 namespace resilinet {
 
 struct AdamState {
-  kernels::cpu::AdamConfig config{};
+  kernels::AdamConfig config{};
   std::vector<float> m, v;
   int64_t step = 0;
 

@@ -112,6 +112,15 @@ double CpuBackend::kmeans_assign(const float* x, size_t rows, int dims, const fl
   return cpu::kmeans_assign(x, rows, dims, centroids, clusters, labels, sums, counts);
 }
 
+KMeansResult CpuBackend::kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options) {
+  return cpu::kmeans(x, rows, dims, options);
+}
+
+CpuBackend& host_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
 void CpuBackend::rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
                       float* space, float* q, float* logits) {
   cpu::rate(pass, raw, scaled, rows, z, space, q, logits);

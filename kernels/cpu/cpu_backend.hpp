@@ -8,6 +8,10 @@ namespace resilinet::kernels::cpu {
 void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
           float* space, float* q, float* logits);
 
+class CpuBackend;
+// One CPU backend for code that works on host buffers by design (the host-model entry points).
+CpuBackend& host_backend();
+
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
@@ -30,6 +34,7 @@ class CpuBackend final : public Backend {
                    float* q) override;
   double kmeans_assign(const float* x, size_t rows, int dims, const float* centroids, int clusters,
                        int32_t* labels, double* sums, int64_t* counts) override;
+  KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options) override;
   void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z, float* space,
             float* q, float* logits) override;
   void lrp(const Network& net, const float* params, const LrpComposite& composite, const float* x, size_t rows,
