@@ -22,7 +22,7 @@
 
 #include "datasets/synth.hpp"
 #include "kernels/ops.hpp"
-#include "trainer/model.hpp"
+#include "trainer/model/model.hpp"
 
 namespace {
 

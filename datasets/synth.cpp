@@ -84,7 +84,7 @@ std::string yaml_quoted(const std::string& text) {
   return q + "\"";
 }
 
-// The resolved options as a synth config (trainer/command_synth.cpp reads it back): numbers in
+// The resolved options as a synth config (trainer/commands/command_synth.cpp reads it back): numbers in
 // their shortest round-trip form, so the same shards can be written again from this file alone.
 std::string manifest_yaml(const SynthOptions& o, const SynthSummary& s) {
   std::string text = fmt::format(

@@ -11,7 +11,7 @@
 #include "kernels/backend.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
 #include "test_support.hpp"
-#include "trainer/optimizer.hpp"
+#include "trainer/model/optimizer.hpp"
 #if RESILINET_HAVE_CUDA
 #include "kernels/cuda/cuda_ops.hpp"
 #endif

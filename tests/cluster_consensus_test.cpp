@@ -1,4 +1,4 @@
-// The consensus of k-means restarts (trainer/cluster_consensus.hpp), the contingency-table forms of
+// The consensus of k-means restarts (trainer/stages/cluster_consensus.hpp), the contingency-table forms of
 // the adjusted Rand index and the quadratic weighted kappa, and the robust scaler.
 #include <algorithm>
 #include <cmath>
@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include "trainer/cluster_consensus.hpp"
-#include "trainer/cluster_metrics.hpp"
-#include "trainer/scaler.hpp"
+#include "trainer/stages/cluster_consensus.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
+#include "trainer/model/scaler.hpp"
 
 using namespace resilinet;
 

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "trainer/cluster_metrics.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
 
 using namespace resilinet;
 

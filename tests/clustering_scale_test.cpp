@@ -13,10 +13,10 @@
 #include "datasets/input_error.hpp"
 #include "datasets/shard_set.hpp"
 #include "test_support.hpp"
-#include "trainer/checkpoint.hpp"
-#include "trainer/cluster_metrics.hpp"
-#include "trainer/train_run.hpp"
-#include "trainer/training.hpp"
+#include "trainer/model/checkpoint.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
+#include "trainer/stages/train_run.hpp"
+#include "trainer/stages/training.hpp"
 
 namespace rt = resilinet::testing;
 using namespace resilinet;

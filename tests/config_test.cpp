@@ -4,7 +4,7 @@
 
 #include "datasets/input_error.hpp"
 #include "test_support.hpp"
-#include "trainer/config.hpp"
+#include "trainer/model/config.hpp"
 
 using resilinet::InputError;
 using resilinet::parse_train_config;

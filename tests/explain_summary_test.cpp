@@ -1,4 +1,4 @@
-// Tests of the per-level explanation summaries (trainer/explain_summary.hpp): values worked out by
+// Tests of the per-level explanation summaries (trainer/explain/explain_summary.hpp): values worked out by
 // hand on tiny examples, two batches == one batch, level checks. Not a test of LRP itself.
 #include <cmath>
 #include <random>
@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "trainer/explain_summary.hpp"
+#include "trainer/explain/explain_summary.hpp"
 
 namespace resilinet {
 namespace {

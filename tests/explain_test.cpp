@@ -15,8 +15,8 @@
 #include "datasets/shard.hpp"
 #include "kernels/ops.hpp"
 #include "test_support.hpp"
-#include "trainer/checkpoint.hpp"
-#include "trainer/optimizer.hpp"
+#include "trainer/model/checkpoint.hpp"
+#include "trainer/model/optimizer.hpp"
 
 namespace rt = resilinet::testing;
 using namespace resilinet;

@@ -18,7 +18,7 @@
 #include "isa_support.hpp"
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
-#include "trainer/cluster_metrics.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
 
 namespace cpu = resilinet::kernels::cpu;
 namespace ref = resilinet::kernels::reference;

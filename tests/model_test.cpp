@@ -11,8 +11,8 @@
 
 #include "datasets/synth.hpp"
 #include "kernels/ops.hpp"
-#include "trainer/config.hpp"
-#include "trainer/model.hpp"
+#include "trainer/model/config.hpp"
+#include "trainer/model/model.hpp"
 
 using namespace resilinet;
 

@@ -13,9 +13,9 @@
 #include "datasets/h5.hpp"
 #include "datasets/shard_set.hpp"
 #include "test_support.hpp"
-#include "trainer/config.hpp"
-#include "trainer/train_run.hpp"
-#include "trainer/training.hpp"
+#include "trainer/model/config.hpp"
+#include "trainer/stages/train_run.hpp"
+#include "trainer/stages/training.hpp"
 
 using namespace resilinet;
 namespace rt = resilinet::testing;

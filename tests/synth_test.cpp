@@ -23,7 +23,7 @@
 #include "datasets/synth.hpp"
 #include "kernels/ops.hpp"
 #include "test_support.hpp"
-#include "trainer/cluster_metrics.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
 
 namespace rt = resilinet::testing;
 using namespace resilinet;

@@ -1,0 +1,208 @@
+// `resilinet explain --checkpoint C --data GLOB --out DIR`: layer-wise relevance propagation of the
+// classifier head (seeded with the logit of the rated level, or of a chosen level), gradient x input,
+// and the perturbation sensitivity. Writes relevance per cell x feature (relevance.h5, relevance.csv)
+// and a JSON summary per level, system and component (explain_summary.json).
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "datasets/atomic_h5_file.hpp"
+#include "datasets/shard_set.hpp"
+#include "kernels/backend.hpp"
+#include "kernels/lrp.hpp"
+#include "trainer/outputs/atomic_file.hpp"
+#include "trainer/model/checkpoint.hpp"
+#include "trainer/commands/commands.hpp"
+#include "trainer/explain/explain_config.hpp"
+#include "trainer/explain/explain_summary.hpp"
+#include "trainer/outputs/progress.hpp"
+#include "trainer/stages/train_run.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+
+namespace {
+
+struct ExplainArgs {
+  std::string checkpoint, data, out = "explain", config, device = "cpu";
+  int level = 0;
+  double delta = 0;
+  bool no_sensitivity = false, quiet = false;
+};
+
+// Relevance and gradient x input per cell, streamed to HDF5 and CSV.
+class RelevanceOutput {
+ public:
+  RelevanceOutput(const std::string& dir, const Schema& schema, const std::vector<std::string>& regions,
+                  const std::string& composite)
+      : regions_(regions), features_(schema.size()), h5_(dir + "/relevance.h5"), csv_(dir + "/relevance.csv") {
+    h5::write_string_attribute(h5_, "format", "resilinet-relevance");
+    h5::write_int32_attribute(h5_, "format_version", 1);
+    h5::write_string_attribute(h5_, "composite", composite);
+    h5::write_string_array_attribute(h5_, "feature_names", schema.names());
+    h5::write_string_array_attribute(h5_, "region_names", regions);
+    const hsize_t chunk = 65536, F = features_;
+    cell_id_ = h5::create_row_dataset(h5_, "cell_id", H5T_STD_I64LE, 0, chunk, 0);
+    region_ = h5::create_row_dataset(h5_, "region", H5T_STD_U32LE, 0, chunk, 0);
+    level_ = h5::create_row_dataset(h5_, "level", H5T_STD_I32LE, 0, chunk, 0);
+    seed_level_ = h5::create_row_dataset(h5_, "seed_level", H5T_STD_I32LE, 0, chunk, 0);
+    relevance_ = h5::create_row_dataset(h5_, "relevance", H5T_IEEE_F32LE, F, chunk, 0);
+    gxi_ = h5::create_row_dataset(h5_, "gradient_x_input", H5T_IEEE_F32LE, F, chunk, 0);
+    std::string header = "cell_id,region,level,seed_level";
+    for (const auto& n : schema.names()) header += ",relevance_" + n;
+    csv_.write(header + "\n");
+  }
+
+  void append(const Batch& b, const int32_t* level, const int32_t* seed_level, const float* relevance,
+              const float* gxi) {
+    const hsize_t first = rows_, n = b.rows;
+    h5::write_rows(cell_id_, H5T_NATIVE_INT64, first, n, b.cell_id);
+    h5::write_rows(region_, H5T_NATIVE_UINT32, first, n, b.region);
+    h5::write_rows(level_, H5T_NATIVE_INT32, first, n, level);
+    h5::write_rows(seed_level_, H5T_NATIVE_INT32, first, n, seed_level);
+    h5::write_rows(relevance_, H5T_NATIVE_FLOAT, first, n, relevance);
+    h5::write_rows(gxi_, H5T_NATIVE_FLOAT, first, n, gxi);
+    std::string buf;
+    for (size_t i = 0; i < b.rows; ++i) {
+      const std::string& region = regions_[b.region[i]];
+      fmt::format_to(std::back_inserter(buf), "{},{},{},{}", b.cell_id[i],
+                     region.find_first_of(",\"\n") == std::string::npos ? region : nlohmann::json(region).dump(),
+                     level[i], seed_level[i]);
+      for (size_t f = 0; f < features_; ++f) fmt::format_to(std::back_inserter(buf), ",{:.6g}", relevance[i * features_ + f]);
+      buf += '\n';
+    }
+    csv_.write(buf);
+    rows_ += b.rows;
+  }
+
+  void commit() {
+    cell_id_.reset(); region_.reset(); level_.reset(); seed_level_.reset(); relevance_.reset(); gxi_.reset();
+    h5_.commit();
+    csv_.commit();
+  }
+
+ private:
+  std::vector<std::string> regions_;
+  size_t features_;
+  size_t rows_ = 0;
+  AtomicH5File h5_;
+  AtomicTextFile csv_;
+  h5::Dataset cell_id_, region_, level_, seed_level_, relevance_, gxi_;
+};
+
+std::string describe(const ExplainConfig& c, size_t layers) {
+  std::string s;
+  for (size_t l = 0; l < layers; ++l) {
+    const auto& r = l == 0 ? c.input : (l + 1 == layers ? c.top : c.middle);
+    s += fmt::format("{}layer {}: {}", l ? "; " : "", l, r.rule);
+    if (r.rule == "epsilon") s += fmt::format(" (epsilon {})", r.epsilon);
+    if (r.rule == "gamma") s += fmt::format(" (gamma {})", r.gamma);
+    if (r.rule == "alpha_beta") s += fmt::format(" (alpha {}, beta {})", r.alpha, r.beta);
+  }
+  return s;
+}
+
+void run_explain(const ExplainArgs& args) {
+  ExplainConfig config = load_explain_config(args.config);
+  if (args.level > 0) config.seed = std::to_string(args.level);
+  if (args.delta > 0) config.delta = args.delta;
+  if (args.no_sensitivity) config.sensitivity = false;
+
+  Checkpoint ck = read_checkpoint(args.checkpoint);
+  require_finished(ck, args.checkpoint);
+  const Model& model = ck.model;
+  ShardSet data = ShardSet::open(args.data);
+  require_same_schema(model.schema, args.checkpoint, data.schema(), args.data);
+  const kernels::LrpComposite composite = build_composite(config, model);
+  const int fixed_class = fixed_seed_class(config, model.clusters);
+  const std::string composite_text = describe(config, model.classifier.layers.size());
+  const size_t F = model.schema.size();
+
+  std::filesystem::create_directories(args.out);
+  Progress progress("", args.quiet);
+  progress.begin("explain", data.total_rows());
+  RelevanceOutput output(args.out, model.schema, data.region_names(), composite_text);
+  RelevanceSummary relevance_summary(model.schema, model.clusters);
+  RelevanceSummary gxi_summary(model.schema, model.clusters);
+  PerturbationSensitivity sensitivity(model.schema, config.delta, model.clusters);
+  const auto backend = make_device_backend(args.device, "resilinet explain", "--device");
+  kernels::Backend& b = *backend;
+  const auto head = b.network(model.classifier);
+  const kernels::BackendArray<float> head_params(b, model.classifier_params);
+  kernels::Staged<float> x_in(b);
+  kernels::Staged<int32_t> class_in(b);
+  kernels::Landing<float> logits_out(b), relevance_out(b), gxi_out(b);
+  const RateFunction rate = [&](const float* x, size_t rows, int32_t* level) {
+    std::vector<float> logits(rows * model.clusters);
+    b.mlp_forward(*head, head_params.data(), x_in.put(x, rows * F), rows, logits_out.at(logits.data(), logits.size()));
+    logits_out.get();
+    for (size_t i = 0; i < rows; ++i) {
+      const float* l = logits.data() + i * model.clusters;
+      level[i] = int32_t(std::max_element(l, l + model.clusters) - l) + 1;
+    }
+  };
+
+  std::vector<int32_t> level, seed_class, seed_level;
+  std::vector<float> relevance, gxi;
+  uint64_t done = 0;
+  for_each_scaled_batch(data, ck.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+    level.resize(b.rows);
+    rate(x, b.rows, level.data());
+    seed_class.resize(b.rows);
+    seed_level.resize(b.rows);
+    for (size_t i = 0; i < b.rows; ++i) {
+      seed_class[i] = fixed_class >= 0 ? fixed_class : level[i] - 1;
+      seed_level[i] = seed_class[i] + 1;
+    }
+    relevance.resize(b.rows * F);
+    gxi.resize(b.rows * F);
+    const float* xb = x_in.put(x, b.rows * F);
+    const int32_t* classes = class_in.put(seed_class.data(), b.rows);
+    backend->lrp(*head, head_params.data(), composite, xb, b.rows, classes, relevance_out.at(relevance.data(), relevance.size()));
+    backend->gradient_x_input(*head, head_params.data(), xb, b.rows, classes, gxi_out.at(gxi.data(), gxi.size()));
+    relevance_out.get();
+    gxi_out.get();
+    output.append(b, level.data(), seed_level.data(), relevance.data(), gxi.data());
+    relevance_summary.add(relevance.data(), level.data(), b.rows);
+    gxi_summary.add(gxi.data(), level.data(), b.rows);
+    if (config.sensitivity) sensitivity.add(rate, x, level.data(), b.rows);
+    done += b.rows;
+    progress.update(done, "", done);
+  });
+
+  nlohmann::json summary;
+  summary["checkpoint"] = args.checkpoint;
+  summary["data"] = args.data;
+  summary["cells"] = done;
+  summary["composite"] = composite_text;
+  summary["seed"] = config.seed == "rated" ? "logit of the rated level" : "logit of level " + config.seed;
+  summary["config"] = to_yaml(config);
+  summary["relevance"] = relevance_summary.to_json();
+  summary["gradient_x_input"] = gxi_summary.to_json();
+  if (config.sensitivity) summary["perturbation"] = sensitivity.to_json();
+  output.commit();
+  write_text_atomically(args.out + "/explain_summary.json", summary.dump(2) + "\n");
+  progress.end(fmt::format("{} cells explained into {} ({})", done, args.out, composite_text));
+}
+
+}  // namespace
+
+void add_explain_command(CLI::App& app) {
+  auto args = std::make_shared<ExplainArgs>();
+  auto* sub = app.add_subcommand("explain", "Explain ratings: LRP relevance, gradient x input, perturbation sensitivity");
+  sub->add_option("--checkpoint", args->checkpoint, "checkpoint.h5 from `resilinet train`")->required();
+  sub->add_option("--data", args->data, "Glob of shards to explain")->required();
+  sub->add_option("--out", args->out, "Output folder")->capture_default_str();
+  sub->add_option("--config,-c", args->config, "Explain YAML (lrp composite, seed, sensitivity; configs/README.md)");
+  sub->add_option("--level", args->level, "Seed every cell with this level's logit instead of its rated level")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--delta", args->delta, "Perturbation size in scaled units (default 0.1)")->check(CLI::PositiveNumber);
+  sub->add_option("--device", args->device, "Where to explain: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
+  sub->add_flag("--no-sensitivity", args->no_sensitivity, "Skip the perturbation analysis");
+  sub->add_flag("--quiet,-q", args->quiet, "No progress output");
+  sub->callback([args] { run_explain(*args); });
+}
+
+}  // namespace resilinet

@@ -1,0 +1,227 @@
+// `resilinet inspect`: opens and validates a set of shards, then streams it once in slabs and prints
+// rows, shards, schema, regions with row counts, per-feature min / median / max / missing and which
+// optional columns exist. It changes nothing and trains nothing.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "datasets/input_error.hpp"
+#include "datasets/shard_set.hpp"
+#include "kernels/splitmix.hpp"
+#include "trainer/commands/commands.hpp"
+
+namespace resilinet {
+namespace {
+
+constexpr size_t kSlabRows = 65536;
+constexpr size_t kDefaultMedianRows = 2'000'000;
+constexpr uint64_t kSampleSeed = 0x5eed1e5b1a5ull;
+constexpr size_t kShardsListed = 20;
+
+struct InspectOptions {
+  std::string positional;
+  std::string data;
+  size_t median_rows = kDefaultMedianRows;
+};
+
+// The rows medians are taken from, at most `limit` of them in memory: every row when the set has
+// no more than `limit` rows (exact medians), otherwise a uniform reservoir sample whose choices
+// come from a fixed-seed hash of the row's position, so the same set always gives the same output.
+class MedianRows {
+ public:
+  MedianRows(size_t total_rows, size_t features, size_t limit)
+      : features_(features), limit_(limit), exact_(total_rows <= limit) {
+    rows_.reserve(std::min(total_rows, limit) * features);
+  }
+
+  void add(const float* slab, size_t count) {
+    for (size_t r = 0; r < count; ++r, ++seen_) {
+      const float* row = slab + r * features_;
+      if (seen_ < limit_) {
+        rows_.insert(rows_.end(), row, row + features_);
+        continue;
+      }
+      uint64_t slot = splitmix64(kSampleSeed ^ seen_) % (seen_ + 1);
+      if (slot < limit_) std::copy(row, row + features_, rows_.begin() + slot * features_);
+    }
+  }
+
+  bool exact() const { return exact_; }
+  size_t rows() const { return rows_.size() / std::max<size_t>(features_, 1); }
+
+  // Median of the non-missing values of one feature (mean of the two middle ones for an even
+  // count); NaN when every value is missing.
+  double median(size_t feature) const {
+    std::vector<float> values;
+    values.reserve(rows());
+    for (size_t r = 0; r < rows(); ++r) {
+      float v = rows_[r * features_ + feature];
+      if (!std::isnan(v)) values.push_back(v);
+    }
+    if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+    size_t mid = values.size() / 2;
+    std::nth_element(values.begin(), values.begin() + mid, values.end());
+    double upper = values[mid];
+    if (values.size() % 2 == 1) return upper;
+    double lower = *std::max_element(values.begin(), values.begin() + mid);
+    return 0.5 * (lower + upper);
+  }
+
+ private:
+  size_t features_, limit_;
+  bool exact_;
+  uint64_t seen_ = 0;
+  std::vector<float> rows_;
+};
+
+struct FeatureStats {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+  uint64_t present = 0;
+  uint64_t missing = 0;
+};
+
+std::string number(double v) { return std::isnan(v) ? "-" : fmt::format("{:.7g}", v); }
+
+// Appends an aligned table: two-space indent, columns two spaces apart.
+void append_table(std::string& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    std::string line = " ";
+    for (size_t c = 0; c < row.size(); ++c)
+      line += " " + (c + 1 < row.size() ? fmt::format("{:<{}} ", row[c], widths[c]) : row[c]);
+    out += line + "\n";
+  }
+}
+
+std::string presence(size_t with, size_t shards) {
+  if (with == shards) return "yes";
+  if (with == 0) return "no";
+  return fmt::format("in {} of {} shards", with, shards);
+}
+
+void run_inspect(const InspectOptions& options) {
+  const std::string pattern = options.data.empty() ? options.positional : options.data;
+  if (pattern.empty())
+    throw InputError("", "data", "a shard glob, file or directory (inspect GLOB or --data GLOB)",
+                     "none");
+  const ShardSet set = ShardSet::open(pattern);
+  const Schema& schema = set.schema();
+  const size_t F = schema.size();
+
+  std::vector<FeatureStats> stats(F);
+  std::vector<uint64_t> region_rows(set.region_names().size(), 0);
+  MedianRows median_rows(set.total_rows(), F, options.median_rows);
+  ShardColumns slab;
+  for (size_t s = 0; s < set.shards().size(); ++s) {
+    ShardReader reader(set.shards()[s].path);
+    const std::vector<uint32_t>& to_global = set.region_map()[s];
+    for (size_t first = 0; first < reader.meta().rows; first += kSlabRows) {
+      size_t count = std::min(kSlabRows, reader.meta().rows - first);
+      reader.read_rows(first, count, slab);
+      for (size_t r = 0; r < count; ++r) {
+        ++region_rows[to_global[slab.region[r]]];
+        for (size_t f = 0; f < F; ++f) {
+          float v = slab.features[r * F + f];
+          FeatureStats& st = stats[f];
+          if (std::isnan(v)) {
+            ++st.missing;
+            continue;
+          }
+          ++st.present;
+          st.min = std::min(st.min, v);
+          st.max = std::max(st.max, v);
+        }
+      }
+      median_rows.add(slab.features.data(), count);
+    }
+  }
+
+  // Built in full before printing, so a failure mid-stream prints only the error line.
+  std::string out;
+  auto line = [&out](const std::string& s) { out += s + "\n"; };
+  line(fmt::format("dataset: {}", pattern));
+  line(fmt::format("rows: {}", set.total_rows()));
+  line(fmt::format("shards: {}", set.shards().size()));
+  std::vector<std::vector<std::string>> table;
+  for (size_t s = 0; s < set.shards().size() && s < kShardsListed; ++s)
+    table.push_back({set.shards()[s].path, fmt::format("{} rows", set.shards()[s].rows)});
+  append_table(out, table);
+  if (set.shards().size() > kShardsListed)
+    line(fmt::format("  ... and {} more", set.shards().size() - kShardsListed));
+
+  line(fmt::format("schema: {} features, systems: {}", F, fmt::join(schema.systems(), ", ")));
+  table = {{"#", "name", "system", "component", "direction", "unit"}};
+  for (size_t f = 0; f < F; ++f) {
+    const FeatureSpec& spec = schema.features[f];
+    table.push_back({std::to_string(f), spec.name, spec.system, spec.component,
+                     spec.direction > 0 ? "+1" : "-1", spec.unit.empty() ? "-" : spec.unit});
+  }
+  append_table(out, table);
+
+  line(fmt::format("regions: {}", set.region_names().size()));
+  table = {{"region", "rows"}};
+  for (size_t g = 0; g < region_rows.size(); ++g)
+    table.push_back({set.region_names()[g], std::to_string(region_rows[g])});
+  append_table(out, table);
+
+  size_t with_hazard = 0, with_planted = 0, with_external = 0;
+  for (const ShardMeta& m : set.shards()) {
+    with_hazard += m.has_hazard;
+    with_planted += m.has_planted_level;
+    with_external += m.has_external_rating;
+  }
+  const size_t shards = set.shards().size();
+  line(fmt::format("hazard: {}", presence(with_hazard, shards)));
+  line(fmt::format("planted_level: {}", presence(with_planted, shards)));
+  line(fmt::format("external_rating: {}", presence(with_external, shards)));
+
+  if (median_rows.exact())
+    line("features (median: exact, over non-missing values):");
+  else
+    line(fmt::format("features (median: estimated from a deterministic uniform sample of {} of {} "
+                     "rows, over non-missing values):",
+                     median_rows.rows(), set.total_rows()));
+  table = {{"name", "min", "median", "max", "missing"}};
+  for (size_t f = 0; f < F; ++f) {
+    const FeatureStats& st = stats[f];
+    bool any = st.present > 0;
+    table.push_back({schema.features[f].name, any ? number(st.min) : "-",
+                     number(median_rows.median(f)), any ? number(st.max) : "-",
+                     std::to_string(st.missing)});
+  }
+  append_table(out, table);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto options = std::make_shared<InspectOptions>();
+  auto* sub = app.add_subcommand(
+      "inspect", "Validate a set of shards and print rows, schema, regions and feature statistics");
+  auto* positional =
+      sub->add_option("shards", options->positional, "Shard glob, single shard or directory");
+  auto* data = sub->add_option("--data", options->data, "Same as the positional argument");
+  positional->excludes(data);
+  sub->add_option("--median-rows", options->median_rows,
+                  "Medians are exact up to this many rows, else estimated from a deterministic "
+                  "sample of this many rows (bounds memory)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->callback([options] { run_inspect(*options); });
+}
+
+}  // namespace resilinet

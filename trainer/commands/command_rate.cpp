@@ -1,0 +1,67 @@
+// `resilinet rate --checkpoint C --data GLOB --out DIR`: rates every cell with the frozen model
+// (classifier head level, nearest-cluster level, q and z) and writes HDF5, CSV and GeoJSON.
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "datasets/shard_set.hpp"
+#include "trainer/model/checkpoint.hpp"
+#include "trainer/commands/commands.hpp"
+#include "trainer/outputs/progress.hpp"
+#include "trainer/outputs/ratings_writer.hpp"
+#include "trainer/stages/train_run.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+
+namespace {
+struct RateArgs {
+  std::string checkpoint, data, out = "ratings", device = "cpu";
+  std::vector<std::string> formats = {"hdf5", "csv", "geojson"};
+  bool quiet = false;
+};
+}  // namespace
+
+void add_rate_command(CLI::App& app) {
+  auto args = std::make_shared<RateArgs>();
+  auto* sub = app.add_subcommand("rate", "Rate cells with a trained checkpoint");
+  sub->add_option("--checkpoint", args->checkpoint, "checkpoint.h5 from `resilinet train`")->required();
+  sub->add_option("--data", args->data, "Glob of shards to rate")->required();
+  sub->add_option("--out", args->out, "Output folder")->capture_default_str();
+  sub->add_option("--format", args->formats, "Outputs: hdf5, csv, geojson")
+      ->check(CLI::IsMember({"hdf5", "csv", "geojson"}))->capture_default_str();
+  sub->add_option("--device", args->device, "Where to rate: cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
+  sub->add_flag("--quiet,-q", args->quiet, "No progress output");
+  sub->callback([args] {
+    const auto backend = make_device_backend(args->device, "resilinet rate", "--device");
+    Checkpoint ck = read_checkpoint(args->checkpoint);
+    require_finished(ck, args->checkpoint);
+    ShardSet data = ShardSet::open(args->data);
+    require_same_schema(ck.model.schema, args->checkpoint, data.schema(), args->data);
+    RatingsOutputs outputs{false, false, false};
+    for (const auto& f : args->formats) {
+      outputs.hdf5 |= f == "hdf5";
+      outputs.csv |= f == "csv";
+      outputs.geojson |= f == "geojson";
+    }
+    Progress progress("", args->quiet);
+    progress.begin("rate", data.total_rows());
+    RatingsWriter writer(args->out, data.region_names(), ck.model.clusters, ck.model.latent_dims(), outputs);
+    const ModelOnBackend model(ck.model, *backend);
+    RatingBuffers rated;
+    std::vector<int64_t> counts(ck.model.clusters, 0);
+    for_each_scaled_batch(data, ck.config.slab_rows, &ck.model.scaler, 8192, [&](const Batch& b, const float* x) {
+      rate_scaled(model, b.x, x, b.rows, rated, true);
+      writer.append(b, rated);
+      for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i] - 1];
+      progress.update(writer.rows(), "", writer.rows());
+    });
+    writer.commit();
+    std::string summary = fmt::format("{} cells rated into {}; cells per level:", writer.rows(), args->out);
+    for (size_t k = 0; k < counts.size(); ++k) summary += fmt::format(" {}={}", k + 1, counts[k]);
+    progress.end(summary);
+  });
+}
+
+}  // namespace resilinet

@@ -1,0 +1,40 @@
+// The `resilinet` binary: parses the command line and maps failures to exit codes
+// (0 success, 2 bad input with one line naming file/field/expected, 1 internal error).
+#include <cstdio>
+#include <exception>
+
+#include "datasets/input_error.hpp"
+#include "trainer/commands/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"resilinet: community resilience rating (Resili-Net) - synth, ingest, inspect, "
+               "train, rate, explain"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", RESILINET_VERSION);
+  resilinet::add_synth_command(app);
+  resilinet::add_ingest_command(app);
+  resilinet::add_inspect_command(app);
+  resilinet::add_train_command(app);
+  resilinet::add_rate_command(app);
+  resilinet::add_explain_command(app);
+  resilinet::add_report_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const resilinet::InputError& e) {
+    std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "resilinet: internal error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,335 @@
+// Checkpoint writing and reading over the HDF5 RAII layer (datasets/h5.hpp). The model's layouts are
+// rebuilt from the stored config and schema and checked against the stored layout tables.
+#include "trainer/model/checkpoint.hpp"
+
+#include <filesystem>
+
+#include "datasets/atomic_h5_file.hpp"
+#include "datasets/h5.hpp"
+#include "datasets/input_error.hpp"
+
+namespace resilinet {
+namespace {
+
+using Group = h5::Handle<H5Gclose>;
+
+Group create_group(hid_t parent, const std::string& name) {
+  return Group(RESILINET_H5(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)));
+}
+
+template <class T> hid_t file_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_IEEE_F32LE;
+  else if constexpr (std::is_same_v<T, double>) return H5T_IEEE_F64LE;
+  else if constexpr (std::is_same_v<T, int32_t>) return H5T_STD_I32LE;
+  else if constexpr (std::is_same_v<T, int64_t>) return H5T_STD_I64LE;
+  else if constexpr (std::is_same_v<T, int8_t>) return H5T_STD_I8LE;
+  else return H5T_STD_U64LE;
+}
+template <class T> hid_t memory_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+  else if constexpr (std::is_same_v<T, int32_t>) return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, int64_t>) return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, int8_t>) return H5T_NATIVE_INT8;
+  else return H5T_NATIVE_UINT64;
+}
+
+// A [rows] or [rows x columns] array (columns = 0 for 1-D).
+template <class T>
+void write_array(hid_t loc, const std::string& name, const std::vector<T>& values, hsize_t columns = 0) {
+  const hsize_t width = columns ? columns : 1;
+  const hsize_t rows = values.size() / width;
+  auto ds = h5::create_row_dataset(loc, name, file_type<T>(), columns, std::max<hsize_t>(rows, 1), 0);
+  if (rows) h5::write_rows(ds, memory_type<T>(), 0, rows, values.data());
+}
+
+template <class T>
+std::vector<T> read_array(hid_t loc, const std::string& name, const std::string& file) {
+  if (!h5::has_link(loc, name)) throw InputError(file, name, "a dataset in the checkpoint", "missing");
+  auto ds = h5::open_row_dataset(loc, name);
+  auto dims = h5::dataset_dims(ds);
+  size_t n = 1;
+  for (auto d : dims) n *= d;
+  std::vector<T> out(n);
+  if (n) h5::read_rows(ds, memory_type<T>(), 0, dims[0], out.data());
+  return out;
+}
+
+std::string read_string(hid_t loc, const std::string& name, const std::string& file) {
+  if (!h5::has_attribute(loc, name)) throw InputError(file, name, "an attribute of the checkpoint", "missing");
+  auto v = h5::read_strings(h5::open_attribute(loc, name));
+  if (v.size() != 1) throw InputError(file, name, "one string", std::to_string(v.size()) + " values");
+  return v[0];
+}
+
+std::vector<std::string> read_string_array(hid_t loc, const std::string& name, const std::string& file) {
+  if (!h5::has_attribute(loc, name)) throw InputError(file, name, "an attribute of the checkpoint", "missing");
+  return h5::read_strings(h5::open_attribute(loc, name));
+}
+
+// Layout table: one row per layer: in, out, activation, weight_offset, bias_offset, grouped.
+std::vector<int64_t> layout_table(const kernels::MlpLayout& layout) {
+  std::vector<int64_t> t;
+  for (const auto& l : layout.layers)
+    t.insert(t.end(), {l.in, l.out, int64_t(l.act), int64_t(l.weight_offset), int64_t(l.bias_offset),
+                       int64_t(!l.mask.empty())});
+  return t;
+}
+
+void write_network(hid_t file, const std::string& name, const kernels::MlpLayout& layout,
+                   const std::vector<float>& params) {
+  auto g = create_group(file, name);
+  write_array(g, "params", params);
+  write_array(g, "layout", layout_table(layout), 6);
+  h5::write_string_array_attribute(g, "layout_columns",
+                                   {"in", "out", "activation", "weight_offset", "bias_offset", "grouped"});
+}
+
+std::vector<float> read_network(hid_t file, const std::string& name, const kernels::MlpLayout& expected,
+                                const std::string& path) {
+  if (!h5::has_link(file, name)) throw InputError(path, name, "a network group", "missing");
+  Group g(RESILINET_H5(H5Gopen2(file, name.c_str(), H5P_DEFAULT)));
+  auto table = read_array<int64_t>(g, "layout", path);
+  if (table != layout_table(expected))
+    throw InputError(path, name + "/layout", "the layout built from the stored config and schema",
+                     "a different layout");
+  auto params = read_array<float>(g, "params", path);
+  if (params.size() != expected.param_count)
+    throw InputError(path, name + "/params", std::to_string(expected.param_count) + " parameters",
+                     std::to_string(params.size()));
+  return params;
+}
+
+
+void write_adam(hid_t g, const std::string& prefix, const AdamState& a) {
+  write_array(g, prefix + "_step", std::vector<int64_t>{a.step});
+  write_array(g, prefix + "_m", a.m);
+  write_array(g, prefix + "_v", a.v);
+}
+
+AdamState read_adam(hid_t g, const std::string& prefix, size_t values, const std::string& path) {
+  AdamState a;
+  const auto step = read_array<int64_t>(g, prefix + "_step", path);
+  a.m = read_array<float>(g, prefix + "_m", path);
+  a.v = read_array<float>(g, prefix + "_v", path);
+  if (step.size() != 1 || a.m.size() != values || a.v.size() != values)
+    throw InputError(path, "in_progress/" + prefix, "an optimizer state of " + std::to_string(values) + " values",
+                     "other sizes");
+  a.step = step[0];
+  return a;
+}
+
+void write_idec_progress(hid_t g, const IdecProgress& c) {
+  write_adam(g, "centroid_adam", c.centroid_adam);
+  write_array(g, "frequency", c.frequency);
+  write_array(g, "refreshes_rollbacks", std::vector<int32_t>{c.refreshes, c.rollbacks});
+  write_array(g, "changed_lr_scale", std::vector<double>{c.changed, c.lr_scale});
+  h5::write_string_attribute(g, "start_json", c.start_json);
+  auto a = create_group(g, "accepted");
+  write_array(a, "params", c.accepted.params);
+  write_array(a, "centroids", c.accepted.centroids);
+  write_adam(a, "adam", c.accepted.adam);
+  write_adam(a, "centroid_adam", c.accepted.centroid_adam);
+  write_array(a, "frequency", c.accepted.frequency);
+}
+
+IdecProgress read_idec_progress(hid_t g, const Model& m, const std::string& path) {
+  IdecProgress c;
+  const size_t K = size_t(m.clusters), centroid_values = K * size_t(m.cluster_dims());
+  const size_t params = m.autoencoder.param_count;
+  c.centroid_adam = read_adam(g, "centroid_adam", centroid_values, path);
+  c.frequency = read_array<double>(g, "frequency", path);
+  const auto counts = read_array<int32_t>(g, "refreshes_rollbacks", path);
+  const auto numbers = read_array<double>(g, "changed_lr_scale", path);
+  c.start_json = read_string(g, "start_json", path);
+  if (!h5::has_link(g, "accepted")) throw InputError(path, "in_progress/accepted", "the accepted IDEC state", "missing");
+  Group a(RESILINET_H5(H5Gopen2(g, "accepted", H5P_DEFAULT)));
+  c.accepted.params = read_array<float>(a, "params", path);
+  c.accepted.centroids = read_array<float>(a, "centroids", path);
+  c.accepted.adam = read_adam(a, "adam", params, path);
+  c.accepted.centroid_adam = read_adam(a, "centroid_adam", centroid_values, path);
+  c.accepted.frequency = read_array<double>(a, "frequency", path);
+  if (c.frequency.size() != K || c.accepted.frequency.size() != K || counts.size() != 2 || numbers.size() != 2 ||
+      c.accepted.params.size() != params || c.accepted.centroids.size() != centroid_values)
+    throw InputError(path, "in_progress", "the IDEC state of " + std::to_string(K) + " clusters", "other sizes");
+  c.refreshes = counts[0];
+  c.rollbacks = counts[1];
+  c.changed = numbers[0];
+  c.lr_scale = numbers[1];
+  return c;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, const Checkpoint& ck) {
+  const Model& m = ck.model;
+  {
+    {
+      AtomicH5File f(path);
+      h5::write_string_attribute(f, "format", kCheckpointFormat);
+      h5::write_int32_attribute(f, "format_version", kCheckpointFormatVersion);
+      h5::write_string_attribute(f, "config_yaml", to_yaml(ck.config));
+      h5::write_string_attribute(f, "stage", ck.stage);
+      h5::write_string_attribute(f, "stage_metrics", ck.stage_metrics.dump());
+      std::vector<std::string> names, systems, components, units;
+      std::vector<int8_t> directions;
+      for (const auto& s : m.schema.features) {
+        names.push_back(s.name);
+        systems.push_back(s.system);
+        components.push_back(s.component);
+        units.push_back(s.unit);
+        directions.push_back(int8_t(s.direction));
+      }
+      h5::write_string_array_attribute(f, "feature_names", names);
+      h5::write_string_array_attribute(f, "feature_system", systems);
+      h5::write_string_array_attribute(f, "feature_component", components);
+      h5::write_string_array_attribute(f, "feature_unit", units);
+      h5::write_int8_array_attribute(f, "feature_direction", directions);
+      {
+        auto g = create_group(f, "scaler");
+        h5::write_string_attribute(g, "type", m.scaler.type);
+        write_array(g, "median", m.scaler.median);
+        write_array(g, "offset", m.scaler.offset);
+        write_array(g, "scale", m.scaler.scale);
+        write_array(g, "min", m.scaler.min);
+        write_array(g, "max", m.scaler.max);
+        write_array(g, "missing", m.scaler.missing);
+        write_array(g, "clip", std::vector<double>{m.scaler.clip});
+      }
+      if (ck.in_progress) {
+        const StageProgress& p = *ck.in_progress;
+        auto g = create_group(f, "in_progress");
+        h5::write_string_attribute(g, "stage", p.stage);
+        h5::write_int32_attribute(g, "epoch", p.epoch);
+        write_array(g, "step", std::vector<uint64_t>{p.step});
+        write_array(g, "adam_step", std::vector<int64_t>{p.adam.step});
+        write_array(g, "adam_m", p.adam.m);
+        write_array(g, "adam_v", p.adam.v);
+        if (p.idec) write_idec_progress(g, *p.idec);
+      }
+      write_network(f, "autoencoder", m.autoencoder, m.autoencoder_params);
+      h5::write_int32_attribute(f, "latent_layer", m.latent_layer);
+      write_network(f, "classifier", m.classifier, m.classifier_params);
+      {
+        auto g = create_group(f, "clusters");
+        write_array(g, "centroids", m.centroids, hsize_t(m.cluster_dims()));
+        write_array(g, "level", m.cluster_level);
+        write_array(g, "scale", std::vector<double>{m.cluster_scale});
+      }
+      f.commit();
+    }
+  }
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw InputError(path, "", "an existing checkpoint file", "no such file");
+  h5::File f;
+  try {
+    f = h5::open_file_read_only(path);
+  } catch (const h5::Error& e) {
+    throw InputError(path, "", "a readable HDF5 checkpoint", e.detail());
+  }
+  try {
+    if (!h5::has_attribute(f, "format") || read_string(f, "format", path) != kCheckpointFormat)
+      throw InputError(path, "format", std::string("'") + kCheckpointFormat + "'", "another file type");
+    auto version = h5::read_integers(h5::open_attribute(f, "format_version"));
+    if (version.size() != 1 || version[0] != kCheckpointFormatVersion)
+      throw InputError(path, "format_version", std::to_string(kCheckpointFormatVersion),
+                       version.empty() ? "none" : std::to_string(version[0]));
+    Checkpoint ck;
+    ck.config = parse_train_config(read_string(f, "config_yaml", path), path + ":config_yaml");
+    ck.stage = read_string(f, "stage", path);
+    if (h5::has_attribute(f, "stage_metrics")) {
+      ck.stage_metrics = nlohmann::json::parse(read_string(f, "stage_metrics", path), nullptr, false);
+      if (ck.stage_metrics.is_discarded() || !ck.stage_metrics.is_object())
+        throw InputError(path, "stage_metrics", "a JSON object", "unparsable text");
+    }
+    Schema schema;
+    auto names = read_string_array(f, "feature_names", path);
+    auto systems = read_string_array(f, "feature_system", path);
+    auto components = read_string_array(f, "feature_component", path);
+    auto units = read_string_array(f, "feature_unit", path);
+    auto directions = h5::read_integers(h5::open_attribute(f, "feature_direction"));
+    const size_t F = names.size();
+    if (systems.size() != F || components.size() != F || units.size() != F || directions.size() != F)
+      throw InputError(path, "feature_*", "schema attributes of equal length", "different lengths");
+    for (size_t i = 0; i < F; ++i)
+      schema.features.push_back({names[i], systems[i], components[i], int(directions[i]), units[i]});
+
+    Model m = assemble_model(ck.config, schema);
+    Group s(RESILINET_H5(H5Gopen2(f, "scaler", H5P_DEFAULT)));
+    m.scaler.type = read_string(s, "type", path);
+    m.scaler.median = read_array<double>(s, "median", path);
+    m.scaler.offset = read_array<double>(s, "offset", path);
+    m.scaler.scale = read_array<double>(s, "scale", path);
+    m.scaler.min = read_array<double>(s, "min", path);
+    m.scaler.max = read_array<double>(s, "max", path);
+    m.scaler.missing = read_array<uint64_t>(s, "missing", path);
+    const auto clip = read_array<double>(s, "clip", path);
+    if (m.scaler.offset.size() != F || m.scaler.scale.size() != F || m.scaler.median.size() != F ||
+        m.scaler.min.size() != F || m.scaler.max.size() != F || m.scaler.missing.size() != F || clip.size() != 1)
+      throw InputError(path, "scaler", std::to_string(F) + " values per array and one clip value", "another count");
+    m.scaler.clip = clip[0];
+    m.autoencoder_params = read_network(f, "autoencoder", m.autoencoder, path);
+    m.classifier_params = read_network(f, "classifier", m.classifier, path);
+    Group c(RESILINET_H5(H5Gopen2(f, "clusters", H5P_DEFAULT)));
+    m.centroids = read_array<float>(c, "centroids", path);
+    m.cluster_level = read_array<int32_t>(c, "level", path);
+    const auto cluster_scale = read_array<double>(c, "scale", path);
+    if (m.centroids.size() != size_t(m.clusters) * m.cluster_dims() || m.cluster_level.size() != size_t(m.clusters) ||
+        cluster_scale.size() != 1)
+      throw InputError(path, "clusters", std::to_string(m.clusters) + " centroids and levels and one scale",
+                       "another count");
+    m.cluster_scale = cluster_scale[0];
+    if (h5::has_link(f, "in_progress")) {
+      Group g(RESILINET_H5(H5Gopen2(f, "in_progress", H5P_DEFAULT)));
+      StageProgress p;
+      p.stage = read_string(g, "stage", path);
+      auto epoch = h5::read_integers(h5::open_attribute(g, "epoch"));
+      auto step = read_array<uint64_t>(g, "step", path);
+      auto adam_step = read_array<int64_t>(g, "adam_step", path);
+      p.adam.m = read_array<float>(g, "adam_m", path);
+      p.adam.v = read_array<float>(g, "adam_v", path);
+      const size_t params = p.stage == "classifier" ? m.classifier.param_count
+                            : p.stage == "pretrain" || p.stage == "idec" ? m.autoencoder.param_count : 0;
+      if (params == 0) throw InputError(path, "in_progress/stage", "pretrain, idec or classifier", p.stage);
+      if (p.stage == "idec") p.idec = read_idec_progress(g, m, path);
+      if (epoch.size() != 1 || step.size() != 1 || adam_step.size() != 1 || p.adam.m.size() != params ||
+          p.adam.v.size() != params)
+        throw InputError(path, "in_progress", "epoch, step and Adam moments of " + std::to_string(params) + " values",
+                         "other sizes");
+      p.epoch = int(epoch[0]);
+      p.step = step[0];
+      p.adam.step = adam_step[0];
+      ck.in_progress = std::move(p);
+    }
+    ck.model = std::move(m);
+    return ck;
+  } catch (const h5::Error& e) {
+    throw InputError(path, "", "a readable resilinet checkpoint", e.detail());
+  }
+}
+
+void require_finished(const Checkpoint& checkpoint, const std::string& path) {
+  if (checkpoint.stage != "done" || checkpoint.in_progress)
+    throw InputError(path, "stage", "'done' (a finished training run; resume it with `resilinet train --resume`)",
+                     checkpoint.in_progress ? "'" + checkpoint.in_progress->stage + "' under way" : "'" + checkpoint.stage + "'");
+}
+
+void require_same_schema(const Schema& model_schema, const std::string& checkpoint_path,
+                         const Schema& data_schema, const std::string& data_path) {
+  if (model_schema == data_schema) return;
+  if (model_schema.size() != data_schema.size())
+    throw InputError(data_path, "feature_names",
+                     std::to_string(model_schema.size()) + " features as in checkpoint " + checkpoint_path,
+                     std::to_string(data_schema.size()));
+  for (size_t i = 0; i < model_schema.size(); ++i)
+    if (!(model_schema.features[i] == data_schema.features[i]))
+      throw InputError(data_path, "feature " + std::to_string(i),
+                       "'" + model_schema.features[i].name + "' (" + model_schema.features[i].system + ", " +
+                           model_schema.features[i].component + ") as in checkpoint " + checkpoint_path,
+                       "'" + data_schema.features[i].name + "' (" + data_schema.features[i].system + ", " +
+                           data_schema.features[i].component + ")");
+}
+
+}  // namespace resilinet

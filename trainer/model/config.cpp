@@ -1,0 +1,199 @@
+// Strict YAML binding of TrainConfig. One field list (visit_config) drives both reading and
+// writing, so the resolved YAML can never miss a key that the reader accepts.
+#include "trainer/model/config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "datasets/input_error.hpp"
+#include "trainer/model/yaml_binding.hpp"
+
+namespace resilinet {
+namespace {
+
+using yaml_binding::Reader;
+using yaml_binding::Writer;
+
+template <class V> void visit_optimizer(V& v, OptimizerConfig& o) {
+  v.choice("type", o.type, {"adam"});
+  v.field("lr", o.lr);
+  v.field("beta1", o.beta1);
+  v.field("beta2", o.beta2);
+  v.field("eps", o.eps);
+  v.field("weight_decay", o.weight_decay);
+}
+
+template <class V> void visit_config(V& v, TrainConfig& c) {
+  v.field("data", c.data);
+  v.section("run", [&](V& s) {
+    s.field("dir", c.run_dir);
+    s.field("seed", c.seed);
+    s.field("threads", c.threads);
+    s.choice("device", c.device, {"cpu", "cuda", "auto"});
+    s.field("checkpoint_keep", c.checkpoint_keep);
+    s.field("checkpoint_every", c.checkpoint_every);
+    s.field("metrics_sample_rows", c.metrics_sample_rows);
+  });
+  v.section("loader", [&](V& s) { s.field("slab_rows", c.slab_rows); });
+  v.section("scaler", [&](V& s) {
+    s.choice("type", c.scaler.type, {"robust", "minmax", "zscore"});
+    s.field("lower_quantile", c.scaler.lower_quantile);
+    s.field("upper_quantile", c.scaler.upper_quantile);
+    s.field("clip", c.scaler.clip);
+  });
+  v.section("encoder", [&](V& s) {
+    s.field("group_width", c.encoder.group_width);
+    s.field("hidden", c.encoder.hidden);
+    s.field("latent", c.encoder.latent);
+    s.field("decoder", c.encoder.decoder);
+  });
+  v.section("pretrain", [&](V& s) {
+    s.field("epochs", c.pretrain.epochs);
+    s.field("min_steps", c.pretrain.min_steps);
+    s.field("batch", c.pretrain.batch);
+    s.field("mask_rate", c.pretrain.mask_rate);
+    s.field("input_noise", c.pretrain.input_noise);
+    s.section("optimizer", [&](V& o) { visit_optimizer(o, c.pretrain.optimizer); });
+  });
+  v.section("clusters", [&](V& s) {
+    s.field("k", c.clusters.k);
+    s.choice("space", c.clusters.space, {"completed", "latent"});
+    s.field("alpha", c.clusters.alpha);
+    s.field("spread", c.clusters.spread);
+    s.field("restarts", c.clusters.restarts);
+    s.field("restart_share", c.clusters.restart_share);
+    s.field("min_share", c.clusters.min_share);
+    s.section("kmeans", [&](V& k) {
+      k.field("restarts", c.clusters.kmeans.restarts);
+      k.field("max_iterations", c.clusters.kmeans.max_iterations);
+      k.field("sample_rows", c.clusters.kmeans.sample_rows);
+    });
+  });
+  v.section("idec", [&](V& s) {
+    s.field("gamma", c.idec.gamma);
+    s.field("refresh_every", c.idec.refresh_every);
+    s.field("tol", c.idec.tol);
+    s.field("max_change", c.idec.max_change);
+    s.field("max_rollbacks", c.idec.max_rollbacks);
+    s.field("max_epochs", c.idec.max_epochs);
+    s.field("batch", c.idec.batch);
+    s.section("optimizer", [&](V& o) { visit_optimizer(o, c.idec.optimizer); });
+  });
+  v.section("levels", [&](V& s) { s.choice("order", c.level_order, {"component_score"}); });
+  v.section("classifier", [&](V& s) {
+    s.field("hidden", c.classifier.net.hidden);
+    s.field("epochs", c.classifier.epochs);
+    s.field("min_steps", c.classifier.min_steps);
+    s.field("batch", c.classifier.batch);
+    s.field("holdout", c.classifier.holdout);
+    s.section("optimizer", [&](V& o) { visit_optimizer(o, c.classifier.optimizer); });
+  });
+}
+
+void require(bool ok, const TrainConfig& c, const std::string& key, const std::string& expected,
+             const std::string& found) {
+  if (!ok) throw InputError(c.source_file, key, expected, found);
+}
+
+void validate(const TrainConfig& c) {
+  auto positive = [&](long long v, const char* key) {
+    require(v > 0, c, key, "a positive integer", std::to_string(v));
+  };
+  positive(c.encoder.group_width, "encoder.group_width");
+  positive(c.encoder.latent, "encoder.latent");
+  for (int w : c.encoder.hidden) positive(w, "encoder.hidden");
+  for (int w : c.encoder.decoder) positive(w, "encoder.decoder");
+  for (int w : c.classifier.net.hidden) positive(w, "classifier.hidden");
+  require(c.pretrain.epochs >= 0, c, "pretrain.epochs", "an integer >= 0", std::to_string(c.pretrain.epochs));
+  positive(c.pretrain.batch, "pretrain.batch");
+  require(c.pretrain.mask_rate >= 0 && c.pretrain.mask_rate < 1, c, "pretrain.mask_rate", "a number in [0, 1)",
+          std::to_string(c.pretrain.mask_rate));
+  require(c.pretrain.input_noise >= 0, c, "pretrain.input_noise", "a number >= 0",
+          std::to_string(c.pretrain.input_noise));
+  // Cluster labels are stored in one byte; more than 100 levels is not a rating.
+  require(c.clusters.k >= 2 && c.clusters.k <= 100, c, "clusters.k", "an integer in [2, 100]",
+          std::to_string(c.clusters.k));
+  require(c.clusters.alpha > 0, c, "clusters.alpha", "a number > 0", std::to_string(c.clusters.alpha));
+  require(c.clusters.spread >= 0, c, "clusters.spread", "a number >= 0 (0 = unscaled)",
+          std::to_string(c.clusters.spread));
+  require(c.clusters.restarts >= 1 && c.clusters.restarts <= 64, c, "clusters.restarts", "an integer in [1, 64]",
+          std::to_string(c.clusters.restarts));
+  require(c.clusters.restart_share > 0 && c.clusters.restart_share <= 1, c, "clusters.restart_share",
+          "a number in (0, 1]", std::to_string(c.clusters.restart_share));
+  require(c.clusters.min_share >= 0 && c.clusters.min_share * c.clusters.k < 1, c, "clusters.min_share",
+          "a number in [0, 1/k)", std::to_string(c.clusters.min_share));
+  positive(c.clusters.kmeans.restarts, "clusters.kmeans.restarts");
+  positive(c.clusters.kmeans.max_iterations, "clusters.kmeans.max_iterations");
+  positive(static_cast<long long>(c.clusters.kmeans.sample_rows), "clusters.kmeans.sample_rows");
+  require(c.idec.gamma >= 0, c, "idec.gamma", "a number >= 0", std::to_string(c.idec.gamma));
+  require(c.idec.refresh_every > 0 && c.idec.refresh_every <= 10, c, "idec.refresh_every",
+          "a number of epochs in (0, 10]", std::to_string(c.idec.refresh_every));
+  require(c.idec.tol >= 0 && c.idec.tol < 1, c, "idec.tol", "a number in [0, 1)", std::to_string(c.idec.tol));
+  require(c.idec.max_change > 0 && c.idec.max_change <= 1, c, "idec.max_change", "a number in (0, 1]",
+          std::to_string(c.idec.max_change));
+  require(c.idec.max_rollbacks >= 0, c, "idec.max_rollbacks", "an integer >= 0", std::to_string(c.idec.max_rollbacks));
+  require(c.idec.max_epochs >= 0, c, "idec.max_epochs", "an integer >= 0", std::to_string(c.idec.max_epochs));
+  positive(c.idec.batch, "idec.batch");
+  require(c.scaler.lower_quantile >= 0 && c.scaler.lower_quantile < c.scaler.upper_quantile &&
+              c.scaler.upper_quantile <= 1,
+          c, "scaler.lower_quantile", "0 <= lower_quantile < upper_quantile <= 1",
+          std::to_string(c.scaler.lower_quantile) + " and " + std::to_string(c.scaler.upper_quantile));
+  require(c.scaler.clip >= 0, c, "scaler.clip", "a number >= 0", std::to_string(c.scaler.clip));
+  require(c.classifier.min_steps >= 0, c, "classifier.min_steps", "an integer >= 0",
+          std::to_string(c.classifier.min_steps));
+  require(c.pretrain.min_steps >= 0, c, "pretrain.min_steps", "an integer >= 0", std::to_string(c.pretrain.min_steps));
+  require(c.classifier.epochs >= 0, c, "classifier.epochs", "an integer >= 0", std::to_string(c.classifier.epochs));
+  positive(c.classifier.batch, "classifier.batch");
+  require(c.classifier.holdout > 0 && c.classifier.holdout < 1, c, "classifier.holdout",
+          "a number in (0, 1)", std::to_string(c.classifier.holdout));
+  positive(static_cast<long long>(c.slab_rows), "loader.slab_rows");
+  positive(c.checkpoint_keep, "run.checkpoint_keep");
+  require(c.threads >= 0, c, "run.threads", "an integer >= 0 (0 = all cores)", std::to_string(c.threads));
+  require(c.checkpoint_every >= 0, c, "run.checkpoint_every", "an integer >= 0 (0 = at stage ends only)",
+          std::to_string(c.checkpoint_every));
+  for (const auto* o : {&c.pretrain.optimizer, &c.idec.optimizer, &c.classifier.optimizer})
+    require(o->lr > 0, c, "optimizer.lr", "a number > 0", std::to_string(o->lr));
+}
+
+}  // namespace
+
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw InputError(file, "line " + std::to_string(e.mark.line + 1), "valid YAML", e.msg);
+  }
+  TrainConfig c;
+  c.source_file = file;
+  Reader r(root, file, "");
+  visit_config(r, c);
+  r.finish();
+  validate(c);
+  return c;
+}
+
+TrainConfig load_train_config(const std::string& path) {
+  if (path.empty()) {
+    TrainConfig c;
+    c.source_file = "<defaults>";
+    return c;
+  }
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "a readable config file", "cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_train_config(ss.str(), path);
+}
+
+std::string to_yaml(const TrainConfig& config) {
+  TrainConfig c = config;
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  Writer w(out);
+  visit_config(w, c);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace resilinet

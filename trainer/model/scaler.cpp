@@ -1,0 +1,120 @@
+// Scaler fitting (one streaming pass) and transform.
+#include "trainer/model/scaler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "datasets/input_error.hpp"
+#include "kernels/splitmix.hpp"
+
+namespace resilinet {
+void Scaler::transform(const float* x, size_t rows, float* out) const {
+  const size_t F = features();
+  std::vector<float> med(F), off(F), inv(F);
+  const float lo = float(-clip), hi = float(1.0 + clip);
+  for (size_t f = 0; f < F; ++f) {
+    med[f] = float(median[f]);
+    off[f] = float(offset[f]);
+    inv[f] = float(1.0 / scale[f]);
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t f = 0; f < F; ++f) {
+      float v = x[r * F + f];
+      if (std::isnan(v)) v = med[f];
+      out[r * F + f] = std::clamp((v - off[f]) * inv[f], lo, hi);
+    }
+}
+
+std::vector<float> Scaler::scaled_min() const {
+  std::vector<float> out(features());
+  for (size_t f = 0; f < features(); ++f) out[f] = float(std::clamp((min[f] - offset[f]) / scale[f], -clip, 1 + clip));
+  return out;
+}
+
+std::vector<float> Scaler::scaled_max() const {
+  std::vector<float> out(features());
+  for (size_t f = 0; f < features(); ++f) out[f] = float(std::clamp((max[f] - offset[f]) / scale[f], -clip, 1 + clip));
+  return out;
+}
+
+ScalerFitter::ScalerFitter(size_t features, uint64_t seed, size_t sample_cap)
+    : features_(features), seed_(seed), cap_(sample_cap),
+      sum_(features, 0.0), sumsq_(features, 0.0),
+      min_(features, std::numeric_limits<double>::infinity()),
+      max_(features, -std::numeric_limits<double>::infinity()),
+      count_(features, 0), missing_(features, 0), sample_(features) {}
+
+void ScalerFitter::add(const float* x, size_t rows) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t f = 0; f < features_; ++f) {
+      float v = x[r * features_ + f];
+      if (std::isnan(v)) {
+        ++missing_[f];
+        continue;
+      }
+      uint64_t n = count_[f]++;
+      sum_[f] += v;
+      sumsq_[f] += double(v) * v;
+      min_[f] = std::min(min_[f], double(v));
+      max_[f] = std::max(max_[f], double(v));
+      // Reservoir sampling (Algorithm R) keyed by the value's position: deterministic per seed.
+      if (sample_[f].size() < cap_) {
+        sample_[f].push_back(v);
+      } else {
+        uint64_t j = splitmix64(seed_ ^ splitmix64(n * features_ + f)) % (n + 1);
+        if (j < cap_) sample_[f][j] = v;
+      }
+    }
+}
+
+namespace {
+
+// The q-quantile of v (0 <= q <= 1) by linear interpolation between order statistics.
+double quantile(std::vector<float>& v, double q) {
+  const double pos = q * double(v.size() - 1);
+  const size_t below = size_t(pos);
+  std::nth_element(v.begin(), v.begin() + below, v.end());
+  const double low = v[below];
+  if (below + 1 >= v.size()) return low;
+  const double high = *std::min_element(v.begin() + below + 1, v.end());
+  return low + (pos - double(below)) * (high - low);
+}
+
+}  // namespace
+
+Scaler ScalerFitter::finish(const ScalerConfig& config, const std::string& file) const {
+  Scaler s;
+  s.type = config.type;
+  s.missing = missing_;
+  if (config.type == "robust") s.clip = config.clip;
+  for (size_t f = 0; f < features_; ++f) {
+    if (count_[f] == 0)
+      throw InputError(file, "/features column " + std::to_string(f),
+                       "at least one finite value to fit the scaler", "only missing values");
+    std::vector<float> v = sample_[f];
+    s.median.push_back(quantile(v, 0.5));
+    s.min.push_back(min_[f]);
+    s.max.push_back(max_[f]);
+    if (config.type == "zscore") {
+      double mean = sum_[f] / count_[f];
+      double var = std::max(0.0, sumsq_[f] / count_[f] - mean * mean);
+      s.offset.push_back(mean);
+      s.scale.push_back(var > 0 ? std::sqrt(var) : 1.0);
+    } else if (config.type == "robust") {
+      double low = quantile(v, config.lower_quantile), high = quantile(v, config.upper_quantile);
+      // A feature that is constant over the central range (mostly zeros, say) falls back to its
+      // full range, so its rare nonzero values still count.
+      if (!(high > low)) low = min_[f], high = max_[f];
+      s.offset.push_back(low);
+      s.scale.push_back(high > low ? high - low : 1.0);
+    } else {
+      double range = max_[f] - min_[f];
+      s.offset.push_back(min_[f]);
+      s.scale.push_back(range > 0 ? range : 1.0);
+    }
+  }
+  return s;
+}
+
+}  // namespace resilinet

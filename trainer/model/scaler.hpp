@@ -1,0 +1,53 @@
+// Feature scaling fitted on training data: median imputation of missing values, then robust
+// min-max (default: the 1st..99th percentile to [0,1], clipped a little beyond), min-max or z-score. Fitted in one streaming pass; saved in the checkpoint and reused by
+// every later step (rate, explain, scenarios).
+#pragma once
+#include "trainer/model/room.hpp"
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "trainer/model/config.hpp"
+
+namespace resilinet {
+
+struct Scaler {
+  std::string type = "minmax";      // robust | minmax | zscore
+  std::vector<double> median;       // imputation value per feature (training median)
+  std::vector<double> offset;       // scaled = (x - offset) / scale
+  std::vector<double> scale;
+  std::vector<double> min, max;     // observed training range (for bounds and range flags)
+  std::vector<uint64_t> missing;    // missing values per feature in the training data
+  // Scaled values are clipped to [-clip, 1 + clip] (robust scaling): a few extreme cells must not
+  // set the geometry every distance-based step sees. Infinity: no clipping.
+  double clip = std::numeric_limits<double>::infinity();
+
+  size_t features() const { return offset.size(); }
+  // out[rows x F] = scaled values; NaN inputs are replaced by the median first.
+  void transform(const float* x, size_t rows, float* out) const;
+  // Scaled value of the observed training min / max per feature, clipped as transform clips
+  // (z^B bounds for LRP).
+  std::vector<float> scaled_min() const;
+  std::vector<float> scaled_max() const;
+};
+
+// Streams batches of raw rows and fits a Scaler. The median is exact up to sample_cap values per
+// feature and a deterministic reservoir estimate beyond.
+class ScalerFitter {
+ public:
+  ScalerFitter(size_t features, uint64_t seed, size_t sample_cap = size_t(1) << 20);
+  void add(const float* x, size_t rows);
+  // Throws InputError(file, ...) if a feature has no finite value at all.
+  Scaler finish(const ScalerConfig& config, const std::string& file) const;
+
+ private:
+  size_t features_;
+  uint64_t seed_;
+  size_t cap_;
+  std::vector<double> sum_, sumsq_, min_, max_;
+  std::vector<uint64_t> count_, missing_;
+  std::vector<std::vector<float>> sample_;
+};
+
+}  // namespace resilinet

@@ -1,0 +1,65 @@
+// Terminal progress and JSON-lines metrics.
+#include "trainer/outputs/progress.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace resilinet {
+
+Progress::Progress(const std::string& metrics_path, bool quiet) : quiet_(quiet) {
+  tty_ = isatty(fileno(stderr)) != 0;
+  if (!metrics_path.empty()) metrics_ = std::fopen(metrics_path.c_str(), "a");
+}
+
+Progress::~Progress() {
+  if (metrics_) std::fclose(metrics_);
+}
+
+void Progress::begin(const std::string& stage, uint64_t total_steps) {
+  stage_ = stage;
+  total_ = total_steps;
+  start_ = last_ = Clock::now();
+  last_decile_ = -1;
+}
+
+void Progress::update(uint64_t step, const std::string& detail, uint64_t samples_done) {
+  if (quiet_) return;
+  auto now = Clock::now();
+  double elapsed = std::chrono::duration<double>(now - start_).count();
+  int decile = total_ ? int(10 * step / total_) : 0;
+  bool due = tty_ ? std::chrono::duration<double>(now - last_).count() > 0.25 : decile > last_decile_;
+  if (!due) return;
+  last_ = now;
+  last_decile_ = decile;
+  double rate = elapsed > 0 ? samples_done / elapsed : 0;
+  double eta = (total_ && step > 0) ? elapsed * double(total_ - std::min(step, total_)) / step : 0;
+  std::string line = fmt::format("[{}] step {}/{} {} {:.0f} samples/s ETA {:.0f}s", stage_, step,
+                                 total_, detail, rate, eta);
+  if (tty_) std::fprintf(stderr, "\r%-100s", line.c_str());
+  else std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+void Progress::end(const std::string& summary) {
+  if (quiet_) return;
+  double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+  if (tty_) std::fprintf(stderr, "\r%-100s\r", "");
+  std::fprintf(stderr, "[%s] done in %.1fs: %s\n", stage_.c_str(), elapsed, summary.c_str());
+  std::fflush(stderr);
+}
+
+void Progress::record(nlohmann::json record) {
+  if (!metrics_) return;
+  if (!record.contains("stage")) record["stage"] = stage_;
+  std::string line = record.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), metrics_);
+  std::fflush(metrics_);
+}
+
+void Progress::message(const std::string& line) {
+  if (quiet_) return;
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+}  // namespace resilinet

@@ -1,0 +1,157 @@
+// Aggregation behind `resilinet report` (trainer/report/report.hpp) and its JSON form.
+#include "trainer/report/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "trainer/model/model.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+namespace {
+
+constexpr size_t kHazardSampleCap = size_t(1) << 20;  // hazard values kept for the quantiles
+constexpr uint64_t kHazardSampleSeed = 0x68617a;
+constexpr uint64_t kMapSampleSeed = 0x6d6170;
+
+// Risk class 0 (lowest) .. kRiskClasses - 1 (highest) of a hazard value.
+int risk_class(const std::vector<double>& cuts, double hazard) {
+  return int(std::upper_bound(cuts.begin(), cuts.end(), hazard) - cuts.begin());
+}
+
+// Cells in the top two risk classes and the bottom two levels (DESIGN.md: priority cells).
+bool is_priority(int risk, int32_t level) { return risk >= kRiskClasses - 2 && level <= 2; }
+
+}  // namespace
+
+Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress& progress,
+                    size_t map_points_per_region) {
+  const Model& m = checkpoint.model;
+  const int K = m.clusters;
+  const size_t F = size_t(m.features());
+  const size_t slab = checkpoint.config.slab_rows;
+  Report r;
+  r.levels = K;
+  r.has_hazard = data.has_hazard();
+  for (const auto& f : m.schema.features) r.feature_names.push_back(f.name);
+  for (const auto& name : data.region_names()) {
+    RegionReport g;
+    g.name = name;
+    g.level_cells.assign(K, 0);
+    if (r.has_hazard) g.risk_levels.assign(kRiskClasses, std::vector<uint64_t>(K, 0));
+    r.regions.push_back(std::move(g));
+  }
+
+  // Pass 1: cells per region (for the map sample) and a bounded sample of the hazard, picked by
+  // hashed cell id so that it does not depend on the shard layout.
+  const double hazard_share = std::min(1.0, double(kHazardSampleCap) / double(std::max<size_t>(1, data.total_rows())));
+  std::vector<double> hazard;
+  for_each_scaled_batch(data, slab, nullptr, 65536, [&](const Batch& b, const float*) {
+    for (size_t i = 0; i < b.rows; ++i) {
+      ++r.regions[b.region[i]].cells;
+      if (b.hazard && std::isfinite(b.hazard[i]) &&
+          (hazard_share >= 1.0 || is_holdout(b.cell_id[i], kHazardSampleSeed, hazard_share)))
+        hazard.push_back(b.hazard[i]);
+    }
+  });
+  if (r.has_hazard && !hazard.empty()) {
+    std::sort(hazard.begin(), hazard.end());
+    for (int k = 1; k < kRiskClasses; ++k) r.hazard_cuts.push_back(hazard[hazard.size() * k / kRiskClasses]);
+  }
+  const bool with_risk = r.has_hazard && !r.hazard_cuts.empty();
+
+  // Pass 2: rate every cell and aggregate.
+  std::vector<double> feature_sum(size_t(K) * F, 0.0), feature_count(size_t(K) * F, 0.0);
+  RatingBuffers rated;
+  size_t done = 0;
+  progress.begin("report", data.total_rows());
+  for_each_scaled_batch(data, slab, &m.scaler, 8192, [&](const Batch& b, const float* x) {
+    rate_scaled(m, b.x, x, b.rows, rated, true);
+    for (size_t i = 0; i < b.rows; ++i) {
+      RegionReport& g = r.regions[b.region[i]];
+      const int32_t level = rated.level[i];
+      ++g.level_cells[level - 1];
+      for (size_t f = 0; f < F; ++f) {
+        const float v = b.x[i * F + f];
+        if (std::isnan(v)) continue;
+        feature_sum[(level - 1) * F + f] += v;
+        feature_count[(level - 1) * F + f] += 1;
+      }
+      bool priority = false;
+      if (with_risk && std::isfinite(b.hazard[i])) {
+        const int risk = risk_class(r.hazard_cuts, b.hazard[i]);
+        ++g.risk_levels[risk][level - 1];
+        priority = is_priority(risk, level);
+        g.priority_cells += priority;
+      }
+      const double map_share = double(map_points_per_region) / double(std::max<uint64_t>(1, g.cells));
+      if (map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, map_share))
+        g.map.push_back({b.lonlat[2 * i], b.lonlat[2 * i + 1], level, priority});
+    }
+    done += b.rows;
+    progress.update(done, "", done);
+  });
+  progress.end(std::to_string(done) + " cells rated for the report");
+
+  r.feature_means.assign(K, std::vector<double>(F, std::nan("")));
+  for (int k = 0; k < K; ++k)
+    for (size_t f = 0; f < F; ++f)
+      if (feature_count[k * F + f] > 0) r.feature_means[k][f] = feature_sum[k * F + f] / feature_count[k * F + f];
+  return r;
+}
+
+nlohmann::json report_json(const Report& report, const nlohmann::json& metrics,
+                           const nlohmann::json& explanations) {
+  using nlohmann::json;
+  const int K = report.levels;
+  json regions = json::array();
+  RegionReport total;
+  total.name = "all regions";
+  total.level_cells.assign(K, 0);
+  if (report.has_hazard) total.risk_levels.assign(kRiskClasses, std::vector<uint64_t>(K, 0));
+  auto region_json = [&](const RegionReport& g) {
+    json shares = json::array();
+    for (uint64_t c : g.level_cells) shares.push_back(g.cells ? double(c) / double(g.cells) : 0.0);
+    json out = {{"name", g.name}, {"cells", g.cells}, {"level_cells", g.level_cells}, {"level_share", shares}};
+    if (!g.risk_levels.empty()) {
+      out["risk_by_level"] = g.risk_levels;
+      out["priority_cells"] = g.priority_cells;
+      out["priority_share"] = g.cells ? double(g.priority_cells) / double(g.cells) : 0.0;
+    }
+    return out;
+  };
+  for (const RegionReport& g : report.regions) {
+    regions.push_back(region_json(g));
+    total.cells += g.cells;
+    total.priority_cells += g.priority_cells;
+    for (int k = 0; k < K; ++k) total.level_cells[k] += g.level_cells[k];
+    for (size_t c = 0; c < g.risk_levels.size(); ++c)
+      for (int k = 0; k < K; ++k) total.risk_levels[c][k] += g.risk_levels[c][k];
+  }
+  json means = json::array();
+  for (int k = 0; k < K; ++k) {
+    json features = json::object();
+    for (size_t f = 0; f < report.feature_names.size(); ++f) {
+      const double v = report.feature_means[k][f];
+      features[report.feature_names[f]] = std::isnan(v) ? json(nullptr) : json(v);
+    }
+    means.push_back({{"level", k + 1}, {"features", features}});
+  }
+  json out = {{"levels", K}, {"regions", regions}, {"all_regions", region_json(total)},
+              {"feature_means_by_level", means}};
+  if (report.has_hazard)
+    out["risk_classes"] = {{"cuts", report.hazard_cuts},
+                           {"rule", "quintiles of /hazard over all cells; class 1 lowest, 5 highest; "
+                                    "risk_by_level[class - 1][level - 1] counts cells; priority cells are "
+                                    "risk classes 4-5 at levels 1-2"}};
+  if (!metrics.is_null()) out["training_metrics"] = metrics;
+  if (!explanations.is_null() && explanations.contains("relevance") && explanations["relevance"].contains("levels")) {
+    json top = json::array();
+    for (const auto& l : explanations["relevance"]["levels"])
+      top.push_back({{"level", l.value("level", 0)}, {"top_features", l.value("top_features", json::array())}});
+    out["relevance_top_features_by_level"] = top;
+  }
+  return out;
+}
+
+}  // namespace resilinet

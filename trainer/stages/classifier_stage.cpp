@@ -1,0 +1,53 @@
+// Stage 3b: the classifier head, trained with cross-entropy on the cluster levels of the training
+// cells (the held-out cells, chosen by hashed id, are never seen). It rates new cells without
+// re-clustering and is the network that LRP explains.
+#include <fmt/format.h>
+
+#include "kernels/backend.hpp"
+#include "trainer/model/optimizer.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+
+nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
+  const auto& cfg = ctx.config.classifier;
+  const size_t F = model.schema.size();
+  kernels::Backend& backend = ctx.backend;
+  const auto net = backend.network(model.classifier);
+  OptimizedBuffer head(backend, model.classifier_params, cfg.optimizer);
+  kernels::Staged<float> rows_in(backend);
+  kernels::Staged<int32_t> labels_in(backend);
+  // The labels come from the clusters, fixed during this stage.
+  const ModelOnBackend clusters(model, backend, false);
+  std::vector<float> rows_x;
+  std::vector<int32_t> labels;
+  RatingBuffers out;
+  double last_loss = 0;
+  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
+  EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
+  resume_stage(ctx, "classifier", loop, head);
+  loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
+                                     optimizer_snapshot("classifier", head, model.classifier_params));
+  uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t) {
+    rate_scaled(clusters, b.x, x, b.rows, out, false);
+    rows_x.clear();
+    labels.clear();
+    for (size_t i = 0; i < b.rows; ++i) {
+      if (is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout)) continue;
+      rows_x.insert(rows_x.end(), x + i * F, x + (i + 1) * F);
+      labels.push_back(out.cluster_level[i] - 1);
+    }
+    if (labels.empty()) return last_loss;
+    kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
+                           labels_in.put(labels.data(), labels.size()), 0};
+    last_loss = backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data(), rows_x.size()),
+                                             labels.size(), loss, nullptr, head.grads());
+    head.step();
+    return last_loss;
+  });
+  head.download_params(model.classifier_params);
+  ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", steps, last_loss));
+  return {{"epochs", epochs}, {"steps", steps}, {"last_batch_cross_entropy", last_loss}};
+}
+
+}  // namespace resilinet

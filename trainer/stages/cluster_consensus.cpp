@@ -1,0 +1,137 @@
+// The consensus of k-means restarts (cluster_consensus.hpp).
+#include "trainer/stages/cluster_consensus.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kernels/cpu/cpu_backend.hpp"
+#include "kernels/splitmix.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
+
+namespace resilinet {
+namespace {
+
+bool in_restart(int64_t key, uint64_t seed, double share) {
+  if (share >= 1.0) return true;
+  const uint64_t h = splitmix64(uint64_t(key) ^ splitmix64(seed ^ 0xc0115e7ULL));
+  return double(h >> 11) * 0x1.0p-53 < share;
+}
+
+struct Assignment {
+  std::vector<int32_t> labels;
+  std::vector<int64_t> counts;
+  std::vector<double> sums;
+  double inertia = 0;
+};
+
+Assignment assign(kernels::Backend& backend, const float* x, size_t rows, int dims, const std::vector<float>& centroids,
+                  int clusters) {
+  Assignment a;
+  a.labels.resize(rows);
+  a.counts.assign(clusters, 0);
+  a.sums.assign(size_t(clusters) * dims, 0.0);
+  a.inertia = kernels::kmeans_assign_host(backend, x, rows, dims, centroids.data(), clusters, a.labels.data(),
+                                          a.sums.data(), a.counts.data());
+  return a;
+}
+
+bool has_near_empty(const std::vector<int64_t>& counts, size_t rows, double min_share) {
+  for (int64_t c : counts)
+    if (double(c) < min_share * double(rows)) return true;
+  return false;
+}
+
+}  // namespace
+
+double Consensus::mean_agreement() const {
+  const size_t R = size_t(std::sqrt(double(agreement.size())));
+  if (R < 2) return 1.0;
+  double sum = 0;
+  for (size_t a = 0; a < R; ++a)
+    for (size_t b = a + 1; b < R; ++b) sum += agreement[a * R + b];
+  return sum / double(R * (R - 1) / 2);
+}
+
+double Consensus::min_agreement() const {
+  const size_t R = size_t(std::sqrt(double(agreement.size())));
+  double low = 1.0;
+  for (size_t a = 0; a < R; ++a)
+    for (size_t b = a + 1; b < R; ++b) low = std::min(low, agreement[a * R + b]);
+  return low;
+}
+
+Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<const int64_t> keys,
+                           const ConsensusOptions& o) {
+  return consensus_kmeans(x, rows, dims, keys, o, kernels::cpu::host_backend());
+}
+
+Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<const int64_t> keys,
+                           const ConsensusOptions& o, kernels::Backend& backend) {
+  const int K = o.clusters, R = o.restarts;
+  const size_t D = size_t(dims);
+  Consensus out;
+  std::vector<Assignment> restarts;
+  std::vector<std::vector<float>> restart_centroids;
+  std::vector<float> part;
+  kernels::Staged<float> part_in(backend);
+  for (int r = 0; r < R; ++r) {
+    const uint64_t seed = splitmix64(o.seed * 131 + uint64_t(r));
+    part.clear();
+    for (size_t i = 0; i < rows; ++i)
+      if (in_restart(keys[i], seed, o.restart_share)) part.insert(part.end(), x + i * D, x + (i + 1) * D);
+    size_t part_rows = part.size() / D;
+    if (part_rows < size_t(K)) {  // too small a share of a small sample: the whole sample
+      part.assign(x, x + rows * D);
+      part_rows = rows;
+    }
+    kernels::KMeansOptions km;
+    km.clusters = K;
+    km.restarts = o.kmeans_restarts;
+    km.max_iterations = o.max_iterations;
+    km.seed = seed;
+    const auto fit = backend.kmeans(part_in.put(part.data(), part.size()), part_rows, dims, km);
+    restarts.push_back(assign(backend, x, rows, dims, fit.centroids, K));
+    restart_centroids.push_back(fit.centroids);
+    if (has_near_empty(restarts.back().counts, rows, o.min_share)) out.near_empty_restarts.push_back(r);
+  }
+
+  out.agreement.assign(size_t(R) * R, 1.0);
+  for (int a = 0; a < R; ++a)
+    for (int b = a + 1; b < R; ++b)
+      out.agreement[size_t(a) * R + b] = out.agreement[size_t(b) * R + a] =
+          adjusted_rand_index(restarts[a].labels, restarts[b].labels);
+
+  // The medoid among the restarts without a near-empty cluster (among all if every one has one).
+  const bool any_valid = int(out.near_empty_restarts.size()) < R;
+  double best = -2;
+  for (int r = 0; r < R; ++r) {
+    if (any_valid && std::count(out.near_empty_restarts.begin(), out.near_empty_restarts.end(), r)) continue;
+    double score = 0;
+    for (int b = 0; b < R; ++b) score += b == r ? 0.0 : out.agreement[size_t(r) * R + b];
+    if (score > best) best = score, out.chosen = r;
+  }
+
+  // Polish: Lloyd iterations on the whole sample from the chosen centroids.
+  std::vector<float> centroids = restart_centroids[out.chosen];
+  Assignment a = assign(backend, x, rows, dims, centroids, K);
+  for (int it = 0; it < o.max_iterations; ++it) {
+    for (int k = 0; k < K; ++k)
+      if (a.counts[k] > 0)
+        for (size_t j = 0; j < D; ++j) centroids[k * D + j] = float(a.sums[k * D + j] / double(a.counts[k]));
+    const double before = a.inertia;
+    Assignment next = assign(backend, x, rows, dims, centroids, K);
+    ++out.polish_iterations;
+    const bool settled = next.labels == a.labels;
+    a = std::move(next);
+    if (settled || !(a.inertia < before)) break;
+  }
+  out.centroids = std::move(centroids);
+  out.labels = std::move(a.labels);
+  out.sizes = std::move(a.counts);
+  out.inertia = a.inertia;
+  out.near_empty = has_near_empty(out.sizes, rows, o.min_share);
+  return out;
+}
+
+}  // namespace resilinet

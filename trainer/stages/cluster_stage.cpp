@@ -1,0 +1,140 @@
+// Stage 2: the K clusters. A deterministic sample of cells (by hashed id) is mapped into the
+// clustering space (clusters.space: the completed features, or the latent z), k-means restarts on
+// it are combined into their consensus (trainer/stages/cluster_consensus.hpp), and the space is scaled so
+// that cells sit clusters.spread (RMS) from their centroid, the width of the Student-t kernel of q.
+// In the latent space IDEC then fine-tunes encoder, decoder and centroids (idec_stage.cpp).
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "datasets/input_error.hpp"
+#include "trainer/stages/cluster_consensus.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+namespace {
+
+struct SpaceSample {
+  std::vector<float> rows;  // [n x dims]
+  std::vector<int64_t> cell_id;
+};
+
+SpaceSample sample_space(const Model& model, TrainContext& ctx) {
+  const size_t D = size_t(model.cluster_dims()), F = size_t(model.features());
+  const size_t total = ctx.data.total_rows();
+  SpaceSample s;
+  std::vector<float> raw, scaled;
+  const ModelOnBackend on(model, ctx.backend, false);
+  RatingBuffers rated;
+  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+    raw.clear();
+    scaled.clear();
+    for (size_t r = 0; r < b.rows; ++r)
+      if (in_cluster_sample(b.cell_id[r], ctx.config, total)) {
+        raw.insert(raw.end(), b.x + r * F, b.x + (r + 1) * F);
+        scaled.insert(scaled.end(), x + r * F, x + (r + 1) * F);
+        s.cell_id.push_back(b.cell_id[r]);
+      }
+    const size_t n = raw.size() / F;
+    rate_scaled(on, raw.data(), scaled.data(), n, rated, false);
+    s.rows.insert(s.rows.end(), rated.space.begin(), rated.space.begin() + ptrdiff_t(n * D));
+  });
+  return s;
+}
+
+// Multiplies the latent z by s without changing what the autoencoder computes: the latent layer's
+// weights and bias by s, the next layer's weights by 1/s.
+void rescale_latent(Model& model, double s) {
+  const auto& lat = model.autoencoder.layers[model.latent_layer];
+  const auto& next = model.autoencoder.layers[model.latent_layer + 1];
+  float* p = model.autoencoder_params.data();
+  for (size_t k = 0; k < size_t(lat.out) * lat.in; ++k) p[lat.weight_offset + k] *= float(s);
+  for (int k = 0; k < lat.out; ++k) p[lat.bias_offset + k] *= float(s);
+  for (size_t k = 0; k < size_t(next.out) * next.in; ++k) p[next.weight_offset + k] *= float(1.0 / s);
+}
+
+std::vector<double> upper_triangle(const Consensus& c, int restarts) {
+  std::vector<double> out;
+  for (int a = 0; a < restarts; ++a)
+    for (int b = a + 1; b < restarts; ++b) out.push_back(c.agreement[size_t(a) * restarts + b]);
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json initial_clusters(Model& model, TrainContext& ctx) {
+  const auto& cfg = ctx.config.clusters;
+  const int K = model.clusters;
+  ctx.progress.begin("clusters", 1);
+  model.cluster_scale = 1.0;
+  const SpaceSample sample = sample_space(model, ctx);
+  const size_t D = size_t(model.cluster_dims()), rows = sample.cell_id.size();
+  if (rows < size_t(K))
+    throw InputError(ctx.config.data, "rows", fmt::format("at least {} sampled cells to form {} clusters", K, K),
+                     std::to_string(rows));
+
+  ConsensusOptions o;
+  o.clusters = K;
+  o.restarts = cfg.restarts;
+  o.restart_share = cfg.restart_share;
+  o.kmeans_restarts = cfg.kmeans.restarts;
+  o.max_iterations = cfg.kmeans.max_iterations;
+  o.min_share = cfg.min_share;
+  o.seed = ctx.config.seed * 8 + 2;
+  Consensus c = consensus_kmeans(sample.rows.data(), rows, int(D), sample.cell_id, o, ctx.backend);
+
+  // Scale the space so the Student-t kernel of q (unit width) sees clusters of width `spread`:
+  // when clusters are much narrower than 1, q is nearly uniform and the KL target means nothing.
+  double scale = 1.0;
+  if (cfg.spread > 0) scale = cfg.spread / std::sqrt(std::max(1e-30, c.inertia / double(rows)));
+  for (float& v : c.centroids) v *= float(scale);
+  if (model.clusters_completed())
+    model.cluster_scale = scale;
+  else
+    rescale_latent(model, scale);
+  model.centroids = c.centroids;
+
+  std::vector<double> shares;
+  for (int64_t n : c.sizes) shares.push_back(double(n) / double(rows));
+  const double min_share = *std::min_element(shares.begin(), shares.end());
+  nlohmann::json m = {{"space", cfg.space},
+                      {"sample_cells", rows},
+                      {"restarts", cfg.restarts},
+                      {"restart_ari", upper_triangle(c, cfg.restarts)},
+                      {"restart_ari_mean", c.mean_agreement()},
+                      {"restart_ari_min", c.min_agreement()},
+                      {"chosen_restart", c.chosen},
+                      {"near_empty_restarts", c.near_empty_restarts},
+                      {"inertia", c.inertia},
+                      {"scale", scale},
+                      {"sample_cluster_shares", shares},
+                      {"min_cluster_share", min_share}};
+  ctx.progress.end(fmt::format("{} restarts of k-means on {} cells ({} space): agreement (ARI) mean {:.3f}, min {:.3f}; "
+                               "restart {} chosen",
+                               cfg.restarts, rows, cfg.space, c.mean_agreement(), c.min_agreement(), c.chosen));
+  if (!c.near_empty_restarts.empty() && !c.near_empty)
+    ctx.progress.message(fmt::format("resilinet train: warning: {} of {} restarts had a cluster under {:.1f}% of the "
+                                     "cells and were not chosen",
+                                     c.near_empty_restarts.size(), cfg.restarts, 100 * cfg.min_share));
+  if (c.near_empty)
+    ctx.progress.message(fmt::format("resilinet train: warning: every restart has a cluster under {:.1f}% of the cells "
+                                     "(smallest {:.2f}%); the data may hold an outlying group: consider fewer clusters "
+                                     "(clusters.k) or the robust scaler",
+                                     100 * cfg.min_share, 100 * min_share));
+  m["warnings"] = nlohmann::json::array();
+  if (c.near_empty) m["warnings"].push_back("near-empty cluster in every restart");
+  ctx.progress.record({{"stage", "clusters"}, {"metrics", m}});
+  return m;
+}
+
+nlohmann::json form_clusters(Model& model, TrainContext& ctx) {
+  const bool resuming_idec = ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec;
+  if (model.clusters_completed()) return initial_clusters(model, ctx);
+  nlohmann::json start = resuming_idec ? nlohmann::json::parse(ctx.resume->idec->start_json) : initial_clusters(model, ctx);
+  nlohmann::json m = start;
+  m["idec"] = refine_with_idec(model, ctx, start);
+  return m;
+}
+
+}  // namespace resilinet

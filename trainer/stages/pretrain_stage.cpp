@@ -1,0 +1,82 @@
+// Stage 1: autoencoder pretraining on the reconstruction loss (MSE), Adam over the flat buffer.
+// Optionally denoising: the encoder sees a corrupted copy of each batch and the loss targets the
+// clean rows. Masked values are replaced by the imputation value (the scaled training median),
+// exactly as a missing value is at rating time, so the encoder learns to infer a missing feature
+// from the others instead of placing an imputed cell off the manifold of complete cells.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "kernels/ops.hpp"
+#include "trainer/model/optimizer.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+namespace {
+
+// Corrupts the scaled rows of one step. The draws come from (seed, step) only, so the result does
+// not depend on the thread count or the shard layout.
+void corrupt_batch(const float* x, size_t rows, const std::vector<float>& imputed, double mask_rate,
+                   double noise, uint64_t seed, uint64_t step, float* out) {
+  std::mt19937_64 engine(seed ^ (0x9e3779b97f4a7c15ULL * (step + 1)));
+  auto uniform = [&] { return double(engine() >> 11) * 0x1.0p-53; };
+  const size_t features = imputed.size();
+  for (size_t k = 0; k < rows * features; ++k) {
+    float v = x[k];
+    if (noise > 0) {  // Box-Muller, one normal per value (the bytes do not depend on <random>)
+      double u1 = 1.0 - uniform(), u2 = uniform();
+      v += float(noise * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
+    }
+    if (mask_rate > 0 && uniform() < mask_rate) v = imputed[k % features];
+    out[k] = v;
+  }
+}
+
+}  // namespace
+
+nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
+  const auto& cfg = ctx.config.pretrain;
+  const bool denoising = cfg.mask_rate > 0 || cfg.input_noise > 0;
+  kernels::Backend& backend = ctx.backend;
+  const auto net = backend.network(model.autoencoder);
+  OptimizedBuffer ae(backend, model.autoencoder_params, cfg.optimizer);
+  kernels::Staged<float> input_in(backend), target_in(backend);
+  kernels::Staged<uint8_t> observed_in(backend);
+  std::vector<float> corrupted;
+  std::vector<uint8_t> observed;
+  std::vector<float> imputed(model.features());
+  {
+    std::vector<float> median(model.scaler.median.begin(), model.scaler.median.end());
+    model.scaler.transform(median.data(), 1, imputed.data());
+  }
+  double last_loss = 0;
+  const uint64_t seed = ctx.config.seed * 8 + 1;
+  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
+  EpochLoop loop = epoch_loop("pretrain", epochs, size_t(cfg.batch), seed);
+  resume_stage(ctx, "pretrain", loop, ae);
+  loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
+                                     optimizer_snapshot("pretrain", ae, model.autoencoder_params));
+  uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step) {
+    const float* input = x;
+    if (denoising) {
+      corrupted.resize(b.rows * b.features);
+      corrupt_batch(x, b.rows, imputed, cfg.mask_rate, cfg.input_noise, seed, step, corrupted.data());
+      input = corrupted.data();
+    }
+    observed_values(b, observed);
+    const size_t n = b.rows * b.features;
+    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x, n), nullptr, 0, observed_in.put(observed.data(), n)};
+    last_loss = backend.mlp_forward_backward(*net, ae.params(), input_in.put(input, n), b.rows, loss, nullptr, ae.grads());
+    ae.step();
+    return last_loss;
+  });
+  ae.download_params(model.autoencoder_params);
+  ctx.progress.end(fmt::format("{} steps, last batch MSE {:.6f}{}", steps, last_loss,
+                               denoising ? " (denoising)" : ""));
+  return {{"epochs", epochs}, {"steps", steps}, {"last_batch_mse", last_loss}, {"denoising", denoising}};
+}
+
+}  // namespace resilinet

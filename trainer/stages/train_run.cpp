@@ -1,0 +1,251 @@
+// The training mainline: scaler -> autoencoder pretraining -> k-means++ and IDEC -> ordered levels
+// -> classifier head -> evaluation, with a checkpoint after each stage.
+#include "trainer/stages/train_run.hpp"
+
+#include <omp.h>
+
+#include <filesystem>
+#include <iterator>
+#include <optional>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "datasets/input_error.hpp"
+#include "datasets/shard_set.hpp"
+#include "trainer/outputs/atomic_file.hpp"
+#include "trainer/model/checkpoint.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+
+std::unique_ptr<kernels::Backend> make_device_backend(const std::string& device, const std::string& file,
+                                                      const std::string& field) {
+  try {
+    return kernels::make_backend(device);
+  } catch (const kernels::BackendUnavailable& e) {
+    // No silent fallback: `cuda` means the GPU or an error; `auto` falls back by design.
+    throw InputError(file, field, std::string("cpu or auto (") + e.what() + ")", device);
+  }
+}
+
+std::unique_ptr<kernels::Backend> apply_device_and_threads(const TrainConfig& config) {
+  if (config.threads > 0) omp_set_num_threads(config.threads);
+  return make_device_backend(config.device, config.source_file, "run.device");
+}
+
+namespace {
+
+// The first key (as a.b.c) whose value differs between two configs, with both values (flow
+// style); key is empty if none differs.
+struct ConfigDifference {
+  std::string key, a, b;
+};
+std::string flow(const YAML::Node& n) {
+  if (!n) return "(absent)";
+  YAML::Emitter out;
+  out << YAML::Flow << n;
+  return out.c_str();
+}
+ConfigDifference first_difference(const YAML::Node& a, const YAML::Node& b, const std::string& prefix) {
+  auto path = [&](const std::string& key) { return prefix.empty() ? key : prefix + "." + key; };
+  if (a.IsMap() && b.IsMap()) {
+    for (const auto& kv : a) {
+      const std::string key = kv.first.as<std::string>();
+      ConfigDifference d = first_difference(kv.second, b[key], path(key));
+      if (!d.key.empty()) return d;
+    }
+    for (const auto& kv : b) {
+      const std::string key = kv.first.as<std::string>();
+      if (!a[key]) return {path(key), "(absent)", flow(kv.second)};
+    }
+    return {};
+  }
+  if (flow(a) == flow(b)) return {};
+  return {prefix.empty() ? "(root)" : prefix, flow(a), flow(b)};
+}
+
+int stage_index(const std::string& stage) {
+  for (int i = 0; i < int(std::size(kTrainStages)); ++i)
+    if (stage == kTrainStages[i]) return i;
+  return -1;
+}
+
+// The checkpoint to resume from, if any, after checking that it belongs to this config.
+std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const std::string& path,
+                                               const Schema& schema) {
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  Checkpoint ck = read_checkpoint(path);
+  TrainConfig theirs = ck.config, ours = config;
+  // Neither changes what is computed: the thread count (bitwise only for the same count) and how
+  // often checkpoints are written may differ between attempts.
+  theirs.threads = ours.threads = 0;
+  theirs.checkpoint_every = ours.checkpoint_every = 0;
+  const ConfigDifference d = first_difference(YAML::Load(to_yaml(theirs)), YAML::Load(to_yaml(ours)), "");
+  if (!d.key.empty())
+    throw InputError(config.source_file.empty() ? path : config.source_file, d.key,
+                     d.a + " as in the checkpoint being resumed (" + path + "); resume needs the same config",
+                     d.b);
+  require_same_schema(ck.model.schema, path, schema, config.data);
+  const int done = stage_index(ck.stage);
+  if (done < 0 && !(ck.stage == kNoStage && ck.in_progress))
+    throw InputError(path, "stage", "pretrain, clusters or done", ck.stage);
+  // An epoch-driven stage under way must be the one after the last completed stage.
+  if (ck.in_progress && !((ck.in_progress->stage == "pretrain" && done == -1) ||
+                          (ck.in_progress->stage == "idec" && done == 0) ||
+                          (ck.in_progress->stage == "classifier" && done == 1)))
+    throw InputError(path, "in_progress/stage", "the stage after '" + ck.stage + "'", ck.in_progress->stage);
+  return ck;
+}
+
+// --stop-after: a stage ("pretrain", "clusters"), or an epoch of an epoch-driven stage
+// ("pretrain:EPOCH", "idec:EPOCH", "classifier:EPOCH"; a checkpoint must fall on it, see
+// run.checkpoint_every).
+struct StopAfter {
+  int stage = int(std::size(kTrainStages)) - 1;
+  std::string epoch_stage;
+  int epoch = 0;
+};
+StopAfter parse_stop_after(const std::string& text) {
+  StopAfter s;
+  if (text.empty()) return s;
+  const auto colon = text.find(':');
+  auto fail = [&] {
+    throw InputError("resilinet train", "--stop-after", "pretrain, clusters, pretrain:EPOCH, idec:EPOCH or classifier:EPOCH",
+                     text);
+  };
+  if (colon == std::string::npos) {
+    s.stage = stage_index(text);
+    if (s.stage < 0 || s.stage >= int(std::size(kTrainStages)) - 1) fail();
+    return s;
+  }
+  s.epoch_stage = text.substr(0, colon);
+  try {
+    size_t used = 0;
+    s.epoch = std::stoi(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || s.epoch < 1) fail();
+  } catch (const std::logic_error&) {
+    fail();
+  }
+  if (s.epoch_stage != "pretrain" && s.epoch_stage != "idec" && s.epoch_stage != "classifier") fail();
+  return s;
+}
+
+}  // namespace
+
+TrainResult train_model(const TrainConfig& config, bool quiet) {
+  TrainOptions options;
+  options.quiet = quiet;
+  return train_model(config, options);
+}
+
+TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
+  const std::unique_ptr<kernels::Backend> backend = apply_device_and_threads(config);
+  const StopAfter stop = parse_stop_after(options.stop_after);
+  const int stop_after = stop.stage;
+  ShardSet data = ShardSet::open(config.data);
+  // Refused before any training: K clusters need cells to tell apart.
+  const size_t min_rows = size_t(kMinCellsPerCluster) * size_t(config.clusters.k);
+  if (data.total_rows() < min_rows)
+    throw InputError(config.data, "rows",
+                     fmt::format("at least {} cells ({} per cluster, clusters.k = {})", min_rows, kMinCellsPerCluster,
+                                 config.clusters.k),
+                     std::to_string(data.total_rows()));
+  if (!stop.epoch_stage.empty()) {
+    const bool idec = stop.epoch_stage == "idec";
+    const size_t rows = data.total_rows();
+    const auto& p = config.pretrain;
+    const auto& c = config.classifier;
+    const int epochs = stop.epoch_stage == "pretrain" ? stage_epochs(p.epochs, p.min_steps, p.batch, rows)
+                       : idec                         ? config.idec.max_epochs
+                                                      : stage_epochs(c.epochs, c.min_steps, c.batch, rows);
+    const int configured = stop.epoch_stage == "pretrain" ? p.epochs : idec ? epochs : c.epochs;
+    const int every = checkpoint_interval(config.checkpoint_every, configured, epochs);
+    if (idec && config.clusters.space != "latent")
+      throw InputError("resilinet train", "--stop-after", "no idec:EPOCH: IDEC runs only with clusters.space: latent",
+                       options.stop_after);
+    if (every <= 0 || stop.epoch % every != 0 || stop.epoch >= epochs)
+      throw InputError("resilinet train", "--stop-after",
+                       fmt::format("an epoch below {} that is a multiple of {} (run.checkpoint_every, stretched as the stage is by min_steps)", epochs, every),
+                       options.stop_after);
+  }
+
+  std::filesystem::create_directories(config.run_dir);
+  const std::string dir = config.run_dir;
+  const std::string checkpoint = dir + "/checkpoint.h5";
+  std::optional<Checkpoint> resumed;
+  if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema());
+  write_text_atomically(dir + "/config.yaml", to_yaml(config));
+  if (!resumed) std::filesystem::remove(dir + "/metrics.jsonl");
+  Progress progress(dir + "/metrics.jsonl", options.quiet);
+  progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
+                   std::to_string(data.shards().size()) + " shard(s), " +
+                   std::to_string(data.schema().size()) + " features, run folder " + dir);
+  TrainContext ctx{config, data, progress, *backend, nullptr, {}};
+
+  Checkpoint ck;
+  int done = -1;  // index of the last completed stage
+  if (resumed) {
+    ck = std::move(*resumed);
+    ck.config = config;
+    done = stage_index(ck.stage);
+    if (ck.in_progress)
+      progress.message("resilinet train: resuming " + ck.in_progress->stage + " after epoch " +
+                       std::to_string(ck.in_progress->epoch) + " from " + checkpoint);
+    else
+      progress.message("resilinet train: resuming after stage '" + ck.stage + "' from " + checkpoint);
+  } else {
+    if (options.resume) progress.message("resilinet train: no checkpoint in " + dir + "; starting from the beginning");
+    ck.config = config;
+    ck.model = assemble_model(config, data.schema());
+  }
+  Model& model = ck.model;
+  nlohmann::json& metrics = ck.stage_metrics;
+  auto save = [&](int stage) {
+    ck.stage = kTrainStages[stage];
+    ck.in_progress.reset();
+    write_checkpoint(checkpoint, ck);
+    done = stage;
+  };
+  auto finished = [&] { return TrainResult{checkpoint, metrics}; };
+
+  // Inside each stage: a checkpoint every run.checkpoint_every epochs.
+  const std::optional<StageProgress> resume_point = ck.in_progress;
+  ctx.resume = resume_point ? &*resume_point : nullptr;
+  bool stopped = false;
+  ctx.epoch_checkpoint = [&](const StageProgress& p) {
+    ck.stage = done < 0 ? kNoStage : kTrainStages[done];
+    ck.in_progress = p;
+    write_checkpoint(checkpoint, ck);
+    ck.in_progress.reset();
+    stopped = p.stage == stop.epoch_stage && p.epoch == stop.epoch;
+    return stopped;
+  };
+
+  if (done < 0) {
+    if (!ctx.resume) fit_scaler(model, ctx);  // a pretraining under way has its scaler already
+    metrics["pretrain"] = pretrain_autoencoder(model, ctx);
+    if (stopped) return finished();
+    save(0);
+  }
+  if (stop_after == 0) return finished();
+  if (done < 1) {
+    metrics["clusters"] = form_clusters(model, ctx);
+    if (stopped) return finished();
+    metrics["levels"] = order_levels(model, ctx);
+    save(1);
+  }
+  if (stop_after == 1) return finished();
+  if (done < 2) {
+    metrics["classifier"] = train_classifier(model, ctx);
+    if (stopped) return finished();
+    save(2);
+  }
+  nlohmann::json result = metrics;
+  result["evaluation"] = evaluate_model(model, ctx);
+  write_text_atomically(dir + "/metrics.json", result.dump(2) + "\n");
+  progress.message("resilinet train: checkpoint " + checkpoint + ", metrics " + dir + "/metrics.json");
+  return {checkpoint, result};
+}
+
+}  // namespace resilinet

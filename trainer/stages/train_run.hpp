@@ -1,0 +1,50 @@
+// One training run end to end: open and validate the data, assemble the model, run the stages, write
+// the run folder (config.yaml, checkpoint.h5, metrics.jsonl, metrics.json). Used by `resilinet train`
+// and by tests.
+#pragma once
+#include "trainer/stages/room.hpp"
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/backend.hpp"
+#include "trainer/model/config.hpp"
+
+namespace resilinet {
+
+struct TrainResult {
+  std::string checkpoint_path;
+  nlohmann::json metrics;
+};
+
+struct TrainOptions {
+  bool quiet = false;
+  // Continue from run_dir/checkpoint.h5 if there is one: its completed stages are kept, a stage
+  // under way continues after its last checkpointed epoch, and the result is bitwise the same as an
+  // uninterrupted run with the same thread count. The checkpoint's config must equal this one
+  // (run.threads and run.checkpoint_every aside); otherwise InputError naming the first key that
+  // differs. Without a checkpoint the run starts from the beginning.
+  bool resume = false;
+  // Stop once this checkpoint is written: "pretrain" or "clusters" (a stage), "pretrain:EPOCH",
+  // "idec:EPOCH" or "classifier:EPOCH" (inside a stage, at an epoch that run.checkpoint_every
+  // checkpoints), or "" (run to the end).
+  std::string stop_after;
+};
+
+TrainResult train_model(const TrainConfig& config, const TrainOptions& options);
+TrainResult train_model(const TrainConfig& config, bool quiet = false);
+
+// The stages a checkpoint can record, in order; kNoStage while the first is under way.
+inline constexpr const char* kTrainStages[] = {"pretrain", "clusters", "done"};
+inline constexpr const char* kNoStage = "none";
+
+// Applies run.threads and makes the backend run.device asks for: cpu, cuda (an InputError naming
+// run.device in a build or on a machine without a usable GPU: no silent fallback), or auto (cuda
+// when usable, else cpu).
+std::unique_ptr<kernels::Backend> apply_device_and_threads(const TrainConfig& config);
+// The backend for `device`; one that cannot run here is an InputError naming file and field.
+std::unique_ptr<kernels::Backend> make_device_backend(const std::string& device, const std::string& file,
+                                                      const std::string& field);
+
+}  // namespace resilinet

@@ -1,0 +1,115 @@
+// The training stages of Resili-Net and the loops they share:
+//   1. fit_scaler, 2. pretrain_autoencoder, 3. fine_tune_clusters (k-means++ then IDEC),
+//   4. order_levels, 5. train_classifier, then evaluate_model.
+// Each stage streams the shard set through a Loader; none holds the dataset in memory.
+#pragma once
+#include "trainer/stages/room.hpp"
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "datasets/loader.hpp"
+#include "datasets/shard_set.hpp"
+#include "trainer/model/config.hpp"
+#include "trainer/model/model.hpp"
+#include "trainer/model/optimizer.hpp"
+#include "trainer/model/stage_progress.hpp"
+#include "trainer/outputs/progress.hpp"
+
+namespace resilinet {
+
+struct TrainContext {
+  const TrainConfig& config;
+  const ShardSet& data;
+  Progress& progress;
+  kernels::Backend& backend;              // where the networks train (run.device)
+  const StageProgress* resume = nullptr;  // continue this stage rather than start it
+  // Called after every run.checkpoint_every epochs of an epoch-driven stage (not after its last);
+  // returns true to stop the run there (TrainOptions::stop_after "stage:epoch").
+  std::function<bool(const StageProgress&)> epoch_checkpoint;
+};
+
+// Calls fn for every row of the set in natural order, batch by batch, with the rows scaled by
+// `scaler` (nullptr: raw rows are passed as scaled).
+using ScaledBatchFn = std::function<void(const Batch& batch, const float* scaled)>;
+void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
+                           size_t batch_rows, const ScaledBatchFn& fn);
+
+// Shuffled epochs of training steps. step returns the batch loss; stop_after (optional) is asked
+// after every step whether to stop early. Returns the number of steps taken.
+struct EpochLoop {
+  std::string stage;
+  int epochs = 1;
+  size_t batch_rows = 256;
+  uint64_t seed = 0;
+  int first_epoch = 0;      // > 0: continue after this many epochs (loader and step count follow)
+  uint64_t first_step = 0;
+  // Called after each epoch with the epochs and steps done so far; returns true to stop.
+  std::function<bool(int epochs_done, uint64_t steps)> epoch_end;
+};
+inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, uint64_t seed) {
+  EpochLoop loop;
+  loop.stage = std::move(stage);
+  loop.epochs = epochs;
+  loop.batch_rows = batch_rows;
+  loop.seed = seed;
+  return loop;
+}
+using StepFn = std::function<double(const Batch& batch, const float* scaled, uint64_t step)>;
+uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
+                    const StepFn& step, const std::function<bool(uint64_t step)>& stop_after = {});
+
+// out[rows x features] = 1 where the batch's raw value is observed, 0 where it is missing (NaN):
+// the reconstruction loss skips imputed values rather than teaching the decoder the median.
+void observed_values(const Batch& batch, std::vector<uint8_t>& out);
+
+// For an epoch-driven stage: continue from ctx.resume when it is this stage's, and checkpoint
+// through ctx.epoch_checkpoint every `every` epochs (not after the last), with what
+// snapshot(epochs done, steps done) returns.
+void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, OptimizedBuffer& net);
+using StageSnapshot = std::function<StageProgress(int epochs_done, uint64_t steps)>;
+// every: epochs between checkpoints (run.checkpoint_every, or checkpoint_interval for a stage
+// that min_steps stretched).
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, int every, StageSnapshot snapshot);
+// Epochs between in-stage checkpoints of a stage that runs `epochs` where the config asked for
+// configured_epochs: run.checkpoint_every, stretched by the same factor as the stage (min_steps),
+// so a small data set is checkpointed about as often per run as a large one.
+int checkpoint_interval(int every, int configured_epochs, int epochs);
+// The snapshot of a stage whose only state besides the parameters is one optimizer; the
+// parameters are brought to `host` (the model's copy, which the checkpoint writes) first.
+StageSnapshot optimizer_snapshot(const std::string& stage, const OptimizedBuffer& net, std::vector<float>& host);
+
+// Deterministic held-out split by hashed cell id: true for about `share` of all ids.
+bool is_holdout(int64_t cell_id, uint64_t seed, double share);
+// The cells the clusters and the k-means baseline are fitted on: about clusters.kmeans.sample_rows
+// of total_rows, chosen by hashed id (all cells when there are fewer).
+bool in_cluster_sample(int64_t cell_id, const TrainConfig& config, size_t total_rows);
+
+// Fewer cells than this per cluster on average are refused before training starts.
+inline constexpr int kMinCellsPerCluster = 10;
+
+void fit_scaler(Model& model, TrainContext& ctx);
+// The epochs a stage runs on `rows` cells: `epochs`, or more on small data so that at least
+// min_steps steps of `batch` rows are taken (0 epochs stays 0).
+int stage_epochs(int epochs, int min_steps, int batch, size_t rows);
+nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx);
+// Stage 2 (cluster_stage.cpp): the consensus of k-means restarts in the clustering space, then,
+// in the latent space, IDEC. initial_clusters is the first part alone.
+nlohmann::json form_clusters(Model& model, TrainContext& ctx);
+nlohmann::json initial_clusters(Model& model, TrainContext& ctx);
+// IDEC from the model's centroids (idec_stage.cpp); start holds the initial clustering's metrics,
+// kept in in-progress checkpoints.
+nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann::json& start);
+nlohmann::json order_levels(Model& model, TrainContext& ctx);
+// The ordering rule (level_order.cpp): a cluster's score is the mean over components of the mean
+// direction-signed scaled feature of its cells, from per-cluster feature sums [K x F] and counts
+// (empty clusters score lowest); levels_by_score maps cluster -> level 1..K by increasing score.
+std::vector<double> cluster_scores(const Schema& schema, const std::vector<double>& sums,
+                                   const std::vector<int64_t>& counts);
+std::vector<int32_t> levels_by_score(const std::vector<double>& score);
+nlohmann::json train_classifier(Model& model, TrainContext& ctx);
+nlohmann::json evaluate_model(const Model& model, TrainContext& ctx);
+
+}  // namespace resilinet

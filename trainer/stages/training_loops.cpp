@@ -1,0 +1,148 @@
+// Loops shared by the training stages: natural-order passes, shuffled epochs, the held-out split.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kernels/splitmix.hpp"
+#include "trainer/stages/training.hpp"
+
+namespace resilinet {
+
+void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
+  out.resize(batch.rows * batch.features);
+  for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
+}
+
+void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, OptimizedBuffer& net) {
+  if (!ctx.resume || ctx.resume->stage != stage) return;
+  if (ctx.resume->adam.m.size() != net.size() || ctx.resume->adam.v.size() != net.size())
+    throw std::logic_error("resume: optimizer state of " + stage + " has " + std::to_string(ctx.resume->adam.m.size()) +
+                           " values for " + std::to_string(net.size()) + " parameters");
+  loop.first_epoch = ctx.resume->epoch;
+  loop.first_step = ctx.resume->step;
+  net.restore(ctx.resume->adam);
+}
+
+int checkpoint_interval(int every, int configured_epochs, int epochs) {
+  if (every <= 0 || configured_epochs <= 0 || epochs <= configured_epochs) return every;
+  return every * ((epochs + configured_epochs - 1) / configured_epochs);
+}
+
+std::function<bool(int, uint64_t)> stage_checkpoints(TrainContext& ctx, int epochs, int every, StageSnapshot snapshot) {
+  return [&ctx, epochs, every, snapshot = std::move(snapshot)](int done, uint64_t steps) {
+    if (!ctx.epoch_checkpoint || every <= 0 || done >= epochs || done % every != 0) return false;
+    return ctx.epoch_checkpoint(snapshot(done, steps));
+  };
+}
+
+StageSnapshot optimizer_snapshot(const std::string& stage, const OptimizedBuffer& net, std::vector<float>& host) {
+  return [stage, &net, &host](int done, uint64_t steps) {
+    net.download_params(host);
+    return StageProgress{stage, done, steps, net.moments(), std::nullopt};
+  };
+}
+
+int stage_epochs(int epochs, int min_steps, int batch, size_t rows) {
+  const uint64_t per_epoch = std::max<uint64_t>(1, (rows + size_t(batch) - 1) / size_t(batch));
+  const uint64_t for_min_steps = (uint64_t(min_steps) + per_epoch - 1) / per_epoch;
+  return int(std::max<uint64_t>(uint64_t(epochs), epochs > 0 ? for_min_steps : 0));
+}
+
+bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
+  uint64_t h = splitmix64(uint64_t(cell_id) ^ splitmix64(seed ^ 0x5eedULL));
+  return double(h >> 11) * 0x1.0p-53 < share;
+}
+
+bool in_cluster_sample(int64_t cell_id, const TrainConfig& config, size_t total_rows) {
+  const double share = std::min(1.0, double(config.clusters.kmeans.sample_rows) / double(total_rows));
+  return share >= 1.0 || is_holdout(cell_id, config.seed + 17, share);
+}
+
+void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
+                           size_t batch_rows, const ScaledBatchFn& fn) {
+  LoaderOptions opt;
+  opt.batch_rows = batch_rows;
+  opt.slab_rows = slab_rows;
+  opt.shuffle = false;
+  Loader loader(data, opt);
+  Batch b;
+  std::vector<float> scaled;
+  while (loader.next(b)) {
+    if (scaler) {
+      scaled.resize(b.rows * b.features);
+      scaler->transform(b.x, b.rows, scaled.data());
+      fn(b, scaled.data());
+    } else {
+      fn(b, b.x);
+    }
+  }
+}
+
+uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
+                    const StepFn& step, const std::function<bool(uint64_t)>& stop_after) {
+  LoaderOptions opt;
+  opt.batch_rows = loop.batch_rows;
+  opt.slab_rows = ctx.config.slab_rows;
+  opt.seed = loop.seed;
+  Loader loader(ctx.data, opt);
+  if (loop.first_epoch > 0) loader.restore({uint64_t(loop.first_epoch), 0, loop.seed});
+  const uint64_t per_epoch = loader.rank_batches();
+  ctx.progress.begin(loop.stage, per_epoch * uint64_t(loop.epochs));
+  Batch b;
+  std::vector<float> scaled;
+  uint64_t steps = loop.first_step, samples = 0;
+  for (int epoch = loop.first_epoch; epoch < loop.epochs; ++epoch) {
+    double loss_sum = 0;
+    uint64_t epoch_steps = 0;
+    bool stop = false;
+    while (loader.next(b)) {
+      scaled.resize(b.rows * b.features);
+      scaler.transform(b.x, b.rows, scaled.data());
+      double loss = step(b, scaled.data(), steps);
+      ++steps;
+      ++epoch_steps;
+      samples += b.rows;
+      loss_sum += loss;
+      ctx.progress.update(steps, fmt::format("epoch {}/{} loss {:.5f}", epoch + 1, loop.epochs,
+                                             loss_sum / epoch_steps), samples);
+      if (stop_after && stop_after(steps)) {
+        stop = true;
+        break;
+      }
+    }
+    ctx.progress.record({{"stage", loop.stage}, {"epoch", epoch + 1}, {"steps", steps},
+                         {"loss", epoch_steps ? loss_sum / epoch_steps : 0.0}});
+    if (stop) break;
+    if (loop.epoch_end && loop.epoch_end(epoch + 1, steps)) break;
+  }
+  return steps;
+}
+
+void fit_scaler(Model& model, TrainContext& ctx) {
+  ScalerFitter fitter(model.schema.size(), ctx.config.seed);
+  ctx.progress.begin("scaler", ctx.data.total_rows());
+  uint64_t seen = 0;
+  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, nullptr, 65536,
+                        [&](const Batch& b, const float*) {
+                          fitter.add(b.x, b.rows);
+                          seen += b.rows;
+                          ctx.progress.update(seen, "", seen);
+                        });
+  const std::string file = ctx.data.shards().empty() ? ctx.config.data : ctx.data.shards()[0].path;
+  model.scaler = fitter.finish(ctx.config.scaler, file);
+  nlohmann::json missing;
+  uint64_t total_missing = 0;
+  for (size_t f = 0; f < model.schema.size(); ++f) {
+    missing[model.schema.features[f].name] = model.scaler.missing[f];
+    total_missing += model.scaler.missing[f];
+  }
+  ctx.progress.record({{"stage", "scaler"}, {"type", model.scaler.type}, {"imputed", missing}});
+  ctx.progress.end(fmt::format("{} scaler on {} rows, {} missing values imputed with the median",
+                               model.scaler.type, seen, total_missing));
+}
+
+}  // namespace resilinet
