@@ -62,9 +62,11 @@ class Backend {
   virtual std::unique_ptr<Network> network(const MlpLayout& layout) = 0;
   virtual void mlp_forward(const Network& net, const float* params, const float* x, size_t rows,
                            float* y, int stop_layer = -1) = 0;
-  virtual double mlp_forward_backward(const Network& net, const float* params, const float* x,
-                                      size_t rows, const LossSpec& loss, const LatentLoss* latent,
-                                      float* grads) = 0;
+  // The loss goes to *loss_out, a double in this backend's memory: a training step never waits
+  // for the device; the caller reads losses when it shows or records them.
+  virtual void mlp_forward_backward(const Network& net, const float* params, const float* x,
+                                    size_t rows, const LossSpec& loss, const LatentLoss* latent,
+                                    float* grads, double* loss_out) = 0;
   virtual void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
                          const AdamConfig& config, int64_t step) = 0;
   virtual void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters,

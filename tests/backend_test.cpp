@@ -79,7 +79,8 @@ TEST(CpuBackend, OpsGiveTheBytesOfTheKernels) {
   const auto net = backend.network(layout);
   kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target.data(), nullptr, 0, nullptr};
   std::vector<float> g1(layout.param_count), g2(layout.param_count);
-  const double l1 = backend.mlp_forward_backward(*net, params.data(), x.data(), rows, loss, nullptr, g1.data());
+  double l1 = 0;
+  backend.mlp_forward_backward(*net, params.data(), x.data(), rows, loss, nullptr, g1.data(), &l1);
   const double l2 = kernels::cpu::mlp_forward_backward(layout, params.data(), x.data(), rows, loss, nullptr, g2.data());
   EXPECT_EQ(l1, l2);
   EXPECT_EQ(0, std::memcmp(g1.data(), g2.data(), g1.size() * sizeof(float)));

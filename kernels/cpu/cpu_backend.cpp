@@ -92,9 +92,9 @@ void CpuBackend::mlp_forward(const Network& net, const float* params, const floa
   cpu::mlp_forward(layout_of(net), params, x, rows, y, stop_layer);
 }
 
-double CpuBackend::mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
-                                        const LossSpec& loss, const LatentLoss* latent, float* grads) {
-  return cpu::mlp_forward_backward(layout_of(net), params, x, rows, loss, latent, grads);
+void CpuBackend::mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
+                                      const LossSpec& loss, const LatentLoss* latent, float* grads, double* loss_out) {
+  *loss_out = cpu::mlp_forward_backward(layout_of(net), params, x, rows, loss, latent, grads);
 }
 
 void CpuBackend::adam_step(float* params, const float* grads, float* m, float* v, size_t n,

@@ -26,8 +26,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Network> network(const MlpLayout& layout) override;
   void mlp_forward(const Network& net, const float* params, const float* x, size_t rows, float* y,
                    int stop_layer = -1) override;
-  double mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
-                              const LossSpec& loss, const LatentLoss* latent, float* grads) override;
+  void mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
+                            const LossSpec& loss, const LatentLoss* latent, float* grads, double* loss_out) override;
   void adam_step(float* params, const float* grads, float* m, float* v, size_t n, const AdamConfig& config,
                  int64_t step) override;
   void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters, float alpha,

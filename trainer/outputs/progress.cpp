@@ -24,6 +24,10 @@ void Progress::begin(const std::string& stage, uint64_t total_steps) {
 }
 
 void Progress::update(uint64_t step, const std::string& detail, uint64_t samples_done) {
+  update(step, [&] { return detail; }, samples_done);
+}
+
+void Progress::update(uint64_t step, const std::function<std::string()>& detail, uint64_t samples_done) {
   if (quiet_) return;
   auto now = Clock::now();
   double elapsed = std::chrono::duration<double>(now - start_).count();
@@ -35,7 +39,7 @@ void Progress::update(uint64_t step, const std::string& detail, uint64_t samples
   double rate = elapsed > 0 ? samples_done / elapsed : 0;
   double eta = (total_ && step > 0) ? elapsed * double(total_ - std::min(step, total_)) / step : 0;
   std::string line = fmt::format("[{}] step {}/{} {} {:.0f} samples/s ETA {:.0f}s", stage_, step,
-                                 total_, detail, rate, eta);
+                                 total_, detail(), rate, eta);
   if (tty_) std::fprintf(stderr, "\r%-100s", line.c_str());
   else std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);

@@ -4,6 +4,7 @@
 #include "trainer/outputs/room.hpp"
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,8 @@ class Progress {
   void begin(const std::string& stage, uint64_t total_steps);
   // Reports progress within the current stage; throttled to a few updates per second.
   void update(uint64_t step, const std::string& detail, uint64_t samples_done);
+  // The same, with the detail made only when a line is due (reading it may wait for a device).
+  void update(uint64_t step, const std::function<std::string()>& detail, uint64_t samples_done);
   // Ends the stage with a summary line.
   void end(const std::string& summary);
   // Appends one record (with "stage" added) to the metrics file.

@@ -22,13 +22,12 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   std::vector<float> rows_x;
   std::vector<int32_t> labels;
   RatingBuffers out;
-  double last_loss = 0;
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
   EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
   resume_stage(ctx, "classifier", loop, head);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("classifier", head, model.classifier_params));
-  uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t) {
+  const EpochsDone done = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
     rate_scaled(clusters, b.x, x, b.rows, out, false);
     rows_x.clear();
     labels.clear();
@@ -37,17 +36,17 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
       rows_x.insert(rows_x.end(), x + i * F, x + (i + 1) * F);
       labels.push_back(out.cluster_level[i] - 1);
     }
-    if (labels.empty()) return last_loss;
+    if (labels.empty()) return false;
     kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
                            labels_in.put(labels.data(), labels.size()), 0};
-    last_loss = backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data(), rows_x.size()),
-                                             labels.size(), loss, nullptr, head.grads());
+    backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data(), rows_x.size()), labels.size(), loss,
+                                 nullptr, head.grads(), loss_out);
     head.step();
-    return last_loss;
+    return true;
   });
   head.download_params(model.classifier_params);
-  ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", steps, last_loss));
-  return {{"epochs", epochs}, {"steps", steps}, {"last_batch_cross_entropy", last_loss}};
+  ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", done.steps, done.last_loss));
+  return {{"epochs", epochs}, {"steps", done.steps}, {"last_batch_cross_entropy", done.last_loss}};
 }
 
 }  // namespace resilinet

@@ -165,9 +165,9 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
                                              : fmt::format("; step size now x{}", state.lr_scale)));
     return gave_up;
   };
-  uint64_t steps = run_epochs(
+  const uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
-      [&](const Batch& b, const float* x, uint64_t) {
+      [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
         observed_values(b, observed);
         const size_t n = b.rows * b.features;
         const float* xb = x_in.put(x, n);
@@ -175,12 +175,12 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
         latent.centroids = mu.params();
         latent.frequency = frequency.data();
         latent.dmu = mu.grads();
-        const double l = backend.mlp_forward_backward(*net, ae.params(), xb, b.rows, loss, &latent, ae.grads());
+        backend.mlp_forward_backward(*net, ae.params(), xb, b.rows, loss, &latent, ae.grads(), loss_out);
         ae.step();
         mu.step();
-        return l;
+        return true;
       },
-      [&](uint64_t step) { return step % interval == 0 && refresh(step); });
+      [&](uint64_t step) { return step % interval == 0 && refresh(step); }).steps;
   // The steps after the last refresh are measured too, so IDEC never ends on an unchecked state.
   if (!converged && !gave_up && steps % interval != 0) refresh(steps);
   pull();

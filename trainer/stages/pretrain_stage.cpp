@@ -52,14 +52,13 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
     std::vector<float> median(model.scaler.median.begin(), model.scaler.median.end());
     model.scaler.transform(median.data(), 1, imputed.data());
   }
-  double last_loss = 0;
   const uint64_t seed = ctx.config.seed * 8 + 1;
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
   EpochLoop loop = epoch_loop("pretrain", epochs, size_t(cfg.batch), seed);
   resume_stage(ctx, "pretrain", loop, ae);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("pretrain", ae, model.autoencoder_params));
-  uint64_t steps = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step) {
+  const EpochsDone done = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step, double* loss_out) {
     const float* input = x;
     if (denoising) {
       corrupted.resize(b.rows * b.features);
@@ -69,14 +68,14 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
     observed_values(b, observed);
     const size_t n = b.rows * b.features;
     kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x, n), nullptr, 0, observed_in.put(observed.data(), n)};
-    last_loss = backend.mlp_forward_backward(*net, ae.params(), input_in.put(input, n), b.rows, loss, nullptr, ae.grads());
+    backend.mlp_forward_backward(*net, ae.params(), input_in.put(input, n), b.rows, loss, nullptr, ae.grads(), loss_out);
     ae.step();
-    return last_loss;
+    return true;
   });
   ae.download_params(model.autoencoder_params);
-  ctx.progress.end(fmt::format("{} steps, last batch MSE {:.6f}{}", steps, last_loss,
+  ctx.progress.end(fmt::format("{} steps, last batch MSE {:.6f}{}", done.steps, done.last_loss,
                                denoising ? " (denoising)" : ""));
-  return {{"epochs", epochs}, {"steps", steps}, {"last_batch_mse", last_loss}, {"denoising", denoising}};
+  return {{"epochs", epochs}, {"steps", done.steps}, {"last_batch_mse", done.last_loss}, {"denoising", denoising}};
 }
 
 }  // namespace resilinet

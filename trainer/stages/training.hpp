@@ -57,9 +57,16 @@ inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, ui
   loop.seed = seed;
   return loop;
 }
-using StepFn = std::function<double(const Batch& batch, const float* scaled, uint64_t step)>;
-uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
-                    const StepFn& step, const std::function<bool(uint64_t step)>& stop_after = {});
+// A step writes its batch loss to *loss_out (in ctx.backend's memory, so the step never waits for
+// the device) and returns true; a step that had nothing to train on returns false and the last
+// loss counts again. Losses are read only when progress shows them and at the end of each epoch.
+using StepFn = std::function<bool(const Batch& batch, const float* scaled, uint64_t step, double* loss_out)>;
+struct EpochsDone {
+  uint64_t steps = 0;      // steps done, the resumed ones included
+  double last_loss = 0.0;  // of the last step
+};
+EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop, const StepFn& step,
+                      const std::function<bool(uint64_t step)>& stop_after = {});
 
 // out[rows x features] = 1 where the batch's raw value is observed, 0 where it is missing (NaN):
 // the reconstruction loss skips imputed values rather than teaching the decoder the median.

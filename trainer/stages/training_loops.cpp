@@ -82,8 +82,8 @@ void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler*
   }
 }
 
-uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop,
-                    const StepFn& step, const std::function<bool(uint64_t)>& stop_after) {
+EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop, const StepFn& step,
+                      const std::function<bool(uint64_t)>& stop_after) {
   LoaderOptions opt;
   opt.batch_rows = loop.batch_rows;
   opt.slab_rows = ctx.config.slab_rows;
@@ -92,34 +92,55 @@ uint64_t run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& lo
   if (loop.first_epoch > 0) loader.restore({uint64_t(loop.first_epoch), 0, loop.seed});
   const uint64_t per_epoch = loader.rank_batches();
   ctx.progress.begin(loop.stage, per_epoch * uint64_t(loop.epochs));
+  kernels::Backend& backend = ctx.backend;
+  // One loss slot per step of an epoch, and the last loss (carried into a step that trains nothing).
+  kernels::BackendArray<double> losses(backend, size_t(per_epoch) + 1), last(backend, 1);
+  last.zero();
+  std::vector<double> host_losses;
+  EpochsDone done;
+  uint64_t epoch_steps = 0;
+  // The epoch's losses summed in step order: the same bytes as a running sum.
+  auto loss_sum = [&] {
+    host_losses.resize(epoch_steps);
+    if (epoch_steps) backend.download(host_losses.data(), losses.data(), epoch_steps * sizeof(double));
+    double sum = 0;
+    for (double l : host_losses) sum += l;
+    return sum;
+  };
   Batch b;
   std::vector<float> scaled;
   uint64_t steps = loop.first_step, samples = 0;
   for (int epoch = loop.first_epoch; epoch < loop.epochs; ++epoch) {
-    double loss_sum = 0;
-    uint64_t epoch_steps = 0;
+    epoch_steps = 0;
     bool stop = false;
     while (loader.next(b)) {
       scaled.resize(b.rows * b.features);
       scaler.transform(b.x, b.rows, scaled.data());
-      double loss = step(b, scaled.data(), steps);
+      if (epoch_steps >= losses.size()) throw std::logic_error("run_epochs: more batches than the loader counted");
+      double* slot = losses.data() + epoch_steps;
+      if (step(b, scaled.data(), steps, slot))
+        backend.copy(last.data(), slot, sizeof(double));
+      else
+        backend.copy(slot, last.data(), sizeof(double));
       ++steps;
       ++epoch_steps;
       samples += b.rows;
-      loss_sum += loss;
-      ctx.progress.update(steps, fmt::format("epoch {}/{} loss {:.5f}", epoch + 1, loop.epochs,
-                                             loss_sum / epoch_steps), samples);
+      ctx.progress.update(
+          steps, [&] { return fmt::format("epoch {}/{} loss {:.5f}", epoch + 1, loop.epochs, loss_sum() / epoch_steps); },
+          samples);
       if (stop_after && stop_after(steps)) {
         stop = true;
         break;
       }
     }
     ctx.progress.record({{"stage", loop.stage}, {"epoch", epoch + 1}, {"steps", steps},
-                         {"loss", epoch_steps ? loss_sum / epoch_steps : 0.0}});
+                         {"loss", epoch_steps ? loss_sum() / epoch_steps : 0.0}});
     if (stop) break;
     if (loop.epoch_end && loop.epoch_end(epoch + 1, steps)) break;
   }
-  return steps;
+  done.steps = steps;
+  backend.download(&done.last_loss, last.data(), sizeof(double));
+  return done;
 }
 
 void fit_scaler(Model& model, TrainContext& ctx) {
