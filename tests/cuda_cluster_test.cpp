@@ -18,20 +18,16 @@
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
 #include "trainer/model/scaler.hpp"
+#include "cuda_test_support.hpp"
 
 namespace resilinet::kernels {
 namespace {
 
-#define REQUIRE_CUDA_DEVICE()                               \
-  do {                                                      \
-    std::string why;                                        \
-    if (!cuda::device_available(&why)) GTEST_SKIP() << why; \
-  } while (0)
+using resilinet::testing::download;
+using resilinet::testing::small_shapes;
+using resilinet::testing::Stream;
+using resilinet::testing::upload;
 
-bool small_shapes() {
-  const char* v = std::getenv("RESILINET_GPU_TEST_SMALL");
-  return v && std::string(v) == "1";
-}
 std::vector<size_t> row_counts() {
   if (small_shapes()) return {1, 63, 65};
   return {1, 63, 65, 1000, 4097};
@@ -40,31 +36,6 @@ std::vector<int> widths() {
   if (small_shapes()) return {3, 7};
   return {3, 7, 33, 130};
 }
-
-template <class T>
-cuda::DeviceArray<T> upload(const std::vector<T>& v) {
-  cuda::DeviceArray<T> d(std::max<size_t>(v.size(), 1));
-  if (!v.empty())
-    cuda::check(cudaMemcpy(d.data(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice),
-                "test upload");
-  return d;
-}
-
-template <class T>
-std::vector<T> download(const T* d, size_t n) {
-  std::vector<T> v(n);
-  if (n)
-    cuda::check(cudaMemcpy(v.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost), "test download");
-  return v;
-}
-
-// A stream of its own per test, so that the ops are seen to honour the stream argument.
-struct Stream {
-  cudaStream_t s = nullptr;
-  Stream() { cuda::check(cudaStreamCreate(&s), "cudaStreamCreate"); }
-  ~Stream() { cudaStreamDestroy(s); }
-  void sync() const { cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize"); }
-};
 
 std::vector<float> uniform(size_t n, float lo, float hi, uint64_t seed) {
   std::mt19937_64 rng(seed);

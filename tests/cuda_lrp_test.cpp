@@ -19,74 +19,18 @@
 #include "kernels/cuda/cuda_ops.hpp"
 #include "kernels/lrp.hpp"
 #include "kernels/reference/lrp_reference.hpp"
+#include "cuda_test_support.hpp"
+#include "random_data.hpp"
 
 namespace resilinet::kernels {
 namespace {
 
-#define REQUIRE_CUDA_DEVICE()                               \
-  do {                                                      \
-    std::string why;                                        \
-    if (!cuda::device_available(&why)) GTEST_SKIP() << why; \
-  } while (0)
-
-bool small_shapes() {
-  const char* v = std::getenv("RESILINET_GPU_TEST_SMALL");
-  return v && std::string(v) == "1";
-}
-
-template <class T>
-cuda::DeviceArray<T> upload(const std::vector<T>& v) {
-  cuda::DeviceArray<T> d(std::max<size_t>(v.size(), 1));
-  if (!v.empty())
-    cuda::check(cudaMemcpy(d.data(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice),
-                "test upload");
-  return d;
-}
-
-template <class T>
-std::vector<T> download(const T* d, size_t n) {
-  std::vector<T> v(n);
-  if (n)
-    cuda::check(cudaMemcpy(v.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost), "test download");
-  return v;
-}
-
-struct Stream {
-  cudaStream_t s = nullptr;
-  Stream() { cuda::check(cudaStreamCreate(&s), "cudaStreamCreate"); }
-  ~Stream() { cudaStreamDestroy(s); }
-  void sync() const { cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize"); }
-};
-
-struct Net {
-  MlpLayout layout;
-  std::vector<float> params;
-};
-
-// widths = {inputs, hidden..., outputs}; ReLU hidden layers, linear output. Biases U(-0.3, 0.3)
-// when `bias`, else zero. groups (optional) makes the first layer block-diagonal.
-Net make_net(const std::vector<int>& widths, uint64_t seed, bool bias,
-             const std::vector<int>& groups = {}) {
-  std::vector<LayerRequest> req;
-  for (size_t k = 1; k < widths.size(); ++k) {
-    LayerRequest r;
-    r.out = widths[k];
-    r.act = k + 1 == widths.size() ? Activation::linear : Activation::relu;
-    if (k == 1) r.input_groups = groups;
-    req.push_back(r);
-  }
-  Net n;
-  n.layout = MlpLayout::build(widths[0], req);
-  n.params.resize(n.layout.param_count);
-  init_params(n.layout, seed, n.params.data());
-  if (bias) {
-    std::mt19937_64 rng(seed + 1000);
-    std::uniform_real_distribution<float> u(-0.3f, 0.3f);
-    for (const auto& l : n.layout.layers)
-      for (int j = 0; j < l.out; ++j) n.params[l.bias_offset + j] = u(rng);
-  }
-  return n;
-}
+using resilinet::testing::download;
+using resilinet::testing::make_net;
+using resilinet::testing::Net;
+using resilinet::testing::small_shapes;
+using resilinet::testing::Stream;
+using resilinet::testing::upload;
 
 struct Shape {
   std::string name;

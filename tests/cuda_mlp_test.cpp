@@ -21,17 +21,21 @@
 #include "kernels/cuda/cuda_ops.hpp"
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
+#include "cuda_test_support.hpp"
+#include "random_data.hpp"
 
 namespace resilinet::kernels {
 namespace {
 
-using Act = Activation;
+using resilinet::testing::download;
+using resilinet::testing::random_labels;
+using resilinet::testing::random_params;
+using resilinet::testing::random_values;
+using resilinet::testing::small_shapes;
+using resilinet::testing::to_double;
+using resilinet::testing::upload;
 
-#define REQUIRE_CUDA_DEVICE()                              \
-  do {                                                     \
-    std::string why;                                       \
-    if (!cuda::device_available(&why)) GTEST_SKIP() << why; \
-  } while (0)
+using Act = Activation;
 
 // Tolerances, relative to the largest entry of the compared block (fp32 on the device against
 // fp64): outputs and losses; gradients and dmu; gradients of the 16-layer network, whose rounding
@@ -44,11 +48,6 @@ constexpr float kLatentWeight = 0.5f;
 // Inputs are drawn again until every ReLU pre-activation is this far from 0 in fp64, so that the
 // fp32 kernels take the same side of every kink and the gradients are comparable.
 constexpr double kKinkMargin = 1e-4;
-
-bool small_shapes() {
-  const char* v = std::getenv("RESILINET_GPU_TEST_SMALL");
-  return v && *v && std::string(v) != "0";
-}
 
 // ---- Shapes ----
 
@@ -87,33 +86,6 @@ MlpLayout deep_layout() {
   layers.push_back({256, Act::linear, {}});
   return MlpLayout::build(256, layers);
 }
-
-std::vector<float> random_params(const MlpLayout& layout, uint64_t seed) {
-  std::vector<float> params(layout.param_count);
-  init_params(layout, seed, params.data());
-  std::mt19937_64 rng(seed + 1);
-  std::uniform_real_distribution<float> u(-0.2f, 0.2f);
-  for (const auto& l : layout.layers)  // non-zero biases so their gradients are exercised
-    for (int o = 0; o < l.out; ++o) params[l.bias_offset + o] = u(rng);
-  return params;
-}
-
-std::vector<float> random_values(size_t n, uint64_t seed, float lo = 0.0f, float hi = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
-
-std::vector<int32_t> random_labels(size_t n, int classes, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> v(n);
-  for (auto& x : v) x = int32_t(rng() % uint64_t(classes));
-  return v;
-}
-
-std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // The smallest |pre-activation| of a ReLU unit on one input row, in fp64.
 double relu_margin(const MlpLayout& layout, const std::vector<double>& params, const float* x) {
@@ -165,22 +137,6 @@ double relative_error(const float* a, const T* b, size_t n) {
 }
 
 // ---- Device memory ----
-
-template <class T>
-cuda::DeviceArray<T> upload(const std::vector<T>& v) {
-  cuda::DeviceArray<T> d(std::max<size_t>(v.size(), 1));
-  if (!v.empty())
-    cuda::check(cudaMemcpy(d.data(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice),
-                "upload");
-  return d;
-}
-
-template <class T>
-std::vector<T> download(const T* p, size_t n) {
-  std::vector<T> v(n);
-  if (n) cuda::check(cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
-  return v;
-}
 
 // Fills device memory with NaN bytes, so that a value the kernel should write but does not shows.
 template <class T>

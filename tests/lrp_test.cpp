@@ -14,46 +14,19 @@
 #include <gtest/gtest.h>
 
 #include "isa_support.hpp"
+#include "random_data.hpp"
 #include "kernels/lrp.hpp"
 #include "kernels/reference/lrp_reference.hpp"
 
 namespace resilinet::kernels {
 namespace {
 
+using resilinet::testing::make_net;
+using resilinet::testing::Net;
+using resilinet::testing::to_double;
+
 using resilinet::testing::instruction_sets;
 using resilinet::testing::ScopedIsa;
-
-struct Net {
-  MlpLayout layout;
-  std::vector<float> params;
-};
-
-// widths = {inputs, hidden..., outputs}; ReLU hidden layers, linear output. Biases U(-0.3, 0.3)
-// when `bias`, else zero. groups (optional) makes the first layer block-diagonal.
-Net make_net(const std::vector<int>& widths, uint64_t seed, bool bias,
-             const std::vector<int>& groups = {}) {
-  std::vector<LayerRequest> req;
-  for (size_t k = 1; k < widths.size(); ++k) {
-    LayerRequest r;
-    r.out = widths[k];
-    r.act = k + 1 == widths.size() ? Activation::linear : Activation::relu;
-    if (k == 1) r.input_groups = groups;
-    req.push_back(r);
-  }
-  Net n;
-  n.layout = MlpLayout::build(widths[0], req);
-  n.params.resize(n.layout.param_count);
-  init_params(n.layout, seed, n.params.data());
-  if (bias) {
-    std::mt19937_64 rng(seed + 1000);
-    std::uniform_real_distribution<float> u(-0.3f, 0.3f);
-    for (const auto& l : n.layout.layers)
-      for (int j = 0; j < l.out; ++j) n.params[l.bias_offset + j] = u(rng);
-  }
-  return n;
-}
-
-std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // Bounds with mixed signs, so that the positive and negative input terms are both exercised.
 std::vector<float> low_bounds(int f) {

@@ -15,12 +15,18 @@
 #include <gtest/gtest.h>
 
 #include "isa_support.hpp"
+#include "random_data.hpp"
 
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
 
 namespace resilinet::kernels {
 namespace {
+
+using resilinet::testing::random_labels;
+using resilinet::testing::random_params;
+using resilinet::testing::random_values;
+using resilinet::testing::to_double;
 
 using resilinet::testing::instruction_sets;
 using resilinet::testing::ScopedIsa;
@@ -48,33 +54,6 @@ MlpLayout odd_layout() {
   return MlpLayout::build(
       13, {{15, Act::relu, groups}, {7, Act::relu, {}}, {13, Act::linear, {}}, {9, Act::relu, {}}});
 }
-
-std::vector<float> random_params(const MlpLayout& layout, uint64_t seed) {
-  std::vector<float> params(layout.param_count);
-  init_params(layout, seed, params.data());
-  std::mt19937_64 rng(seed + 1);
-  std::uniform_real_distribution<float> u(-0.2f, 0.2f);
-  for (const auto& l : layout.layers)  // non-zero biases so their gradients are exercised
-    for (int o = 0; o < l.out; ++o) params[l.bias_offset + o] = u(rng);
-  return params;
-}
-
-std::vector<float> random_values(size_t n, uint64_t seed, float lo = 0.0f, float hi = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = u(rng);
-  return v;
-}
-
-std::vector<int32_t> random_labels(size_t n, int classes, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> v(n);
-  for (auto& x : v) x = int32_t(rng() % uint64_t(classes));
-  return v;
-}
-
-std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 // max|a - b| / max|b|: the error relative to the block's largest entry.
 double relative_error(const float* a, const double* b, size_t n) {
