@@ -180,7 +180,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   Progress progress(dir + "/metrics.jsonl", options.quiet);
   progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
                    std::to_string(data.shards().size()) + " shard(s), " +
-                   std::to_string(data.schema().size()) + " features, run folder " + dir);
+                   std::to_string(data.schema().size()) + " features, run folder " + dir + ", on " + backend->describe());
   TrainContext ctx{config, data, progress, *backend, nullptr, {}};
 
   Checkpoint ck;
