@@ -59,6 +59,7 @@ class Backend {
   virtual void fill_zero(void* p, size_t bytes) = 0;
 
   // ---- Ops (pointers in this backend's memory; see kernels/ops.hpp for the meaning) ----
+  // Throws std::invalid_argument, saying why, for a network this backend cannot run.
   virtual std::unique_ptr<Network> network(const MlpLayout& layout) = 0;
   virtual void mlp_forward(const Network& net, const float* params, const float* x, size_t rows,
                            float* y, int stop_layer = -1) = 0;

@@ -11,9 +11,23 @@ namespace resilinet::kernels::cuda {
 
 namespace {
 
+// The fused kernels keep a tile's activations and staged weights on chip: refused up front, so a
+// run learns it before training rather than at its first step.
+const MlpLayout& runnable(const MlpLayout& layout) {
+  if (layout.layers.size() > size_t(kMaxLayers))
+    throw std::invalid_argument("the CUDA kernels take at most " + std::to_string(kMaxLayers) + " layers; this network has " +
+                                std::to_string(layout.layers.size()));
+  for (size_t l = 0; l < layout.layers.size(); ++l)
+    if (layout.layers[l].in > kMaxWidth || layout.layers[l].out > kMaxWidth)
+      throw std::invalid_argument("the CUDA kernels take layers of at most " + std::to_string(kMaxWidth) +
+                                  " units; layer " + std::to_string(l) + " is " + std::to_string(layout.layers[l].in) +
+                                  " -> " + std::to_string(layout.layers[l].out));
+  return layout;
+}
+
 class CudaNetwork final : public Network {
  public:
-  explicit CudaNetwork(const MlpLayout& layout) : device_(layout) {}
+  explicit CudaNetwork(const MlpLayout& layout) : device_(runnable(layout)) {}
   const MlpLayout& layout() const override { return device_.layout(); }
   const DeviceMlp& device() const { return device_; }
 

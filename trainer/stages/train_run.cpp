@@ -36,6 +36,18 @@ std::unique_ptr<kernels::Backend> apply_device_and_threads(const TrainConfig& co
 
 namespace {
 
+// Networks the backend cannot run are bad input, refused before the run folder is touched.
+void require_runnable_networks(kernels::Backend& backend, const TrainConfig& config, const Schema& schema) {
+  const Model probe = assemble_model(config, schema);
+  try {
+    backend.network(probe.autoencoder);
+    backend.network(probe.classifier);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(config.source_file, "run.device",
+                     "a device that runs the configured networks (" + std::string(e.what()) + ")", config.device);
+  }
+}
+
 // The first key (as a.b.c) whose value differs between two configs, with both values (flow
 // style); key is empty if none differs.
 struct ConfigDifference {
@@ -151,6 +163,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
                      fmt::format("at least {} cells ({} per cluster, clusters.k = {})", min_rows, kMinCellsPerCluster,
                                  config.clusters.k),
                      std::to_string(data.total_rows()));
+  require_runnable_networks(*backend, config, data.schema());
   if (!stop.epoch_stage.empty()) {
     const bool idec = stop.epoch_stage == "idec";
     const size_t rows = data.total_rows();
