@@ -144,6 +144,17 @@ def cuda_median_ms(fn, warmup, repeats, device):
     return statistics.median(times), min(times)
 
 
+def time_first_and_median(fn, args, device):
+    """Seconds of the first call (torch.compile compiles there), then cuda_median_ms."""
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    first_s = time.perf_counter() - start
+    median_ms, min_ms = cuda_median_ms(fn, args.warmup, args.repeats, device)
+    return first_s, median_ms, min_ms
+
+
 def line(impl, workload, rows, median_ms, min_ms, repeats, **extra):
     flops, bytes_per_row, rule = WORK[workload]
     seconds = median_ms * 1e-3
@@ -187,12 +198,7 @@ def bench_train(args, device, compiled, generator):
     observed = (~torch.isnan(raw)).to(torch.float32)
     x = scale(raw)
     step = train_step_fn(model, optimizer, x, observed, compiled)
-    start = time.perf_counter()
-    step()  # the first call compiles
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    first_s = time.perf_counter() - start
-    median_ms, min_ms = cuda_median_ms(step, args.warmup, args.repeats, device)
+    first_s, median_ms, min_ms = time_first_and_median(step, args, device)
     p = param_count(model)
     out = line(impl_name(compiled), "train_step", args.train_rows, median_ms, min_ms, args.repeats,
                params=p, first_call_s=first_s, optimizer="Adam(fused)" if fused else "Adam")
@@ -228,12 +234,7 @@ def bench_rating(args, device, compiled, generator):
         with torch.inference_mode():
             rate(raw)
 
-    start = time.perf_counter()
-    run()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    first_s = time.perf_counter() - start
-    median_ms, min_ms = cuda_median_ms(run, args.warmup, args.repeats, device)
+    first_s, median_ms, min_ms = time_first_and_median(run, args, device)
     return line(impl_name(compiled), "rating", args.rows, median_ms, min_ms, args.repeats,
                 first_call_s=first_s)
 
@@ -287,12 +288,7 @@ def bench_lrp(args, device, compiled, generator):
         with torch.inference_mode():
             lrp(x)
 
-    start = time.perf_counter()
-    run()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    first_s = time.perf_counter() - start
-    median_ms, min_ms = cuda_median_ms(run, args.warmup, args.repeats, device)
+    first_s, median_ms, min_ms = time_first_and_median(run, args, device)
     return line(impl_name(compiled), "lrp", args.rows, median_ms, min_ms, args.repeats,
                 first_call_s=first_s, composite="zbox [-0.2, 1.2] / gamma 0.25 / epsilon 1e-6")
 

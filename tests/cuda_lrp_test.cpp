@@ -27,6 +27,7 @@ namespace {
 
 using resilinet::testing::download;
 using resilinet::testing::make_net;
+using resilinet::testing::random_labels;
 using resilinet::testing::Net;
 using resilinet::testing::small_shapes;
 using resilinet::testing::Stream;
@@ -74,20 +75,7 @@ std::vector<float> high_bounds(int f) {
 }
 
 std::vector<float> rows_in_bounds(size_t rows, int f, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  auto lo = low_bounds(f), hi = high_bounds(f);
-  std::vector<float> x(rows * f);
-  for (size_t r = 0; r < rows; ++r)
-    for (int i = 0; i < f; ++i) x[r * f + i] = lo[i] + u(rng) * (hi[i] - lo[i]);
-  return x;
-}
-
-std::vector<int32_t> random_classes(size_t rows, int outputs, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> c(rows);
-  for (auto& v : c) v = int32_t(rng() % uint64_t(outputs));
-  return c;
+  return resilinet::testing::uniform_rows(rows, low_bounds(f), high_bounds(f), seed);
 }
 
 std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
@@ -252,7 +240,7 @@ TEST(CudaLrp, EveryRuleMatchesCpuAndReference) {
       const double tolerance = shape.deep ? 1e-4 : 1e-5;
       for (size_t rows : row_counts(shape)) {
         const auto x = rows_in_bounds(rows, f, rows + 10);
-        const auto classes = random_classes(rows, shape.widths.back(), rows + 20);
+        const auto classes = random_labels(rows, shape.widths.back(), rows + 20);
         for (const Variant& v : variants(f)) {
           SCOPED_TRACE(shape.name + " bias " + std::to_string(bias) + " rows " +
                        std::to_string(rows) + " rule " + v.name);
@@ -278,7 +266,7 @@ TEST(CudaLrp, DefaultCompositeAndArgmaxSeeding) {
     for (size_t rows : row_counts(shape)) {
       SCOPED_TRACE(shape.name + " rows " + std::to_string(rows));
       const auto x = rows_in_bounds(rows, f, rows + 30);
-      const auto classes = random_classes(rows, k, rows + 40);
+      const auto classes = random_labels(rows, k, rows + 40);
       const GpuResult got = run_gpu(gpu, &def, x, rows, &classes, ws, stream);
       compare(net, &def, x, rows, classes, got, shape.deep ? 1e-4 : 1e-5, true);
 
@@ -352,7 +340,7 @@ TEST(CudaGradientXInput, MatchesCpuAndReference) {
     for (size_t rows : row_counts(shape)) {
       SCOPED_TRACE(shape.name + " rows " + std::to_string(rows));
       const auto x = rows_in_bounds(rows, f, rows + 60);
-      const auto classes = random_classes(rows, k, rows + 70);
+      const auto classes = random_labels(rows, k, rows + 70);
       const GpuResult got = run_gpu(gpu, nullptr, x, rows, &classes, ws, stream);
       compare(net, nullptr, x, rows, classes, got, shape.deep ? 1e-4 : 1e-5, false);
 
@@ -422,7 +410,7 @@ TEST(CudaLrp, LimitsAndUncheckedClasses) {
   const LrpComposite def = default_lrp_composite(net.layout, low_bounds(12), high_bounds(12));
   EXPECT_NO_THROW(run_gpu(gpu, &def, x, 0, nullptr, ws, stream));
 
-  auto classes = random_classes(rows, 5, 3);
+  auto classes = random_labels(rows, 5, 3);
   const GpuResult good = run_gpu(gpu, &def, x, rows, &classes, ws, stream);
   classes[7] = 5;
   classes[64] = -1;

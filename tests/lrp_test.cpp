@@ -22,6 +22,7 @@ namespace resilinet::kernels {
 namespace {
 
 using resilinet::testing::make_net;
+using resilinet::testing::random_labels;
 using resilinet::testing::Net;
 using resilinet::testing::to_double;
 
@@ -42,20 +43,7 @@ std::vector<float> high_bounds(int f) {
 
 // Rows drawn uniformly inside [low, high] per feature.
 std::vector<float> rows_in_bounds(size_t rows, int f, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(0.0f, 1.0f);
-  auto lo = low_bounds(f), hi = high_bounds(f);
-  std::vector<float> x(rows * f);
-  for (size_t r = 0; r < rows; ++r)
-    for (int i = 0; i < f; ++i) x[r * f + i] = lo[i] + u(rng) * (hi[i] - lo[i]);
-  return x;
-}
-
-std::vector<int32_t> random_classes(size_t rows, int outputs, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> c(rows);
-  for (auto& v : c) v = int32_t(rng() % uint64_t(outputs));
-  return c;
+  return resilinet::testing::uniform_rows(rows, low_bounds(f), high_bounds(f), seed);
 }
 
 // Largest |fast - reference| over all cells and all instruction sets, each row divided by its
@@ -138,7 +126,7 @@ TEST(Lrp, EveryRuleMatchesItsMatrixFormula) {
         const int f = widths.front();
         const size_t rows = 150;  // two full tiles and a partial one
         auto x = rows_in_bounds(rows, f, seed + 10);
-        auto classes = random_classes(rows, widths.back(), seed + 20);
+        auto classes = random_labels(rows, widths.back(), seed + 20);
         for (const Variant& v : variants(f)) {
           // Everywhere; at the input layer below flat (relevance reaches dead units and negative
           // pre-activations); in the middle below wsquare.
@@ -191,7 +179,7 @@ TEST(Lrp, AlphaBetaOneZeroEqualsZplus) {
   Net net = make_net({12, 64, 32, 5}, 7, true);
   const size_t rows = 100;
   auto x = rows_in_bounds(rows, 12, 8);
-  auto classes = random_classes(rows, 5, 9);
+  auto classes = random_labels(rows, 5, 9);
   std::vector<float> a(rows * 12), b(rows * 12);
   LrpComposite ab(3, alpha_beta_rule(1.0f, 0.0f)), zp(3, zplus_rule());
   cpu::lrp(net.layout, net.params.data(), ab, x.data(), rows, classes.data(), a.data());
@@ -397,7 +385,7 @@ TEST(GradientXInput, MatchesFiniteDifferences) {
     Net net = make_net({12, 64, 32, 5}, seed, true);
     const size_t rows = 40;
     auto x = rows_in_bounds(rows, 12, seed);
-    auto classes = random_classes(rows, 5, seed + 1);
+    auto classes = random_labels(rows, 5, seed + 1);
     std::vector<std::vector<float>> gxi;  // one per instruction set
     for (const std::string& isa : instruction_sets()) {
       ScopedIsa use(isa);

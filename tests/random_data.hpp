@@ -18,6 +18,18 @@ inline std::vector<float> random_values(size_t n, uint64_t seed, float lo = 0.0f
   return v;
 }
 
+// rows x low.size() values, each uniform inside [low_i, high_i] of its column.
+inline std::vector<float> uniform_rows(size_t rows, const std::vector<float>& low, const std::vector<float>& high,
+                                       uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  const size_t f = low.size();
+  std::vector<float> x(rows * f);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t i = 0; i < f; ++i) x[r * f + i] = low[i] + u(rng) * (high[i] - low[i]);
+  return x;
+}
+
 inline std::vector<int32_t> random_labels(size_t n, int classes, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<int32_t> v(n);
