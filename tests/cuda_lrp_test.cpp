@@ -57,6 +57,13 @@ std::vector<Shape> shapes() {
           {"tile of 2", {130, 256, 256, 256, 256, 256, 33, 5}, {}, true}};
 }
 
+// Under compute-sanitizer: the shallow shapes only.
+std::vector<Shape> tested_shapes() {
+  std::vector<Shape> all = shapes();
+  if (small_shapes()) std::erase_if(all, [](const Shape& s) { return s.deep; });
+  return all;
+}
+
 std::vector<size_t> row_counts(const Shape& s) {
   if (s.deep || small_shapes()) return {1, 63, 65};
   return {1, 63, 65, 1000, 4097};
@@ -83,13 +90,16 @@ std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), 
 struct Variant {
   std::string name;
   LrpRule rule;
+  // alpha_beta(2, 1) weighs two differences of positive and negative parts (alpha + beta = 3 per
+  // layer): fp32 rounding grows by about that factor over the reference.
+  double tolerance_factor = 1.0;
 };
 
 std::vector<Variant> variants(int inputs) {
   return {{"epsilon 1e-6", epsilon_rule(1e-6f)},
           {"epsilon 1", epsilon_rule(1.0f)},
           {"zplus", zplus_rule()},
-          {"alpha_beta 2 1", alpha_beta_rule(2.0f, 1.0f)},
+          {"alpha_beta 2 1", alpha_beta_rule(2.0f, 1.0f), 3.0},
           {"alpha_beta 1 0", alpha_beta_rule(1.0f, 0.0f)},
           {"gamma 0.25", gamma_rule(0.25f)},
           {"gamma 0.5", gamma_rule(0.5f)},
@@ -232,7 +242,7 @@ TEST(CudaLrp, EveryRuleMatchesCpuAndReference) {
   REQUIRE_CUDA_DEVICE();
   Stream stream;
   cuda::Workspace ws;
-  for (const Shape& shape : shapes())
+  for (const Shape& shape : tested_shapes())
     for (bool bias : {false, true}) {
       const Net net = make_net(shape.widths, 1, bias, shape.groups);
       const GpuNet gpu(net);
@@ -246,7 +256,7 @@ TEST(CudaLrp, EveryRuleMatchesCpuAndReference) {
                        std::to_string(rows) + " rule " + v.name);
           const LrpComposite c = everywhere(v.rule, net.layout.layers.size());
           const GpuResult got = run_gpu(gpu, &c, x, rows, &classes, ws, stream);
-          compare(net, &c, x, rows, classes, got, tolerance, true);
+          compare(net, &c, x, rows, classes, got, tolerance * v.tolerance_factor, true);
         }
       }
     }
@@ -258,7 +268,7 @@ TEST(CudaLrp, DefaultCompositeAndArgmaxSeeding) {
   REQUIRE_CUDA_DEVICE();
   Stream stream;
   cuda::Workspace ws;
-  for (const Shape& shape : shapes()) {
+  for (const Shape& shape : tested_shapes()) {
     const Net net = make_net(shape.widths, 2, true, shape.groups);
     const GpuNet gpu(net);
     const int f = shape.widths.front(), k = shape.widths.back();
@@ -291,7 +301,7 @@ TEST(CudaLrp, ConservesTheSeedWhereTheRuleDoes) {
   REQUIRE_CUDA_DEVICE();
   Stream stream;
   cuda::Workspace ws;
-  for (const Shape& shape : shapes()) {
+  for (const Shape& shape : tested_shapes()) {
     if (shape.deep) continue;
     const int f = shape.widths.front(), k = shape.widths.back();
     const std::vector<std::pair<std::string, LrpRule>> rules = {
@@ -333,7 +343,7 @@ TEST(CudaGradientXInput, MatchesCpuAndReference) {
   REQUIRE_CUDA_DEVICE();
   Stream stream;
   cuda::Workspace ws;
-  for (const Shape& shape : shapes()) {
+  for (const Shape& shape : tested_shapes()) {
     const Net net = make_net(shape.widths, 4, true, shape.groups);
     const GpuNet gpu(net);
     const int f = shape.widths.front(), k = shape.widths.back();
@@ -361,7 +371,7 @@ TEST(CudaLrp, SameBytesOnASecondRun) {
   REQUIRE_CUDA_DEVICE();
   Stream stream;
   cuda::Workspace ws;
-  for (const Shape& shape : shapes()) {
+  for (const Shape& shape : tested_shapes()) {
     SCOPED_TRACE(shape.name);
     const Net net = make_net(shape.widths, 5, true, shape.groups);
     const GpuNet gpu(net);

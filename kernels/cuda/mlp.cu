@@ -1,6 +1,6 @@
 // Fused forward and backward of an MLP on a CUDA device: one thread block per tile of 32 rows runs
-// every layer, the tile's activations in shared memory (unit-major, one row per lane), weights staged
-// through shared memory 64 x 64 at a time. Weight gradients go to one slot per block and a second
+// every layer, the tile's activations in shared memory (unit-major, rows contiguous), weights staged
+// through shared memory 4096 at a time, each thread computing up to 4 rows x 8 units. Weight gradients go to one slot per block and a second
 // kernel sums the slots in block order: no atomics, the same bytes every run. CPU twin: cpu/mlp.cpp.
 #include <algorithm>
 #include <cmath>
@@ -14,19 +14,22 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-constexpr int kRows = 32;            // rows per tile: one per lane
-// Floats from one unit to the next in a tile buffer [units][kStride]: odd, so that the 32 lanes of
-// a warp reading one row of 32 consecutive units hit 32 different banks.
-constexpr int kStride = kRows + 1;
-constexpr int kChunk = 64;           // weights are staged kChunk units x kChunk inputs at a time
-constexpr int kPitch = kChunk + 4;   // pitch of a staged row: keeps float4 reads aligned
-constexpr int kPerWarp = kChunk / kWarps;  // units of a staged chunk per warp (and per thread)
-constexpr int kGradUnits = 4;        // weight gradient: output units per warp per pass,
+constexpr int kRows = 32;            // rows per tile
+// Floats from one unit to the next in a tile buffer [units][kStride]: a multiple of 4, so that a
+// thread reads 2 or 4 consecutive rows of a unit as one vector.
+constexpr int kStride = kRows + 4;
+// Products: a thread computes kTileRows rows (1, 2 or 4, chosen per layer) x kUnits units; a warp
+// 32 rows x 8 kTileRows units, the block 64 kTileRows units. Weights are staged through shared
+// memory 64 kTileRows units x 64 / kTileRows inputs at a time (4096 floats), the next chunk loaded
+// into registers while the current one is multiplied.
+constexpr int kUnits = 8;
+constexpr int kStageFloats = 64 * 68;  // the largest staged chunk with its pitch (kTileRows 1)
+constexpr int kStageLoads = 4096 / kThreads;  // weights each thread stages per chunk
+constexpr int kGradUnits = 8;        // weight gradient: output units per warp per pass,
 constexpr int kGradInputs = 4;       // and inputs per lane per pass
 constexpr int kMaxBlocks = 256;      // training blocks, so at most this many gradient slots
 constexpr size_t kSlotBytes = size_t(64) << 20;  // and slots of at most about this many bytes
 constexpr int kMaxClusters = 64;     // latent loss: one double per cluster and row in shared memory
-static_assert(kPerWarp == 8, "tile_product reads a warp's staged units as two float4");
 
 constexpr size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -47,69 +50,133 @@ __device__ void load_tile(const float* x, int inputs, size_t first, int valid, f
   }
 }
 
-// stage[kk][nn] = W(n0 + nn, k0 + kk) for the chunk, zero outside the matrix and where the mask
-// cuts the connection. W [units][depth] row-major, or, transposed, W [depth][units] (the product
-// with the output gradient). Consecutive threads read consecutive addresses of W.
-template <bool kTransposed>
-__device__ __forceinline__ void stage_weights(const float* w, const uint8_t* mask, int units,
-                                              int depth, int n0, int k0, float* stage) {
-  for (int e = threadIdx.x; e < kChunk * kChunk; e += kThreads) {
-    const int fast = e % kChunk, slow = e / kChunk;
-    const int kk = kTransposed ? slow : fast;
-    const int nn = kTransposed ? fast : slow;
-    const int n = n0 + nn, k = k0 + kk;
-    float v = 0.0f;
-    if (n < units && k < depth) {
-      const size_t at = kTransposed ? size_t(k) * units + n : size_t(n) * depth + k;
-      if (!mask || mask[at]) v = w[at];
+// The weights of one staged chunk: W(n0 + nn, k0 + kk) for nn < kChunkUnits, kk < kChunkDepth,
+// zero outside the matrix and where the mask cuts the connection. W [units][depth] row-major, or,
+// transposed, W [depth][units] (the product with the output gradient). Consecutive threads read
+// consecutive addresses of W. Held in registers from load() until store() puts them in the stage
+// [kk][kPitch], so that the global reads of the next chunk overlap the products of this one.
+template <bool kTransposed, int kTileRows>
+struct WeightChunk {
+  static constexpr int kChunkUnits = 64 * kTileRows;
+  static constexpr int kChunkDepth = 64 / kTileRows;
+  static constexpr int kPitch = kChunkUnits + 4;  // keeps float4 reads aligned
+  static_assert(kChunkDepth * kPitch <= kStageFloats, "the stage holds one chunk");
+  // Thread t takes element (t % kFast, t / kFast + kStep i) of the chunk, i < kStageLoads, the
+  // fast index running along W's contiguous dimension: one base address and a stride.
+  static constexpr int kFast = kTransposed ? kChunkUnits : kChunkDepth;
+  static constexpr int kStep = kThreads / kFast;
+  static_assert(kThreads % kFast == 0 && kStep * kStageLoads * kFast == kChunkUnits * kChunkDepth,
+                "the threads cover the chunk");
+  float v[kStageLoads];
+
+  __device__ __forceinline__ void load(const float* w, const uint8_t* mask, int units, int depth,
+                                       int n0, int k0) {
+    // W [slow][fast]: fast = inputs (k) of W [units][depth], or units (n) of its transpose.
+    const int fast_limit = kTransposed ? units : depth, slow_limit = kTransposed ? depth : units;
+    const int fast = (kTransposed ? n0 : k0) + int(threadIdx.x) % kFast;
+    const int slow = (kTransposed ? k0 : n0) + int(threadIdx.x) / kFast;
+    const size_t first = size_t(slow) * fast_limit + fast;
+    const size_t stride = size_t(kStep) * fast_limit;
+    const bool inside = fast < fast_limit;
+#pragma unroll
+    for (int i = 0; i < kStageLoads; ++i) {
+      const size_t at = first + i * stride;
+      v[i] = inside && slow + kStep * i < slow_limit && (!mask || mask[at]) ? __ldg(w + at) : 0.0f;
     }
-    stage[kk * kPitch + nn] = v;
   }
-}
+  // stage [kk][kPitch] = the chunk.
+  __device__ __forceinline__ void store(float* stage) const {
+    const int fast = int(threadIdx.x) % kFast, slow = int(threadIdx.x) / kFast;
+    float* p = kTransposed ? stage + slow * kPitch + fast : stage + fast * kPitch + slow;
+    constexpr int step = kTransposed ? kStep * kPitch : kStep;
+#pragma unroll
+    for (int i = 0; i < kStageLoads; ++i) p[i * step] = v[i];
+  }
+};
+
+// kTileRows consecutive rows of one unit of a tile buffer.
+template <int kTileRows>
+struct RowVector {
+  float v[kTileRows];
+  __device__ __forceinline__ void load(const float* p) {
+    if constexpr (kTileRows == 4) {
+      const float4 t = *reinterpret_cast<const float4*>(p);
+      v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+    } else if constexpr (kTileRows == 2) {
+      const float2 t = *reinterpret_cast<const float2*>(p);
+      v[0] = t.x, v[1] = t.y;
+    } else {
+      v[0] = *p;
+    }
+  }
+};
 
 // For every unit n < units and row r of the tile: epilogue(n, r, sum_k W(n, k) in[k][r]), k in
-// [0, depth), summed in k order. Lane r owns row r, and each warp 8 units of each 64-unit chunk.
-// Starts and ends with __syncthreads: in may be written just before, the epilogue's output is read
-// just after.
-template <bool kTransposed, class Epilogue>
-__device__ __forceinline__ void tile_product(const float* w, const uint8_t* mask, int units,
-                                             int depth, const float* in, float* stage,
-                                             Epilogue epilogue) {
+// [0, depth), summed in k order. A thread owns kTileRows rows and kUnits units of each chunk of
+// units: lane = row group + (32 / kTileRows) x unit group. Starts and ends with __syncthreads: in
+// may be written just before, the epilogue's output is read just after.
+template <bool kTransposed, int kTileRows, class Epilogue>
+__device__ __forceinline__ void tile_product_rows(const float* w, const uint8_t* mask, int units,
+                                                  int depth, const float* in, float* stage,
+                                                  Epilogue epilogue) {
+  using Chunk = WeightChunk<kTransposed, kTileRows>;
+  constexpr int kGroups = 32 / kTileRows;  // row groups in a warp
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int n0 = 0; n0 < units; n0 += kChunk) {
-    float acc[kPerWarp] = {};
-    const bool busy = n0 + warp * kPerWarp < units;  // warp-uniform
-    for (int k0 = 0; k0 < depth; k0 += kChunk) {
+  const int row0 = (lane % kGroups) * kTileRows;
+  const int unit0 = warp * kUnits * kTileRows + (lane / kGroups) * kUnits;  // within the chunk
+  Chunk chunk;
+  chunk.load(w, mask, units, depth, 0, 0);
+  for (int n0 = 0; n0 < units; n0 += Chunk::kChunkUnits) {
+    float acc[kTileRows][kUnits] = {};
+    const bool busy = n0 + warp * kUnits * kTileRows < units;  // warp-uniform
+    for (int k0 = 0; k0 < depth; k0 += Chunk::kChunkDepth) {
       __syncthreads();  // every reader of the previous chunk is done
-      stage_weights<kTransposed>(w, mask, units, depth, n0, k0, stage);
+      chunk.store(stage);
       __syncthreads();
+      // The next chunk: the following inputs, or the first inputs of the following units.
+      const int next_k = k0 + Chunk::kChunkDepth < depth ? k0 + Chunk::kChunkDepth : 0;
+      const int next_n = next_k ? n0 : n0 + Chunk::kChunkUnits;
+      if (next_n < units) chunk.load(w, mask, units, depth, next_n, next_k);
       if (!busy) continue;
-      const int kc = min(kChunk, depth - k0);
-      const float* x = in + k0 * kStride + lane;
-      const float* s = stage + warp * kPerWarp;
+      const int kc = min(Chunk::kChunkDepth, depth - k0);
+      const float* x = in + k0 * kStride + row0;
+      const float* s = stage + unit0;
 #pragma unroll 4
       for (int kk = 0; kk < kc; ++kk) {
-        const float xv = x[kk * kStride];
-        const float4 lo = *reinterpret_cast<const float4*>(s + kk * kPitch);
-        const float4 hi = *reinterpret_cast<const float4*>(s + kk * kPitch + 4);
-        acc[0] = fmaf(lo.x, xv, acc[0]);
-        acc[1] = fmaf(lo.y, xv, acc[1]);
-        acc[2] = fmaf(lo.z, xv, acc[2]);
-        acc[3] = fmaf(lo.w, xv, acc[3]);
-        acc[4] = fmaf(hi.x, xv, acc[4]);
-        acc[5] = fmaf(hi.y, xv, acc[5]);
-        acc[6] = fmaf(hi.z, xv, acc[6]);
-        acc[7] = fmaf(hi.w, xv, acc[7]);
+        RowVector<kTileRows> xv;
+        xv.load(x + kk * kStride);
+        const float4 lo = *reinterpret_cast<const float4*>(s + kk * Chunk::kPitch);
+        const float4 hi = *reinterpret_cast<const float4*>(s + kk * Chunk::kPitch + 4);
+        const float wv[kUnits] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+        for (int i = 0; i < kTileRows; ++i)
+#pragma unroll
+          for (int j = 0; j < kUnits; ++j) acc[i][j] = fmaf(wv[j], xv.v[i], acc[i][j]);
       }
     }
     if (busy)
 #pragma unroll
-      for (int j = 0; j < kPerWarp; ++j) {
-        const int n = n0 + warp * kPerWarp + j;
-        if (n < units) epilogue(n, lane, acc[j]);
+      for (int j = 0; j < kUnits; ++j) {
+        const int n = n0 + unit0 + j;
+        if (n < units)
+#pragma unroll
+          for (int i = 0; i < kTileRows; ++i) epilogue(n, row0 + i, acc[i][j]);
       }
   }
   __syncthreads();
+}
+
+// tile_product_rows with the rows per thread that keeps every warp busy on `units` outputs.
+template <bool kTransposed, class Epilogue>
+__device__ __forceinline__ void tile_product(const float* w, const uint8_t* mask, int units,
+                                             int depth, const float* in, float* stage,
+                                             Epilogue epilogue) {
+  if (units > 128)
+    tile_product_rows<kTransposed, 4>(w, mask, units, depth, in, stage, epilogue);
+  else if (units > 64)
+    tile_product_rows<kTransposed, 2>(w, mask, units, depth, in, stage, epilogue);
+  else
+    tile_product_rows<kTransposed, 1>(w, mask, units, depth, in, stage, epilogue);
 }
 
 // out [units][kStride] = activation(b + W in) of one layer.
@@ -145,7 +212,7 @@ struct ForwardArgs {
 __global__ void __launch_bounds__(kThreads) forward_kernel(const __grid_constant__ ForwardArgs a) {
   extern __shared__ float4 shared4[];
   float* stage = reinterpret_cast<float*>(shared4);
-  float* cur = stage + kChunk * kPitch;
+  float* cur = stage + kStageFloats;
   float* next = cur + a.buffer_floats;
   const size_t first = size_t(blockIdx.x) * kRows;
   const int valid = a.rows - first < size_t(kRows) ? int(a.rows - first) : kRows;
@@ -330,7 +397,7 @@ __device__ double output_loss_grad(const TrainArgs& a, size_t first, int valid, 
 
 // dW = grad^T in and db = column sums of grad for layer l over the tile's rows (row order), into
 // the block's slot: written on its first tile, added to after. Masked weights stay zero. Lane i
-// owns inputs i, i + 32, ...; each warp 4 units per pass. Touches no shared memory it writes.
+// owns inputs i, i + 32, ...; each warp 8 units per pass. Touches no shared memory it writes.
 __device__ void weight_gradient(const TrainArgs& a, int l, const float* grad, const float* in,
                                 bool first_tile) {
   const DeviceLayer& layer = a.net.layer[l];
@@ -342,20 +409,29 @@ __device__ void weight_gradient(const TrainArgs& a, int l, const float* grad, co
   for (int o0 = warp * kGradUnits; o0 < units; o0 += kWarps * kGradUnits)
     for (int i0 = lane; i0 < inputs; i0 += 32 * kGradInputs) {
       float acc[kGradUnits][kGradInputs] = {};
-      for (int r = 0; r < kRows; ++r) {
-        float g[kGradUnits], x[kGradInputs];
+      // Four rows at a time, as float4 (rows are contiguous in a tile buffer), in row order.
+      for (int r = 0; r < kRows; r += 4) {
+        float4 g[kGradUnits], x[kGradInputs];
 #pragma unroll
         for (int u = 0; u < kGradUnits; ++u)
-          g[u] = o0 + u < units ? grad[(o0 + u) * kStride + r] : 0.0f;
+          g[u] = o0 + u < units ? *reinterpret_cast<const float4*>(grad + (o0 + u) * kStride + r)
+                                : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
         for (int q = 0; q < kGradInputs; ++q) {
           const int i = i0 + 32 * q;
-          x[q] = i < inputs ? in[i * kStride + r] : 0.0f;
+          x[q] = i < inputs ? *reinterpret_cast<const float4*>(in + i * kStride + r)
+                            : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         }
 #pragma unroll
         for (int u = 0; u < kGradUnits; ++u)
 #pragma unroll
-          for (int q = 0; q < kGradInputs; ++q) acc[u][q] = fmaf(g[u], x[q], acc[u][q]);
+          for (int q = 0; q < kGradInputs; ++q) {
+            float t = acc[u][q];
+            t = fmaf(g[u].x, x[q].x, t);
+            t = fmaf(g[u].y, x[q].y, t);
+            t = fmaf(g[u].z, x[q].z, t);
+            acc[u][q] = fmaf(g[u].w, x[q].w, t);
+          }
       }
 #pragma unroll
       for (int u = 0; u < kGradUnits; ++u)
@@ -370,7 +446,13 @@ __device__ void weight_gradient(const TrainArgs& a, int l, const float* grad, co
     }
   for (int o = threadIdx.x; o < units; o += kThreads) {
     float s = 0.0f;
-    for (int r = 0; r < kRows; ++r) s += grad[o * kStride + r];
+    for (int r = 0; r < kRows; r += 4) {
+      const float4 g = *reinterpret_cast<const float4*>(grad + o * kStride + r);
+      s += g.x;
+      s += g.y;
+      s += g.z;
+      s += g.w;
+    }
     db[o] = first_tile ? s : db[o] + s;
   }
 }
@@ -516,7 +598,7 @@ size_t shared_memory_limit() {
   return size_t(bytes);
 }
 
-constexpr size_t kStageBytes = size_t(kChunk) * kPitch * sizeof(float);
+constexpr size_t kStageBytes = size_t(kStageFloats) * sizeof(float);
 size_t tile_bytes(int units) { return round_up(size_t(units) * kStride * sizeof(float), 16); }
 
 // Where everything of the training kernel lives: the scratch arrays in shared memory, then the
