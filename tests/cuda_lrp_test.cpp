@@ -65,7 +65,8 @@ std::vector<Shape> tested_shapes() {
 }
 
 std::vector<size_t> row_counts(const Shape& s) {
-  if (s.deep || small_shapes()) return {1, 63, 65};
+  if (small_shapes()) return {1, 65};
+  if (s.deep) return {1, 63, 65};
   return {1, 63, 65, 1000, 4097};
 }
 
@@ -242,8 +243,10 @@ TEST(CudaLrp, EveryRuleMatchesCpuAndReference) {
   REQUIRE_CUDA_DEVICE();
   Stream stream;
   cuda::Workspace ws;
+  const std::vector<bool> biases =
+      small_shapes() ? std::vector<bool>{true} : std::vector<bool>{false, true};
   for (const Shape& shape : tested_shapes())
-    for (bool bias : {false, true}) {
+    for (bool bias : biases) {
       const Net net = make_net(shape.widths, 1, bias, shape.groups);
       const GpuNet gpu(net);
       const int f = shape.widths.front();

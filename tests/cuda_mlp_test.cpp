@@ -32,6 +32,7 @@ using resilinet::testing::random_labels;
 using resilinet::testing::random_params;
 using resilinet::testing::random_values;
 using resilinet::testing::small_shapes;
+using resilinet::testing::shallow_only;
 using resilinet::testing::to_double;
 using resilinet::testing::upload;
 
@@ -321,6 +322,8 @@ std::vector<Case> comparison_cases() {
   };
   if (small_shapes())
     for (Case& c : cases) c.rows = std::min<size_t>(c.rows, 65);
+  if (shallow_only())
+    std::erase_if(cases, [](const Case& c) { return c.layout.max_width() > 200; });
   return cases;
 }
 
@@ -444,6 +447,7 @@ TEST(CudaMlpForward, MatchesReferenceAndCpuIncludingStopLayer) {
   uint64_t seed = 40;
   for (const Shape& s : shapes)
     for (size_t rows : row_counts) {
+      if (shallow_only() && s.layout.max_width() > 200) continue;
       if (s.layout.inputs() == 256 && rows > 1000) continue;  // the fp64 twin is slow there
       SCOPED_TRACE(s.name + ", " + std::to_string(rows) + " rows");
       const auto params = random_params(s.layout, ++seed);

@@ -25,6 +25,14 @@ inline bool small_shapes() {
   return v && *v && std::string(v) != "0";
 }
 
+// RESILINET_GPU_TEST_SMALL=shallow: small shapes and no deep (16 x 256) networks either, for
+// racecheck, which slows shared-memory work most. Their spill path is global memory, which
+// racecheck does not watch; memcheck runs them.
+inline bool shallow_only() {
+  const char* v = std::getenv("RESILINET_GPU_TEST_SMALL");
+  return v && std::string(v) == "shallow";
+}
+
 template <class T>
 kernels::cuda::DeviceArray<T> upload(const std::vector<T>& v) {
   kernels::cuda::DeviceArray<T> d(std::max<size_t>(v.size(), 1));

@@ -1,7 +1,8 @@
 // Fused forward and backward of an MLP on a CUDA device: one thread block per tile of 32 rows runs
-// every layer, the tile's activations in shared memory (unit-major, rows contiguous), weights staged
-// through shared memory 4096 at a time, each thread computing up to 4 rows x 8 units. Weight gradients go to one slot per block and a second
-// kernel sums the slots in block order: no atomics, the same bytes every run. CPU twin: cpu/mlp.cpp.
+// every layer, the tile's activations in shared memory (unit-major, rows contiguous), weights
+// staged through shared memory 4096 at a time, each thread computing up to 4 rows x 8 units. Weight
+// gradients go to one slot per block and a second kernel sums the slots in block order: no atomics,
+// the same bytes every run. CPU twin: cpu/mlp.cpp.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -12,26 +13,31 @@
 namespace resilinet::kernels::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
-constexpr int kRows = 32;            // rows per tile
+// Threads of a block: inference runs two blocks of 8 warps per SM; a training block fills an SM's
+// shared memory alone, and 16 warps hide more latency than 8.
+constexpr int kForwardThreads = 256;
+constexpr int kTrainThreads = 512;
+constexpr int kTrainWarps = kTrainThreads / 32;
+constexpr int kRows = 32;  // rows per tile
 // Floats from one unit to the next in a tile buffer [units][kStride]: a multiple of 4, so that a
 // thread reads 2 or 4 consecutive rows of a unit as one vector.
 constexpr int kStride = kRows + 4;
 // Products: a thread computes kTileRows rows (1, 2 or 4, chosen per layer) x kUnits units; a warp
-// 32 rows x 8 kTileRows units, the block 64 kTileRows units. Weights are staged through shared
-// memory 64 kTileRows units x 64 / kTileRows inputs at a time (4096 floats), the next chunk loaded
-// into registers while the current one is multiplied.
+// 32 rows x 8 kTileRows units, the block 8 kTileRows x its warps units. Weights are staged through
+// shared memory 4096 at a time (those units x 4096 / units inputs), the next chunk loaded into
+// registers while the current one is multiplied.
 constexpr int kUnits = 8;
-constexpr int kStageFloats = 64 * 68;  // the largest staged chunk with its pitch (kTileRows 1)
-constexpr int kStageLoads = 4096 / kThreads;  // weights each thread stages per chunk
-constexpr int kGradUnits = 8;        // weight gradient: output units per warp per pass,
-constexpr int kGradInputs = 4;       // and inputs per lane per pass
-constexpr int kMaxBlocks = 256;      // training blocks, so at most this many gradient slots
+constexpr int kChunkFloats = 4096;
+constexpr int kStageFloats = 64 * 68;  // at least the largest staged chunk with its pitch
+constexpr int kGradUnits = 8;          // weight gradient: output units per warp per pass,
+constexpr int kGradInputs = 4;         // and inputs per lane per pass
+constexpr int kMaxBlocks = 256;        // training blocks, so at most this many gradient slots
 constexpr size_t kSlotBytes = size_t(64) << 20;  // and slots of at most about this many bytes
-constexpr int kMaxClusters = 64;     // latent loss: one double per cluster and row in shared memory
+constexpr int kMaxClusters = 64;  // latent loss: one double per cluster and row in shared memory
 
-constexpr size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
+constexpr size_t round_up(size_t n, size_t multiple) {
+  return (n + multiple - 1) / multiple * multiple;
+}
 
 struct Network {
   DeviceLayer layer[kMaxLayers];
@@ -43,6 +49,7 @@ struct Network {
 
 // Rows [first, first + valid) of x [rows x inputs] into tile [inputs][kStride]; rows past valid
 // are zero, so they stay finite and, with a zero loss gradient, add nothing.
+template <int kThreads>
 __device__ void load_tile(const float* x, int inputs, size_t first, int valid, float* tile) {
   for (int e = threadIdx.x; e < kRows * inputs; e += kThreads) {
     const int r = e / inputs, k = e - r * inputs;
@@ -55,16 +62,17 @@ __device__ void load_tile(const float* x, int inputs, size_t first, int valid, f
 // transposed, W [depth][units] (the product with the output gradient). Consecutive threads read
 // consecutive addresses of W. Held in registers from load() until store() puts them in the stage
 // [kk][kPitch], so that the global reads of the next chunk overlap the products of this one.
-template <bool kTransposed, int kTileRows>
+template <bool kTransposed, int kTileRows, int kThreads>
 struct WeightChunk {
-  static constexpr int kChunkUnits = 64 * kTileRows;
-  static constexpr int kChunkDepth = 64 / kTileRows;
+  static constexpr int kChunkUnits = kThreads / 32 * kUnits * kTileRows;
+  static constexpr int kChunkDepth = kChunkFloats / kChunkUnits;
   static constexpr int kPitch = kChunkUnits + 4;  // keeps float4 reads aligned
   static_assert(kChunkDepth * kPitch <= kStageFloats, "the stage holds one chunk");
   // Thread t takes element (t % kFast, t / kFast + kStep i) of the chunk, i < kStageLoads, the
   // fast index running along W's contiguous dimension: one base address and a stride.
   static constexpr int kFast = kTransposed ? kChunkUnits : kChunkDepth;
   static constexpr int kStep = kThreads / kFast;
+  static constexpr int kStageLoads = kChunkFloats / kThreads;  // weights a thread stages
   static_assert(kThreads % kFast == 0 && kStep * kStageLoads * kFast == kChunkUnits * kChunkDepth,
                 "the threads cover the chunk");
   float v[kStageLoads];
@@ -115,11 +123,11 @@ struct RowVector {
 // [0, depth), summed in k order. A thread owns kTileRows rows and kUnits units of each chunk of
 // units: lane = row group + (32 / kTileRows) x unit group. Starts and ends with __syncthreads: in
 // may be written just before, the epilogue's output is read just after.
-template <bool kTransposed, int kTileRows, class Epilogue>
+template <bool kTransposed, int kTileRows, int kThreads, class Epilogue>
 __device__ __forceinline__ void tile_product_rows(const float* w, const uint8_t* mask, int units,
                                                   int depth, const float* in, float* stage,
                                                   Epilogue epilogue) {
-  using Chunk = WeightChunk<kTransposed, kTileRows>;
+  using Chunk = WeightChunk<kTransposed, kTileRows, kThreads>;
   constexpr int kGroups = 32 / kTileRows;  // row groups in a warp
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int row0 = (lane % kGroups) * kTileRows;
@@ -167,29 +175,31 @@ __device__ __forceinline__ void tile_product_rows(const float* w, const uint8_t*
 }
 
 // tile_product_rows with the rows per thread that keeps every warp busy on `units` outputs.
-template <bool kTransposed, class Epilogue>
+template <bool kTransposed, int kThreads, class Epilogue>
 __device__ __forceinline__ void tile_product(const float* w, const uint8_t* mask, int units,
                                              int depth, const float* in, float* stage,
                                              Epilogue epilogue) {
-  if (units > 128)
-    tile_product_rows<kTransposed, 4>(w, mask, units, depth, in, stage, epilogue);
-  else if (units > 64)
-    tile_product_rows<kTransposed, 2>(w, mask, units, depth, in, stage, epilogue);
+  constexpr int kBlockUnits = kThreads / 32 * kUnits;  // units of a chunk at one row per thread
+  if (units > 2 * kBlockUnits)
+    tile_product_rows<kTransposed, 4, kThreads>(w, mask, units, depth, in, stage, epilogue);
+  else if (units > kBlockUnits)
+    tile_product_rows<kTransposed, 2, kThreads>(w, mask, units, depth, in, stage, epilogue);
   else
-    tile_product_rows<kTransposed, 1>(w, mask, units, depth, in, stage, epilogue);
+    tile_product_rows<kTransposed, 1, kThreads>(w, mask, units, depth, in, stage, epilogue);
 }
 
 // out [units][kStride] = activation(b + W in) of one layer.
-__device__ __forceinline__ void forward_layer(const Network& net, int l, const float* in, float* out,
-                                              float* stage) {
+template <int kThreads>
+__device__ __forceinline__ void forward_layer(const Network& net, int l, const float* in,
+                                              float* out, float* stage) {
   const DeviceLayer& layer = net.layer[l];
   const float* bias = net.params + layer.bias_offset;
   const bool relu = layer.relu;
-  tile_product<false>(net.params + layer.weight_offset, layer.mask, layer.out, layer.in, in, stage,
-                      [&](int n, int r, float acc) {
-                        const float v = bias[n] + acc;
-                        out[n * kStride + r] = relu ? (v > 0.0f ? v : 0.0f) : v;
-                      });
+  tile_product<false, kThreads>(net.params + layer.weight_offset, layer.mask, layer.out, layer.in,
+                                in, stage, [&](int n, int r, float acc) {
+                                  const float v = bias[n] + acc;
+                                  out[n * kStride + r] = relu ? (v > 0.0f ? v : 0.0f) : v;
+                                });
 }
 
 // Sum over the 32 lanes, in a fixed tree; lane 0 holds it.
@@ -209,23 +219,24 @@ struct ForwardArgs {
   int buffer_floats = 0;  // one activation buffer: widest unit count x kStride, float4-aligned
 };
 
-__global__ void __launch_bounds__(kThreads) forward_kernel(const __grid_constant__ ForwardArgs a) {
+__global__ void __launch_bounds__(kForwardThreads)
+    forward_kernel(const __grid_constant__ ForwardArgs a) {
   extern __shared__ float4 shared4[];
   float* stage = reinterpret_cast<float*>(shared4);
   float* cur = stage + kStageFloats;
   float* next = cur + a.buffer_floats;
   const size_t first = size_t(blockIdx.x) * kRows;
   const int valid = a.rows - first < size_t(kRows) ? int(a.rows - first) : kRows;
-  load_tile(a.x, a.net.layer[0].in, first, valid, cur);
+  load_tile<kForwardThreads>(a.x, a.net.layer[0].in, first, valid, cur);
   // tile_product starts with __syncthreads, so the loaded tile is visible to its readers.
   for (int l = 0; l <= a.last; ++l) {
-    forward_layer(a.net, l, cur, next, stage);
+    forward_layer<kForwardThreads>(a.net, l, cur, next, stage);
     float* t = cur;
     cur = next;
     next = t;
   }
   const int outputs = a.net.layer[a.last].out;
-  for (int e = threadIdx.x; e < valid * outputs; e += kThreads) {
+  for (int e = threadIdx.x; e < valid * outputs; e += kForwardThreads) {
     const int r = e / outputs, o = e - r * outputs;
     a.y[(first + r) * outputs + o] = cur[o * kStride + r];
   }
@@ -315,7 +326,7 @@ __device__ double latent_tile(const TrainArgs& a, int valid, bool first_tile, co
   }
   __syncthreads();
   // dz_k = sum_j c_j (z_k - mu_jk) in double, summed in j order as cpu/dec.cpp.
-  for (int k = warp; k < dims; k += kWarps) {
+  for (int k = warp; k < dims; k += kTrainWarps) {
     const double zk = z[k * kStride + lane];
     double acc = 0;
     for (int j = 0; j < clusters; ++j) acc += c[j * 32 + lane] * (zk - double(mu[j * dims + k]));
@@ -323,7 +334,7 @@ __device__ double latent_tile(const TrainArgs& a, int valid, bool first_tile, co
   }
   // dmu_jk -= sum over the tile's rows of c_j (z_k - mu_jk); rows past valid have c = 0.
   double* dmu = a.dmu_part + size_t(blockIdx.x) * size_t(clusters) * dims;
-  for (int v = warp; v < clusters * dims; v += kWarps) {
+  for (int v = warp; v < clusters * dims; v += kTrainWarps) {
     const int j = v / dims, k = v - j * dims;
     const double g = warp_sum(c[j * 32 + lane] * (double(z[k * kStride + lane]) - double(mu[v])));
     if (lane == 0) dmu[v] = first_tile ? -g : dmu[v] - g;
@@ -364,7 +375,7 @@ __device__ double output_loss_grad(const TrainArgs& a, size_t first, int valid, 
   } else {
     // Consecutive threads read consecutive target values.
     const bool mse = a.loss_kind == int(LossKind::mse);
-    for (int e = threadIdx.x; e < kRows * outputs; e += kThreads) {
+    for (int e = threadIdx.x; e < kRows * outputs; e += kTrainThreads) {
       const int r = e / outputs, o = e - r * outputs;
       float g = 0.0f;
       if (mse && r < valid) {
@@ -382,7 +393,7 @@ __device__ double output_loss_grad(const TrainArgs& a, size_t first, int valid, 
   // The latent loss's gradient when z is the output, then the ReLU derivative (0 at 0).
   const bool latent_here = a.latent_layer == a.net.layers - 1;
   if (latent_here || top.relu) {
-    for (int e = threadIdx.x; e < outputs * kRows; e += kThreads) {
+    for (int e = threadIdx.x; e < outputs * kRows; e += kTrainThreads) {
       const int o = e / kRows, r = e - o * kRows;
       const int at = o * kStride + r;
       float g = grad[at];
@@ -406,7 +417,7 @@ __device__ void weight_gradient(const TrainArgs& a, int l, const float* grad, co
   float* dw = slot + layer.weight_offset;
   float* db = slot + layer.bias_offset;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int o0 = warp * kGradUnits; o0 < units; o0 += kWarps * kGradUnits)
+  for (int o0 = warp * kGradUnits; o0 < units; o0 += kTrainWarps * kGradUnits)
     for (int i0 = lane; i0 < inputs; i0 += 32 * kGradInputs) {
       float acc[kGradUnits][kGradInputs] = {};
       // Four rows at a time, as float4 (rows are contiguous in a tile buffer), in row order.
@@ -444,7 +455,7 @@ __device__ void weight_gradient(const TrainArgs& a, int l, const float* grad, co
           dw[at] = first_tile ? v : dw[at] + v;
         }
     }
-  for (int o = threadIdx.x; o < units; o += kThreads) {
+  for (int o = threadIdx.x; o < units; o += kTrainThreads) {
     float s = 0.0f;
     for (int r = 0; r < kRows; r += 4) {
       const float4 g = *reinterpret_cast<const float4*>(grad + o * kStride + r);
@@ -459,7 +470,7 @@ __device__ void weight_gradient(const TrainArgs& a, int l, const float* grad, co
 
 // Block b runs tiles b, b + gridDim.x, ...: forward, latent loss, output loss, backward; its
 // gradient sums go to slot b, its loss to loss_part[b].
-__global__ void __launch_bounds__(kThreads) train_kernel(const __grid_constant__ TrainArgs a) {
+__global__ void __launch_bounds__(kTrainThreads) train_kernel(const __grid_constant__ TrainArgs a) {
   extern __shared__ float4 shared4[];
   char* base = reinterpret_cast<char*>(shared4);
   float* stage = reinterpret_cast<float*>(base);
@@ -480,8 +491,9 @@ __global__ void __launch_bounds__(kThreads) train_kernel(const __grid_constant__
 
   if (a.latent_layer >= 0) {
     const int values = a.clusters * a.net.layer[a.latent_layer].out;
-    for (int v = threadIdx.x; v < values; v += kThreads) mu[v] = a.centroids[v];
-    for (int j = threadIdx.x; j < a.clusters; j += kThreads) inv_freq[j] = 1.0 / a.frequency[j];
+    for (int v = threadIdx.x; v < values; v += kTrainThreads) mu[v] = a.centroids[v];
+    for (int j = threadIdx.x; j < a.clusters; j += kTrainThreads)
+      inv_freq[j] = 1.0 / a.frequency[j];
   }
 
   double output_sum = 0, latent_sum = 0;
@@ -490,8 +502,9 @@ __global__ void __launch_bounds__(kThreads) train_kernel(const __grid_constant__
     const size_t first = t * kRows;
     const int valid = a.rows - first < size_t(kRows) ? int(a.rows - first) : kRows;
     __syncthreads();  // the previous tile's readers of the input tile are done
-    load_tile(a.x, inputs, first, valid, act(0));
-    for (int l = 0; l < layers; ++l) forward_layer(a.net, l, act(l), act(l + 1), stage);
+    load_tile<kTrainThreads>(a.x, inputs, first, valid, act(0));
+    for (int l = 0; l < layers; ++l)
+      forward_layer<kTrainThreads>(a.net, l, act(l), act(l + 1), stage);
     if (a.latent_layer >= 0)
       latent_sum += latent_tile(a, valid, first_tile, act(a.latent_layer + 1), mu, inv_freq, c, dz);
     float* grad = grad_a;
@@ -505,14 +518,14 @@ __global__ void __launch_bounds__(kThreads) train_kernel(const __grid_constant__
       const float* below = act(l);
       const bool below_relu = a.net.layer[l - 1].relu;
       const bool latent_below = a.latent_layer == l - 1;
-      tile_product<true>(a.net.params + layer.weight_offset, layer.mask, layer.in, layer.out, grad,
-                         stage, [&](int n, int r, float acc) {
-                           const int at = n * kStride + r;
-                           float v = acc;
-                           if (latent_below) v += dz[at];
-                           if (below_relu && !(below[at] > 0.0f)) v = 0.0f;
-                           grad_next[at] = v;
-                         });
+      tile_product<true, kTrainThreads>(a.net.params + layer.weight_offset, layer.mask, layer.in,
+                                        layer.out, grad, stage, [&](int n, int r, float acc) {
+                                          const int at = n * kStride + r;
+                                          float v = acc;
+                                          if (latent_below) v += dz[at];
+                                          if (below_relu && !(below[at] > 0.0f)) v = 0.0f;
+                                          grad_next[at] = v;
+                                        });
       float* swap = grad;
       grad = grad_next;
       grad_next = swap;
@@ -524,12 +537,12 @@ __global__ void __launch_bounds__(kThreads) train_kernel(const __grid_constant__
   const double warp_output = warp_sum(output_sum), warp_latent = warp_sum(latent_sum);
   if (lane == 0) {
     red[warp] = warp_output;
-    red[kWarps + warp] = warp_latent;
+    red[kTrainWarps + warp] = warp_latent;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
     double o = 0, l = 0;
-    for (int w = 0; w < kWarps; ++w) o += red[w], l += red[kWarps + w];
+    for (int w = 0; w < kTrainWarps; ++w) o += red[w], l += red[kTrainWarps + w];
     a.loss_part[blockIdx.x] = a.loss_scale * o + a.latent_scale * l;
   }
 }
@@ -622,7 +635,7 @@ TrainPlan plan_training(const DeviceMlp::Impl& d, int latent_width, int clusters
   };
   a.offset_c = take(size_t(clusters) * kRows * sizeof(double));
   a.offset_inv_freq = take(size_t(clusters) * sizeof(double));
-  a.offset_red = take(2 * kWarps * sizeof(double));
+  a.offset_red = take(2 * kTrainWarps * sizeof(double));
   a.offset_mu = take(size_t(clusters) * latent_width * sizeof(float));
   a.offset_dz = take(latent_width ? tile_bytes(latent_width) : 0);
   a.offset_grad0 = take(tile_bytes(grad_width));
@@ -671,7 +684,8 @@ void mlp_forward(const DeviceMlp& net, const float* params, const float* x, size
   if (rows == 0) return;
   const size_t tiles = (rows + kRows - 1) / kRows;
   if (tiles > size_t(0x7fffffff))
-    throw std::invalid_argument("mlp_forward: " + std::to_string(rows) + " rows are too many for one call");
+    throw std::invalid_argument("mlp_forward: " + std::to_string(rows) +
+                                " rows are too many for one call");
   ForwardArgs a;
   a.last = stop_layer < 0 ? layers - 1 : stop_layer;
   a.net = network_args(d, params, a.last + 1);
@@ -687,9 +701,10 @@ void mlp_forward(const DeviceMlp& net, const float* params, const float* x, size
     throw std::invalid_argument("mlp_forward: the fused kernel needs " + std::to_string(bytes) +
                                 " bytes of shared memory and this device has " +
                                 std::to_string(limit) + " per block");
-  check(cudaFuncSetAttribute(forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
-        "mlp_forward: cudaFuncSetAttribute");
-  forward_kernel<<<unsigned(tiles), kThreads, bytes, stream>>>(a);
+  check(
+      cudaFuncSetAttribute(forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
+      "mlp_forward: cudaFuncSetAttribute");
+  forward_kernel<<<unsigned(tiles), kForwardThreads, bytes, stream>>>(a);
   check(cudaGetLastError(), "mlp_forward: launch");
 }
 
@@ -766,7 +781,8 @@ void mlp_forward_backward(const DeviceMlp& net, const float* params, const float
   const size_t dmu_bytes = round_up(size_t(blocks) * dmu_values * sizeof(double), 256);
   const size_t slot_bytes = round_up(size_t(blocks) * param_count * sizeof(float), 256);
   const size_t spill_bytes = round_up(size_t(blocks) * plan.spill_floats * sizeof(float), 256);
-  char* w = static_cast<char*>(ws.get(std::max<size_t>(256, loss_bytes + dmu_bytes + slot_bytes + spill_bytes)));
+  char* w = static_cast<char*>(
+      ws.get(std::max<size_t>(256, loss_bytes + dmu_bytes + slot_bytes + spill_bytes)));
   a.loss_part = reinterpret_cast<double*>(w);
   a.dmu_part = reinterpret_cast<double*>(w + loss_bytes);
   a.slots = reinterpret_cast<float*>(w + loss_bytes + dmu_bytes);
@@ -780,7 +796,7 @@ void mlp_forward_backward(const DeviceMlp& net, const float* params, const float
     check(cudaFuncSetAttribute(train_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                int(plan.shared_bytes)),
           "mlp_forward_backward: cudaFuncSetAttribute");
-    train_kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(a);
+    train_kernel<<<blocks, kTrainThreads, plan.shared_bytes, stream>>>(a);
     check(cudaGetLastError(), "mlp_forward_backward: launch");
   }
   const size_t total = std::max<size_t>({param_count, dmu_values, 1});
