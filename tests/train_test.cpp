@@ -16,6 +16,7 @@
 #include "kernels/ops.hpp"
 #include "test_support.hpp"
 #include "trainer/model/checkpoint.hpp"
+#include "trainer/outputs/run_lock.hpp"
 #include "trainer/stages/cluster_metrics.hpp"
 #include "trainer/stages/train_run.hpp"
 #include "trainer/stages/training.hpp"
@@ -350,4 +351,57 @@ TEST(Train, ResumeInsideAStageMatchesAnUninterruptedRun) {
   odd.stop_after = "pretrain:3";
   config.run_dir = (dir / "odd").string();
   EXPECT_THROW(train_model(config, odd), InputError);
+}
+
+// A learning rate of 1e30 sends the head's weights past float range within a step or two: the
+// run ends with exit 1 naming the stage and step, and the checkpoint written after the clusters
+// stage stays as it was (the same bytes as a run stopped there).
+TEST(Train, ADivergingLossExitsWithOneAndKeepsTheLastGoodCheckpoint) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = quick_config(data, dir / "diverged");
+  config.classifier.optimizer.lr = 1e30;
+  rt::write_text(dir / "c.yaml", to_yaml(config));
+  auto r = rt::run_resilinet("train --quiet --config " + (dir / "c.yaml").string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("training diverged: the loss of stage classifier at step "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("after stage clusters"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "diverged" / "metrics.json"));
+  const Checkpoint kept = read_checkpoint((dir / "diverged" / "checkpoint.h5").string());
+  EXPECT_EQ(kept.stage, "clusters");
+  EXPECT_FALSE(kept.in_progress.has_value());
+
+  config.run_dir = (dir / "stopped").string();
+  TrainOptions options;
+  options.quiet = true;
+  options.stop_after = "clusters";
+  const Checkpoint stopped = read_checkpoint(train_model(config, options).checkpoint_path);
+  EXPECT_TRUE(same(kept.model.autoencoder_params, stopped.model.autoencoder_params));
+  EXPECT_TRUE(same(kept.model.classifier_params, stopped.model.classifier_params));
+  EXPECT_TRUE(same(kept.model.centroids, stopped.model.centroids));
+}
+
+// While one train holds a run folder, a second one into it exits with 2 and touches nothing.
+TEST(Train, ASecondTrainIntoTheSameRunFolderExitsWithTwo) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = quick_config(data, dir / "run");
+  rt::write_text(dir / "c.yaml", to_yaml(config));
+  std::filesystem::create_directories(dir / "run");
+  {
+    const RunLock held((dir / "run").string(), "run.dir");
+    auto r = rt::run_resilinet("train --quiet --config " + (dir / "c.yaml").string());
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find((dir / "run" / ".lock").string() + ": run.dir:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("locked by process " + std::to_string(::getpid())), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "run" / "config.yaml"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "run" / "metrics.jsonl"));
+  }
+  // Released with its holder: the folder trains again.
+  config.pretrain.epochs = 1;
+  TrainOptions options;
+  options.quiet = true;
+  options.stop_after = "pretrain";
+  EXPECT_EQ(read_checkpoint(train_model(config, options).checkpoint_path).stage, "pretrain");
 }

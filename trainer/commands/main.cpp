@@ -1,10 +1,12 @@
 // The `resilinet` binary: parses the command line and maps failures to exit codes
-// (0 success, 2 bad input with one line naming file/field/expected, 1 internal error).
+// (0 success, 2 bad input with one line naming file/field/expected, 1 a training that diverged or an
+// internal error).
 #include <cstdio>
 #include <exception>
 
 #include "datasets/input_error.hpp"
 #include "trainer/commands/commands.hpp"
+#include "trainer/stages/train_run.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"resilinet: community resilience rating (Resili-Net) - synth, ingest, inspect, "
@@ -32,6 +34,9 @@ int main(int argc, char** argv) {
   } catch (const resilinet::InputError& e) {
     std::fprintf(stderr, "resilinet: error: %s\n", e.what());
     return 2;
+  } catch (const resilinet::TrainingDiverged& e) {
+    std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "resilinet: internal error: %s\n", e.what());
     return 1;

@@ -14,6 +14,7 @@
 #include "datasets/input_error.hpp"
 #include "datasets/shard_set.hpp"
 #include "trainer/outputs/atomic_file.hpp"
+#include "trainer/outputs/run_lock.hpp"
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/stages/training.hpp"
 
@@ -185,6 +186,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
 
   std::filesystem::create_directories(config.run_dir);
   const std::string dir = config.run_dir;
+  const RunLock lock(dir, "run.dir");
   const std::string checkpoint = dir + "/checkpoint.h5";
   std::optional<Checkpoint> resumed;
   if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema());
@@ -214,10 +216,18 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   }
   Model& model = ck.model;
   nlohmann::json& metrics = ck.stage_metrics;
+  // What the checkpoint file holds, for the message of a run that diverges.
+  std::string last_good;
+  auto describe = [&](const Checkpoint& c) {
+    return c.in_progress ? fmt::format("{} in {} after epoch {}", checkpoint, c.in_progress->stage, c.in_progress->epoch)
+                         : fmt::format("{} after stage {}", checkpoint, c.stage);
+  };
+  if (resumed) last_good = describe(ck);
   auto save = [&](int stage) {
     ck.stage = kTrainStages[stage];
     ck.in_progress.reset();
     write_checkpoint(checkpoint, ck);
+    last_good = describe(ck);
     done = stage;
   };
   auto finished = [&] { return TrainResult{checkpoint, metrics}; };
@@ -230,35 +240,45 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     ck.stage = done < 0 ? kNoStage : kTrainStages[done];
     ck.in_progress = p;
     write_checkpoint(checkpoint, ck);
+    last_good = describe(ck);
     ck.in_progress.reset();
     stopped = p.stage == stop.epoch_stage && p.epoch == stop.epoch;
     return stopped;
   };
 
-  if (done < 0) {
-    if (!ctx.resume) fit_scaler(model, ctx);  // a pretraining under way has its scaler already
-    metrics["pretrain"] = pretrain_autoencoder(model, ctx);
-    if (stopped) return finished();
-    save(0);
+  auto run_stages = [&]() -> TrainResult {
+    if (done < 0) {
+      if (!ctx.resume) fit_scaler(model, ctx);  // a pretraining under way has its scaler already
+      metrics["pretrain"] = pretrain_autoencoder(model, ctx);
+      if (stopped) return finished();
+      save(0);
+    }
+    if (stop_after == 0) return finished();
+    if (done < 1) {
+      metrics["clusters"] = form_clusters(model, ctx);
+      if (stopped) return finished();
+      metrics["levels"] = order_levels(model, ctx);
+      save(1);
+    }
+    if (stop_after == 1) return finished();
+    if (done < 2) {
+      metrics["classifier"] = train_classifier(model, ctx);
+      if (stopped) return finished();
+      save(2);
+    }
+    nlohmann::json result = metrics;
+    result["evaluation"] = evaluate_model(model, ctx);
+    write_text_atomically(dir + "/metrics.json", result.dump(2) + "\n");
+    progress.message("resilinet train: checkpoint " + checkpoint + ", metrics " + dir + "/metrics.json");
+    return {checkpoint, result};
+  };
+  try {
+    return run_stages();
+  } catch (const NonFiniteLoss& e) {
+    // Nothing was written after the last good checkpoint: the check runs before each checkpoint.
+    throw TrainingDiverged(fmt::format("training diverged: {}; the last good checkpoint is {}", e.what(),
+                                       last_good.empty() ? "none (none had been written)" : last_good));
   }
-  if (stop_after == 0) return finished();
-  if (done < 1) {
-    metrics["clusters"] = form_clusters(model, ctx);
-    if (stopped) return finished();
-    metrics["levels"] = order_levels(model, ctx);
-    save(1);
-  }
-  if (stop_after == 1) return finished();
-  if (done < 2) {
-    metrics["classifier"] = train_classifier(model, ctx);
-    if (stopped) return finished();
-    save(2);
-  }
-  nlohmann::json result = metrics;
-  result["evaluation"] = evaluate_model(model, ctx);
-  write_text_atomically(dir + "/metrics.json", result.dump(2) + "\n");
-  progress.message("resilinet train: checkpoint " + checkpoint + ", metrics " + dir + "/metrics.json");
-  return {checkpoint, result};
 }
 
 }  // namespace resilinet

@@ -4,6 +4,7 @@
 #pragma once
 #include "trainer/stages/room.hpp"
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,15 @@ struct TrainOptions {
   std::string stop_after;
 };
 
+// Training stopped because a loss became NaN or infinite. The message names the stage, the step
+// and the last good checkpoint, which is left as it was; the CLI exits with code 1.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Holds RUN_DIR/.lock while it runs: a second train into the same folder is an InputError (exit 2)
+// that touches nothing.
 TrainResult train_model(const TrainConfig& config, const TrainOptions& options);
 TrainResult train_model(const TrainConfig& config, bool quiet = false);
 

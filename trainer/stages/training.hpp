@@ -6,6 +6,7 @@
 #include "trainer/stages/room.hpp"
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,16 @@ inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, ui
   loop.seed = seed;
   return loop;
 }
+// A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by
+// run_epochs when it reads the losses (at progress updates and at the end of each epoch), before
+// the epoch's checkpoint is written.
+struct NonFiniteLoss : std::runtime_error {
+  NonFiniteLoss(std::string stage_name, uint64_t step_number, double value);
+  std::string stage;
+  uint64_t step;  // 1-based, counted over the stage
+  double loss;
+};
+
 // A step writes its batch loss to *loss_out (in ctx.backend's memory, so the step never waits for
 // the device) and returns true; a step that had nothing to train on returns false and the last
 // loss counts again. Losses are read only when progress shows them and at the end of each epoch.

@@ -12,6 +12,13 @@
 
 namespace resilinet {
 
+NonFiniteLoss::NonFiniteLoss(std::string stage_name, uint64_t step_number, double value)
+    : std::runtime_error(fmt::format("the loss of stage {} at step {} is {}", stage_name, step_number,
+                                     std::isnan(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf")),
+      stage(std::move(stage_name)),
+      step(step_number),
+      loss(value) {}
+
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   out.resize(batch.rows * batch.features);
   for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
@@ -99,17 +106,21 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
   std::vector<double> host_losses;
   EpochsDone done;
   uint64_t epoch_steps = 0;
-  // The epoch's losses summed in step order: the same bytes as a running sum.
+  uint64_t steps = loop.first_step, samples = 0;
+  // The epoch's losses summed in step order: the same bytes as a running sum. The first loss that
+  // is not finite ends the stage.
   auto loss_sum = [&] {
     host_losses.resize(epoch_steps);
     if (epoch_steps) backend.download(host_losses.data(), losses.data(), epoch_steps * sizeof(double));
     double sum = 0;
-    for (double l : host_losses) sum += l;
+    for (size_t i = 0; i < host_losses.size(); ++i) {
+      if (!std::isfinite(host_losses[i])) throw NonFiniteLoss(loop.stage, steps - epoch_steps + i + 1, host_losses[i]);
+      sum += host_losses[i];
+    }
     return sum;
   };
   Batch b;
   std::vector<float> scaled;
-  uint64_t steps = loop.first_step, samples = 0;
   for (int epoch = loop.first_epoch; epoch < loop.epochs; ++epoch) {
     epoch_steps = 0;
     bool stop = false;
