@@ -1,0 +1,88 @@
+// The MPI communicator under mpirun (tests/CMakeLists.txt runs this with 2 and 3 ranks): rank and
+// world as the launcher set them, sums equal bitwise to the rank-order sum computed on one rank
+// (values chosen so that another order rounds differently), gathers in rank order, broadcasts
+// from any root, and the same bytes on a second call.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "trainer/distributed/communicator.hpp"
+
+using namespace resilinet;
+
+namespace {
+
+Communicator& comm() {
+  static const std::unique_ptr<Communicator> c = make_communicator("mpi");
+  return *c;
+}
+
+// Rank r's value at i: large and small magnitudes mixed, so that the order of a float sum
+// matters.
+template <class T>
+T value(int rank, size_t i) {
+  const double big = (i % 3 == 0) ? 1e7 : 1.0;
+  return T(big * double((rank + 1) * (i % 7 == 0 ? -1 : 1)) + 0.1234567 * double(i % 11) + 1e-3 * rank);
+}
+
+template <class T>
+void expect_rank_order_sum(size_t count) {
+  SCOPED_TRACE(std::to_string(count) + " values");
+  const int world = comm().world();
+  std::vector<T> data(count);
+  for (size_t i = 0; i < count; ++i) data[i] = value<T>(comm().rank(), i);
+  comm().allreduce_sum(data.data(), count);
+  for (size_t i = 0; i < count; ++i) {
+    T want = value<T>(0, i);
+    for (int r = 1; r < world; ++r) want += value<T>(r, i);
+    ASSERT_EQ(std::memcmp(&data[i], &want, sizeof(T)), 0) << "value " << i << ": " << data[i] << " != " << want;
+  }
+  std::vector<T> again(count);
+  for (size_t i = 0; i < count; ++i) again[i] = value<T>(comm().rank(), i);
+  comm().allreduce_sum(again.data(), count);
+  EXPECT_EQ(count ? std::memcmp(again.data(), data.data(), count * sizeof(T)) : 0, 0);
+}
+
+}  // namespace
+
+TEST(MpiCommunicator, RankAndWorldAreTheLaunchers) {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  ASSERT_TRUE(size && rank) << "run under mpirun";
+  EXPECT_TRUE(launched_by_mpi());
+  EXPECT_EQ(comm().world(), std::atoi(size));
+  EXPECT_EQ(comm().rank(), std::atoi(rank));
+  EXPECT_GE(comm().world(), 2);
+  EXPECT_EQ(comm().describe(), "mpi, rank " + std::string(rank) + " of " + std::string(size));
+}
+
+TEST(MpiCommunicator, SumsAreTheRankOrderSumBitwise) {
+  // Counts below, at and above the world size, and one that no world size divides.
+  for (size_t count : {size_t(0), size_t(1), size_t(2), size_t(7), size_t(1000), size_t(100003)}) {
+    expect_rank_order_sum<float>(count);
+    expect_rank_order_sum<double>(count);
+    expect_rank_order_sum<int64_t>(count);
+  }
+}
+
+TEST(MpiCommunicator, GatherIsInRankOrderAndBroadcastComesFromTheRoot) {
+  const int world = comm().world(), rank = comm().rank();
+  std::vector<int32_t> mine = {rank, 10 * rank, -rank};
+  std::vector<int32_t> all(3 * size_t(world));
+  comm().allgather(mine.data(), mine.size() * sizeof(int32_t), all.data());
+  for (int r = 0; r < world; ++r) {
+    EXPECT_EQ(all[3 * r], r);
+    EXPECT_EQ(all[3 * r + 1], 10 * r);
+    EXPECT_EQ(all[3 * r + 2], -r);
+  }
+  for (int root = 0; root < world; ++root) {
+    std::vector<double> data(5, double(rank) + 0.5);
+    comm().broadcast(data.data(), data.size() * sizeof(double), root);
+    for (double v : data) EXPECT_EQ(v, double(root) + 0.5);
+  }
+  EXPECT_THROW(comm().broadcast(mine.data(), 4, world), std::invalid_argument);
+  comm().barrier();
+}

@@ -1,0 +1,37 @@
+#include "trainer/distributed/communicator.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace resilinet {
+
+// mpi_communicator.cpp: the MPI communicator, or nullptr in a build without MPI.
+std::unique_ptr<Communicator> make_mpi_communicator();
+
+void LocalCommunicator::allgather(const void* data, size_t bytes, void* out) {
+  if (bytes && out != data) std::memmove(out, data, bytes);
+}
+
+void LocalCommunicator::broadcast(void*, size_t, int root) {
+  if (root != 0) throw std::invalid_argument("broadcast: root " + std::to_string(root) + " of a world of 1");
+}
+
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (const char* v = std::getenv(name); v && *v) return true;
+  return false;
+}
+
+std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
+  if (kind == "local") return std::make_unique<LocalCommunicator>();
+  if (kind == "mpi" || (kind == "auto" && launched_by_mpi() && mpi_available())) {
+    std::unique_ptr<Communicator> mpi = make_mpi_communicator();
+    if (!mpi) throw CommunicatorUnavailable("this build has no MPI (configure with -DRESILINET_MPI=ON and libopenmpi-dev)");
+    return mpi;
+  }
+  if (kind == "auto") return std::make_unique<LocalCommunicator>();
+  throw std::invalid_argument("communicator '" + kind + "': expected local, mpi or auto");
+}
+
+}  // namespace resilinet

@@ -1,0 +1,67 @@
+// The ranks of one data-parallel job and what passes between them. Stages reduce through this
+// interface and never name MPI or NCCL; the implementation is chosen at run time by
+// make_communicator: `local` (one process, every call a no-op), `mpi` (CPU ranks launched by
+// mpirun or srun, Debian's OpenMPI).
+//
+// Every reduction is deterministic: element i is summed by exactly one rank, as rank 0's value
+// plus rank 1's plus ... in rank order, and the sums are then shared. A given world size therefore
+// gives the same bytes on every run, which is what keeps `train --resume` bitwise across ranks.
+#pragma once
+#include "trainer/distributed/room.hpp"
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace resilinet {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world() const = 0;
+  // For progress lines: "local" or "mpi, rank 1 of 3".
+  virtual std::string describe() const = 0;
+
+  // data[i] = the sum over ranks of data[i], on every rank, summed in rank order.
+  virtual void allreduce_sum(float* data, size_t count) = 0;
+  virtual void allreduce_sum(double* data, size_t count) = 0;
+  virtual void allreduce_sum(int64_t* data, size_t count) = 0;
+  // out[world x bytes] = every rank's `bytes` bytes of data, in rank order, on every rank.
+  virtual void allgather(const void* data, size_t bytes, void* out) = 0;
+  // data = root's bytes, on every rank.
+  virtual void broadcast(void* data, size_t bytes, int root) = 0;
+  virtual void barrier() = 0;
+};
+
+// The single process.
+class LocalCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int world() const override { return 1; }
+  std::string describe() const override { return "local"; }
+  void allreduce_sum(float*, size_t) override {}
+  void allreduce_sum(double*, size_t) override {}
+  void allreduce_sum(int64_t*, size_t) override {}
+  void allgather(const void* data, size_t bytes, void* out) override;
+  void broadcast(void*, size_t, int root) override;
+  void barrier() override {}
+};
+
+// Thrown by make_communicator when the kind cannot run here (a build without MPI).
+struct CommunicatorUnavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// kind: "local"; "mpi" (MPI_Init on first use, MPI_Finalize when the process exits normally);
+// or "auto": mpi when this process was started by an MPI launcher (launched_by_mpi) in a build
+// with MPI, else local.
+std::unique_ptr<Communicator> make_communicator(const std::string& kind);
+// True where an MPI launcher's environment is present: OMPI_COMM_WORLD_SIZE (mpirun), PMIX_RANK
+// (srun --mpi=pmix) or PMI_RANK.
+bool launched_by_mpi();
+// Whether this build has the MPI communicator.
+bool mpi_available();
+
+}  // namespace resilinet

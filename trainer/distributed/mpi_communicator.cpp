@@ -1,0 +1,149 @@
+// The MPI communicator: CPU ranks of one job (mpirun, or srun --mpi=pmix under Slurm). Sums are
+// reduce-scatter then allgather, with each element summed by one rank in rank order, so the
+// result does not depend on the MPI library's choice of reduction tree. MPI's default error
+// handler stays: an error on any rank (a rank that died included) ends the whole job.
+#include "trainer/distributed/communicator.hpp"
+
+#if RESILINET_HAVE_MPI
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace resilinet {
+namespace {
+
+template <class T> MPI_Datatype mpi_type();
+template <> MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
+template <> MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+template <> MPI_Datatype mpi_type<int64_t>() { return MPI_INT64_T; }
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw std::runtime_error(std::string(what) + ": " + std::string(text, size_t(length)));
+}
+
+// Elements per collective call: MPI counts are int, and a piece of this size keeps every count and
+// displacement of the reduce-scatter far below INT_MAX.
+constexpr size_t kPiece = size_t(1) << 26;
+
+class MpiCommunicator final : public Communicator {
+ public:
+  MpiCommunicator() {
+    int initialized = 0;
+    check(MPI_Initialized(&initialized), "MPI_Initialized");
+    if (!initialized) {
+      int finalized = 0;
+      check(MPI_Finalized(&finalized), "MPI_Finalized");
+      if (finalized) throw std::logic_error("MPI was finalized already; it cannot start again in this process");
+      int provided = 0;
+      // Only the main thread calls MPI; OpenMP threads compute between the calls.
+      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      // Finalized when the process exits normally, after every communicator is gone.
+      std::atexit(finalize);
+    }
+    check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(comm_, &world_), "MPI_Comm_size");
+  }
+  ~MpiCommunicator() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&comm_);
+  }
+
+  int rank() const override { return rank_; }
+  int world() const override { return world_; }
+  std::string describe() const override {
+    return "mpi, rank " + std::to_string(rank_) + " of " + std::to_string(world_);
+  }
+
+  void allreduce_sum(float* data, size_t count) override { ordered_sum(data, count); }
+  void allreduce_sum(double* data, size_t count) override { ordered_sum(data, count); }
+  void allreduce_sum(int64_t* data, size_t count) override { ordered_sum(data, count); }
+
+  void allgather(const void* data, size_t bytes, void* out) override {
+    if (bytes > size_t(INT_MAX)) throw std::invalid_argument("allgather: " + std::to_string(bytes) + " bytes per rank");
+    check(MPI_Allgather(data, int(bytes), MPI_BYTE, out, int(bytes), MPI_BYTE, comm_), "MPI_Allgather");
+  }
+  void broadcast(void* data, size_t bytes, int root) override {
+    if (root < 0 || root >= world_)
+      throw std::invalid_argument("broadcast: root " + std::to_string(root) + " of a world of " + std::to_string(world_));
+    for (size_t at = 0; at < bytes; at += kPiece) {
+      const int n = int(std::min(kPiece, bytes - at));
+      check(MPI_Bcast(static_cast<char*>(data) + at, n, MPI_BYTE, root, comm_), "MPI_Bcast");
+    }
+  }
+  void barrier() override { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+ private:
+  // Element i of a piece belongs to the rank whose share [n r / W, n (r + 1) / W) holds it: that
+  // rank receives every rank's values of its share (all-to-all), adds them in rank order, and the
+  // shares are gathered back into every rank's buffer.
+  template <class T>
+  void ordered_sum(T* data, size_t count) {
+    if (world_ == 1) return;
+    const size_t w = size_t(world_);
+    std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w);
+    std::vector<T> received, mine;
+    for (size_t at = 0; at < count; at += kPiece) {
+      const size_t n = std::min(kPiece, count - at);
+      T* piece = data + at;
+      auto start = [&](size_t r) { return n * r / w; };
+      for (size_t r = 0; r < w; ++r) {
+        send_counts[r] = int(start(r + 1) - start(r));
+        send_displs[r] = int(start(r));
+      }
+      const size_t own = size_t(send_counts[size_t(rank_)]);
+      for (size_t r = 0; r < w; ++r) {
+        recv_counts[r] = int(own);
+        recv_displs[r] = int(r * own);
+      }
+      received.resize(w * own);
+      mine.resize(own);
+      check(MPI_Alltoallv(piece, send_counts.data(), send_displs.data(), mpi_type<T>(), received.data(),
+                          recv_counts.data(), recv_displs.data(), mpi_type<T>(), comm_),
+            "MPI_Alltoallv");
+      for (size_t i = 0; i < own; ++i) {
+        T sum = received[i];
+        for (size_t r = 1; r < w; ++r) sum += received[r * own + i];
+        mine[i] = sum;
+      }
+      check(MPI_Allgatherv(mine.data(), int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
+                           mpi_type<T>(), comm_),
+            "MPI_Allgatherv");
+    }
+  }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, world_ = 1;
+
+  static void finalize() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+  }
+};
+
+}  // namespace
+
+bool mpi_available() { return true; }
+std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<MpiCommunicator>(); }
+
+}  // namespace resilinet
+
+#else
+
+namespace resilinet {
+bool mpi_available() { return false; }
+std::unique_ptr<Communicator> make_mpi_communicator() { return nullptr; }
+}  // namespace resilinet
+
+#endif
