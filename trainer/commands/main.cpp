@@ -6,6 +6,7 @@
 
 #include "datasets/input_error.hpp"
 #include "trainer/commands/commands.hpp"
+#include "trainer/distributed/communicator.hpp"
 #include "trainer/stages/train_run.hpp"
 
 int main(int argc, char** argv) {
@@ -33,12 +34,15 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const resilinet::InputError& e) {
     std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    resilinet::abort_job(2);  // a job of several ranks ends as a whole
     return 2;
   } catch (const resilinet::TrainingDiverged& e) {
     std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    resilinet::abort_job(1);  // a job of several ranks ends as a whole
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "resilinet: internal error: %s\n", e.what());
+    resilinet::abort_job(1);  // a job of several ranks ends as a whole
     return 1;
   }
   return 0;

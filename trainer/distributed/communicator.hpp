@@ -63,5 +63,9 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind);
 bool launched_by_mpi();
 // Whether this build has the MPI communicator.
 bool mpi_available();
+// On the way out after an error: in a job of several MPI ranks, ends them all (MPI_Abort with this
+// exit code), since the others may be waiting in a collective for this one and would never return.
+// Does nothing in a single process.
+void abort_job(int exit_code);
 
 }  // namespace resilinet

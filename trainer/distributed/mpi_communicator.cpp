@@ -135,6 +135,15 @@ class MpiCommunicator final : public Communicator {
 }  // namespace
 
 bool mpi_available() { return true; }
+
+void abort_job(int exit_code) {
+  int initialized = 0, finalized = 0, world = 1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return;
+  MPI_Comm_size(MPI_COMM_WORLD, &world);
+  if (world > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+}
 std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<MpiCommunicator>(); }
 
 }  // namespace resilinet
@@ -143,6 +152,7 @@ std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<
 
 namespace resilinet {
 bool mpi_available() { return false; }
+void abort_job(int) {}
 std::unique_ptr<Communicator> make_mpi_communicator() { return nullptr; }
 }  // namespace resilinet
 

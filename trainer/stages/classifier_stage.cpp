@@ -36,11 +36,15 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
       rows_x.insert(rows_x.end(), x + i * F, x + (i + 1) * F);
       labels.push_back(out.cluster_level[i] - 1);
     }
-    if (labels.empty()) return false;
+    if (labels.empty()) return false;  // the same on every rank: each one rated the whole batch
+    // This rank's share of the batch's training rows; the mean is over all of them.
+    const RankShare share = rank_share(ctx.comm, labels.size());
     kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
-                           labels_in.put(labels.data(), labels.size()), 0};
-    backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data(), rows_x.size()), labels.size(), loss,
-                                 nullptr, head.grads(), loss_out);
+                           labels_in.put(labels.data() + share.first, share.rows), labels.size()};
+    backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data() + share.first * F, share.rows * F),
+                                 share.rows, loss, nullptr, head.grads(), loss_out);
+    sum_over_ranks(ctx, head.grads(), head.size());
+    sum_over_ranks(ctx, loss_out, 1);
     head.step();
     return true;
   });

@@ -169,13 +169,20 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
         observed_values(b, observed);
-        const size_t n = b.rows * b.features;
-        const float* xb = x_in.put(x, n);
-        kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), xb, nullptr, 0, observed_in.put(observed.data(), n)};
+        // This rank's rows of the batch; both losses are means over the whole batch.
+        const RankShare share = rank_share(ctx.comm, b.rows);
+        const size_t at = share.first * b.features, n = share.rows * b.features;
+        const float* xb = x_in.put(x + at, n);
+        kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), xb, nullptr, b.rows,
+                               observed_in.put(observed.data() + at, n)};
         latent.centroids = mu.params();
         latent.frequency = frequency.data();
         latent.dmu = mu.grads();
-        backend.mlp_forward_backward(*net, ae.params(), xb, b.rows, loss, &latent, ae.grads(), loss_out);
+        latent.norm_rows = b.rows;
+        backend.mlp_forward_backward(*net, ae.params(), xb, share.rows, loss, &latent, ae.grads(), loss_out);
+        sum_over_ranks(ctx, ae.grads(), ae.size());
+        sum_over_ranks(ctx, mu.grads(), mu.size());
+        sum_over_ranks(ctx, loss_out, 1);
         ae.step();
         mu.step();
         return true;

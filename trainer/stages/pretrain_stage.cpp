@@ -66,9 +66,15 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
       input = corrupted.data();
     }
     observed_values(b, observed);
-    const size_t n = b.rows * b.features;
-    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x, n), nullptr, 0, observed_in.put(observed.data(), n)};
-    backend.mlp_forward_backward(*net, ae.params(), input_in.put(input, n), b.rows, loss, nullptr, ae.grads(), loss_out);
+    // This rank's rows of the batch (all of them with one rank); the mean is over the whole batch.
+    const RankShare share = rank_share(ctx.comm, b.rows);
+    const size_t at = share.first * b.features, n = share.rows * b.features;
+    kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x + at, n), nullptr, b.rows,
+                           observed_in.put(observed.data() + at, n)};
+    backend.mlp_forward_backward(*net, ae.params(), input_in.put(input + at, n), share.rows, loss, nullptr, ae.grads(),
+                                 loss_out);
+    sum_over_ranks(ctx, ae.grads(), ae.size());
+    sum_over_ranks(ctx, loss_out, 1);
     ae.step();
     return true;
   });

@@ -154,6 +154,9 @@ TrainResult train_model(const TrainConfig& config, bool quiet) {
 
 TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
   const std::unique_ptr<kernels::Backend> backend = apply_device_and_threads(config);
+  // The ranks of the job: MPI when an MPI launcher started this process, else this process alone.
+  const std::unique_ptr<Communicator> comm = make_communicator("auto");
+  const bool writer = comm->rank() == 0;  // only rank 0 writes the run folder and prints
   const StopAfter stop = parse_stop_after(options.stop_after);
   const int stop_after = stop.stage;
   ShardSet data = ShardSet::open(config.data);
@@ -184,19 +187,26 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
                        options.stop_after);
   }
 
-  std::filesystem::create_directories(config.run_dir);
   const std::string dir = config.run_dir;
-  const RunLock lock(dir, "run.dir");
+  std::optional<RunLock> lock;
+  if (writer) {
+    std::filesystem::create_directories(dir);
+    lock.emplace(dir, "run.dir");
+  }
+  comm->barrier();  // the folder exists and is locked before any rank reads it
   const std::string checkpoint = dir + "/checkpoint.h5";
   std::optional<Checkpoint> resumed;
   if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema());
-  write_text_atomically(dir + "/config.yaml", to_yaml(config));
-  if (!resumed) std::filesystem::remove(dir + "/metrics.jsonl");
-  Progress progress(dir + "/metrics.jsonl", options.quiet);
+  if (writer) {
+    write_text_atomically(dir + "/config.yaml", to_yaml(config));
+    if (!resumed) std::filesystem::remove(dir + "/metrics.jsonl");
+  }
+  Progress progress(writer ? dir + "/metrics.jsonl" : "", options.quiet || !writer);
   progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
                    std::to_string(data.shards().size()) + " shard(s), " +
-                   std::to_string(data.schema().size()) + " features, run folder " + dir + ", on " + backend->describe());
-  TrainContext ctx{config, data, progress, *backend, nullptr, {}};
+                   std::to_string(data.schema().size()) + " features, run folder " + dir + ", on " + backend->describe() +
+                   (comm->world() > 1 ? ", " + std::to_string(comm->world()) + " MPI ranks" : ""));
+  TrainContext ctx{config, data, progress, *backend, *comm, nullptr, {}};
 
   Checkpoint ck;
   int done = -1;  // index of the last completed stage
@@ -226,7 +236,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   auto save = [&](int stage) {
     ck.stage = kTrainStages[stage];
     ck.in_progress.reset();
-    write_checkpoint(checkpoint, ck);
+    if (writer) write_checkpoint(checkpoint, ck);
     last_good = describe(ck);
     done = stage;
   };
@@ -239,7 +249,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   ctx.epoch_checkpoint = [&](const StageProgress& p) {
     ck.stage = done < 0 ? kNoStage : kTrainStages[done];
     ck.in_progress = p;
-    write_checkpoint(checkpoint, ck);
+    if (writer) write_checkpoint(checkpoint, ck);
     last_good = describe(ck);
     ck.in_progress.reset();
     stopped = p.stage == stop.epoch_stage && p.epoch == stop.epoch;
@@ -268,7 +278,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     }
     nlohmann::json result = metrics;
     result["evaluation"] = evaluate_model(model, ctx);
-    write_text_atomically(dir + "/metrics.json", result.dump(2) + "\n");
+    if (writer) write_text_atomically(dir + "/metrics.json", result.dump(2) + "\n");
     progress.message("resilinet train: checkpoint " + checkpoint + ", metrics " + dir + "/metrics.json");
     return {checkpoint, result};
   };
@@ -276,7 +286,9 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     return run_stages();
   } catch (const NonFiniteLoss& e) {
     // Nothing was written after the last good checkpoint: the check runs before each checkpoint.
-    throw TrainingDiverged(fmt::format("training diverged: {}; the last good checkpoint is {}", e.what(),
+    // Every rank sees the same summed loss, so all of them stop here together.
+    throw TrainingDiverged(fmt::format("training diverged: {}{}; the last good checkpoint is {}", e.what(),
+                                       comm->world() > 1 ? fmt::format(" (rank {} of {})", comm->rank(), comm->world()) : "",
                                        last_good.empty() ? "none (none had been written)" : last_good));
   }
 }

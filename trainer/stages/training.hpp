@@ -13,6 +13,7 @@
 
 #include "datasets/loader.hpp"
 #include "datasets/shard_set.hpp"
+#include "trainer/distributed/communicator.hpp"
 #include "trainer/model/config.hpp"
 #include "trainer/model/model.hpp"
 #include "trainer/model/optimizer.hpp"
@@ -26,6 +27,9 @@ struct TrainContext {
   const ShardSet& data;
   Progress& progress;
   kernels::Backend& backend;              // where the networks train (run.device)
+  // The job's ranks. Every rank reads every batch and computes the passes over the data; a
+  // training step splits its batch between the ranks (rank_share) and sums their gradients.
+  Communicator& comm;
   const StageProgress* resume = nullptr;  // continue this stage rather than start it
   // Called after every run.checkpoint_every epochs of an epoch-driven stage (not after its last);
   // returns true to stop the run there (TrainOptions::stop_after "stage:epoch").
@@ -58,6 +62,18 @@ inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, ui
   loop.seed = seed;
   return loop;
 }
+// The rows [first, first + rows) of a batch of batch_rows that are this rank's to train on:
+// contiguous shares in rank order, so that 1, 2 or 3 ranks train on the same global batches.
+struct RankShare {
+  size_t first = 0, rows = 0;
+};
+RankShare rank_share(const Communicator& comm, size_t batch_rows);
+// After each rank's forward+backward over its share (losses normalised by the whole batch):
+// sums the buffers (in ctx.backend's memory) over the ranks, so every rank takes the same step.
+// Nothing happens with one rank.
+void sum_over_ranks(TrainContext& ctx, float* values, size_t count);
+void sum_over_ranks(TrainContext& ctx, double* values, size_t count);
+
 // A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by
 // run_epochs when it reads the losses (at progress updates and at the end of each epoch), before
 // the epoch's checkpoint is written.

@@ -19,6 +19,31 @@ NonFiniteLoss::NonFiniteLoss(std::string stage_name, uint64_t step_number, doubl
       step(step_number),
       loss(value) {}
 
+RankShare rank_share(const Communicator& comm, size_t batch_rows) {
+  const size_t world = size_t(comm.world()), rank = size_t(comm.rank());
+  const size_t first = batch_rows * rank / world, end = batch_rows * (rank + 1) / world;
+  return {first, end - first};
+}
+
+namespace {
+template <class T>
+void sum_buffer_over_ranks(TrainContext& ctx, T* values, size_t count) {
+  if (ctx.comm.world() == 1 || count == 0) return;
+  if (ctx.backend.host_memory()) {
+    ctx.comm.allreduce_sum(values, count);
+    return;
+  }
+  // A device backend's buffers pass through the host (until a device communicator does it).
+  std::vector<T> host(count);
+  ctx.backend.download(host.data(), values, count * sizeof(T));
+  ctx.comm.allreduce_sum(host.data(), count);
+  ctx.backend.upload(values, host.data(), count * sizeof(T));
+}
+}  // namespace
+
+void sum_over_ranks(TrainContext& ctx, float* values, size_t count) { sum_buffer_over_ranks(ctx, values, count); }
+void sum_over_ranks(TrainContext& ctx, double* values, size_t count) { sum_buffer_over_ranks(ctx, values, count); }
+
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   out.resize(batch.rows * batch.features);
   for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);

@@ -1,0 +1,211 @@
+// `train` over MPI ranks (mpirun, oversubscribed on CI's 2 cores): every rank reads every batch and
+// trains on its share, and the gradients are summed in rank order. Checked here: 2 and 3 ranks
+// give the single process's levels (ARI >= 0.99) and its first-epoch loss (the parameters part
+// further with time, as any change in the order of float sums does), a world size repeats
+// bitwise, only rank 0 writes the run folder, a rank killed with SIGKILL ends the whole job within
+// a bounded time, and `--resume` with the same world size then ends bitwise as an uninterrupted run.
+// Skips where this build has no MPI or mpirun is missing.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "datasets/h5.hpp"
+#include "test_support.hpp"
+#include "trainer/distributed/communicator.hpp"
+#include "trainer/model/checkpoint.hpp"
+#include "trainer/model/config.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
+
+namespace rt = resilinet::testing;
+using namespace resilinet;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kMpiEnv = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ";
+
+bool have_mpirun() { return mpi_available() && std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+
+#define REQUIRE_MPI() \
+  if (!have_mpirun()) GTEST_SKIP() << "no MPI communicator in this build, or no mpirun"
+
+// Runs a shell command and captures its output and exit code.
+rt::CommandResult shell(const std::string& command) {
+  rt::CommandResult r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// `train` with `ranks` MPI ranks (1: no launcher) of one thread each.
+std::string train_command(int ranks, const fs::path& config, const fs::path& run_dir, const std::string& extra = "") {
+  std::string train = std::string(RESILINET_BIN) + " train --quiet --threads 1 --config " + config.string() +
+                      " --run-dir " + run_dir.string() + " " + extra;
+  return ranks == 1 ? train : std::string(kMpiEnv) + "mpirun --oversubscribe -n " + std::to_string(ranks) + " " + train;
+}
+
+// A small region and a short training of every stage, written as a config file.
+fs::path small_job(const fs::path& dir, int pretrain_epochs) {
+  auto r = rt::run_resilinet("synth --out " + (dir / "data").string() + " --cells 12000 --regions 2 --seed 5");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  TrainConfig c = load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
+  c.data = (dir / "data" / "*.h5").string();
+  c.seed = 3;
+  c.pretrain.epochs = pretrain_epochs;
+  c.pretrain.min_steps = 0;
+  c.classifier.epochs = 2;
+  c.classifier.min_steps = 0;
+  const fs::path file = dir / "job.yaml";
+  rt::write_text(file, to_yaml(c));
+  return file;
+}
+
+std::vector<int32_t> rated_levels(const fs::path& run_dir, const fs::path& data_dir, const fs::path& out) {
+  auto r = rt::run_resilinet("rate --quiet --checkpoint " + (run_dir / "checkpoint.h5").string() +
+                             " --data '" + (data_dir / "*.h5").string() + "' --out " + out.string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto f = h5::open_file_read_only((out / "ratings.h5").string());
+  auto ds = h5::open_row_dataset(f, "level");
+  std::vector<int32_t> level(h5::dataset_dims(ds)[0]);
+  h5::read_rows(ds, H5T_NATIVE_INT32, 0, level.size(), level.data());
+  return level;
+}
+
+bool same_parameters(const fs::path& a, const fs::path& b) {
+  const Checkpoint x = read_checkpoint((a / "checkpoint.h5").string());
+  const Checkpoint y = read_checkpoint((b / "checkpoint.h5").string());
+  auto same = [](const std::vector<float>& p, const std::vector<float>& q) {
+    return p.size() == q.size() && std::memcmp(p.data(), q.data(), p.size() * sizeof(float)) == 0;
+  };
+  return same(x.model.autoencoder_params, y.model.autoencoder_params) &&
+         same(x.model.classifier_params, y.model.classifier_params) && same(x.model.centroids, y.model.centroids);
+}
+
+// The loss of the first pretraining epoch, from metrics.jsonl.
+double first_pretrain_loss(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.value("stage", "") == "pretrain" && j.value("epoch", 0) == 1) return j["loss"].get<double>();
+  }
+  return -1;
+}
+
+size_t lines_of(const fs::path& file) {
+  std::ifstream in(file);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+// Process ids whose environment says they are rank `rank` of an MPI job and whose command line
+// holds `marker`.
+std::vector<pid_t> ranks_running(const std::string& marker, int rank) {
+  std::vector<pid_t> found;
+  DIR* proc = opendir("/proc");
+  if (!proc) return found;
+  const std::string want = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  while (dirent* e = readdir(proc)) {
+    const pid_t pid = pid_t(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    const std::string base = std::string("/proc/") + e->d_name;
+    std::string cmdline = rt::read_text(base + "/cmdline"), environ = rt::read_text(base + "/environ");
+    for (char& c : cmdline) c = c ? c : ' ';
+    if (cmdline.find(marker) == std::string::npos || cmdline.find("mpirun") != std::string::npos) continue;
+    const std::string nul(1, '\0');
+    if ((nul + environ).find(nul + want + nul) != std::string::npos) found.push_back(pid);
+  }
+  closedir(proc);
+  return found;
+}
+
+}  // namespace
+
+TEST(TrainRanks, TwoAndThreeRanksGiveTheLevelsOfOneAndRepeatBitwise) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  const fs::path job = small_job(dir, 3);
+  for (const auto& [ranks, name] : std::vector<std::pair<int, std::string>>{{1, "one"}, {2, "two"}, {3, "three"}, {2, "two-again"}}) {
+    auto r = shell(train_command(ranks, job, dir / name));
+    ASSERT_EQ(r.exit_code, 0) << ranks << " ranks: " << r.output;
+  }
+  EXPECT_TRUE(same_parameters(dir / "two", dir / "two-again")) << "2 ranks, run twice";
+  const auto one = rated_levels(dir / "one", dir / "data", dir / "rate-one");
+  for (const char* name : {"two", "three"}) {
+    SCOPED_TRACE(name);
+    const auto levels = rated_levels(dir / name, dir / "data", dir / (std::string("rate-") + name));
+    EXPECT_GE(adjusted_rand_index(one, levels), 0.99);
+    // The first epoch's mean loss: the same up to the order of the gradient sums.
+    const double a = first_pretrain_loss(dir / "one"), b = first_pretrain_loss(dir / name);
+    ASSERT_GT(a, 0);
+    EXPECT_NEAR(b, a, 1e-6 * a);
+    // Rank 0 alone wrote the folder: one record per event, as the single process wrote.
+    EXPECT_EQ(lines_of(dir / name / "metrics.jsonl"), lines_of(dir / "one" / "metrics.jsonl"));
+    size_t files = 0;
+    for (const auto& entry : fs::directory_iterator(dir / name)) {
+      const std::string file = entry.path().filename().string();
+      EXPECT_TRUE(file == "config.yaml" || file == "checkpoint.h5" || file == "metrics.json" ||
+                  file == "metrics.jsonl" || file == ".lock")
+          << file;
+      ++files;
+    }
+    EXPECT_EQ(files, 5u);
+  }
+}
+
+TEST(TrainRanks, AKilledRankEndsTheJobAndResumeEndsAsAnUninterruptedRun) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  const fs::path job = small_job(dir, 40);  // long enough to be killed inside pretraining
+  ASSERT_EQ(shell(train_command(2, job, dir / "whole")).exit_code, 0);
+
+  // Rank 1 is killed once the first in-stage checkpoint exists; the job must end, with an error.
+  const fs::path killed = dir / "killed";
+  const std::string command = train_command(2, job, killed);
+  const pid_t launcher = fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    execl("/bin/sh", "sh", "-c", (command + " > " + (dir / "killed.log").string() + " 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  while (!fs::exists(killed / "checkpoint.h5") && elapsed() < 120) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(killed / "checkpoint.h5")) << rt::read_text(dir / "killed.log");
+  std::vector<pid_t> victims;
+  while (victims.empty() && elapsed() < 120) victims = ranks_running(killed.string(), 1);
+  ASSERT_EQ(victims.size(), 1u) << "rank 1 of the job not found";
+  ASSERT_EQ(::kill(victims[0], SIGKILL), 0);
+  const auto killed_at = elapsed();
+  int status = 0;
+  pid_t done = 0;
+  while ((done = waitpid(launcher, &status, WNOHANG)) == 0 && elapsed() - killed_at < 60)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (done == 0) {
+    ::kill(launcher, SIGKILL);
+    waitpid(launcher, &status, 0);
+    FAIL() << "the job did not end within 60 s of a rank's death";
+  }
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << rt::read_text(dir / "killed.log");
+  std::printf("the job ended %.1f s after rank 1 was killed\n", elapsed() - killed_at);
+
+  // The checkpoint left behind is whole; resuming with 2 ranks ends where the uninterrupted run did.
+  auto r = shell(train_command(2, job, killed, "--resume"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(same_parameters(dir / "whole", killed));
+}
