@@ -15,9 +15,9 @@ bin=$(cd "$(dirname "$build/resilinet")" && pwd)/resilinet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-"$bin" synth --quiet --out "$work/data" --cells 12000 --regions 2 --seed 5 || exit 2
+"$bin" synth --quiet --out "$work/data" --cells 40000 --regions 2 --seed 5 || exit 2
 # Every stage, short, with a checkpoint every epoch, so that kills land in all of them.
-sed -e "s|^data:.*|data: $work/data/*.h5|" -e 's/^  epochs: [0-9]*/  epochs: 6/' -e 's/min_steps: 3000/min_steps: 0/' \
+sed -e "s|^data:.*|data: $work/data/*.h5|" -e 's/^  epochs: [0-9]*/  epochs: 20/' -e 's/min_steps: 3000/min_steps: 0/' \
   -e 's/^  device: cpu/  device: cpu\n  checkpoint_every: 1/' "$(dirname "$0")/../configs/default.yaml" > "$work/job.yaml"
 train() {  # RUN_DIR [ARGS...]
   local dir=$1
@@ -52,7 +52,8 @@ for ((i = 1; i <= n; ++i)); do
   sleep "$delay"
   pid=""
   # The victim: the rank's process (it may still be starting), unless the job has ended already.
-  for ((t = 0; t < 50 && -z "$pid"; ++t)); do
+  for ((t = 0; t < 50; ++t)); do
+    [[ -n "$pid" ]] && break
     for p in $(pgrep -f -- "--run-dir $dir" || true); do
       tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim" && pid=$p
     done
