@@ -312,19 +312,28 @@ else
   record "d4. levels, $device vs cpu training" fail "$(seconds_since "$t")" "needs d1 and d3 and their ratings"
 fi
 
+# same_run A B: the checkpoints of runs A and B (every dataset, with h5py) and their ratings.csv on
+# $device, bitwise; sets status (pass or fail) and same_notes.
+same_run() {
+  local a b j crc same_csv=1 csv_note="DIFFER" ck
+  j=$("${compare[@]}" checkpoints "$runs/$1/checkpoint.h5" "$runs/$2/checkpoint.h5" 2>>"$e2e_log"); crc=$?
+  echo "checkpoints $1 vs $2: $j" >> "$e2e_log"
+  a=$(rated "$1" "$device") b=$(rated "$2" "$device")
+  [[ -n "$a" && -n "$b" ]] && cmp -s "$a" "$b" && same_csv=0
+  [[ -z "$a" || -z "$b" ]] && csv_note="not compared (a rating did not run: e2e.log)"
+  if ((crc == 3)); then ck="checkpoints not compared (h5py missing)"; else ck="checkpoint datasets $([[ $crc == 0 ]] && echo equal || echo "DIFFER: $(json_get "$j" 'differ')")"; fi
+  status=fail
+  ((same_csv == 0 && (crc == 0 || crc == 3))) && status=pass
+  same_notes="$ck; ratings.csv $([[ $same_csv == 0 ]] && echo identical || echo "$csv_note")"
+}
+
 # d5. Two GPU trainings: bitwise the same.
 t=$(now)
-a=$(rated gpu1 "$device") b=$(rated gpu2 "$device")
-if [[ -n "$a" && -n "$b" ]]; then
-  j=$("${compare[@]}" checkpoints "$runs/gpu1/checkpoint.h5" "$runs/gpu2/checkpoint.h5" 2>>"$e2e_log"); rc=$?
-  echo "checkpoints gpu1 vs gpu2: $j" >> "$e2e_log"
-  cmp -s "$a" "$b"; same_csv=$?
-  if ((rc == 3)); then ck="checkpoints not compared (h5py missing)"; else ck="checkpoint datasets $([[ $rc == 0 ]] && echo equal || echo "DIFFER: $(json_get "$j" 'differ')")"; fi
-  status=fail
-  ((same_csv == 0 && (rc == 0 || rc == 3))) && status=pass
-  record "d5. $device training twice, bitwise" "$status" "$(seconds_since "$t")" "$ck; ratings.csv $([[ $same_csv == 0 ]] && echo identical || echo DIFFER)"
+if [[ -n "${done_ok[gpu1]:-}" && -n "${done_ok[gpu2]:-}" ]]; then
+  same_run gpu1 gpu2
+  record "d5. $device training twice, bitwise" "$status" "$(seconds_since "$t")" "$same_notes"
 else
-  record "d5. $device training twice, bitwise" fail "$(seconds_since "$t")" "needs d1, d2 and their ratings"
+  record "d5. $device training twice, bitwise" fail "$(seconds_since "$t")" "needs d1 and d2"
 fi
 
 # d6. rate: cuda against cpu on the same checkpoint.
@@ -386,16 +395,8 @@ else
   fi
   if ((rc == 0)); then
     done_ok[resume]=1
-    j=$("${compare[@]}" checkpoints "$runs/gpu1/checkpoint.h5" "$runs/resume/checkpoint.h5" 2>>"$e2e_log"); crc=$?
-    echo "checkpoints gpu1 vs resumed: $j" >> "$e2e_log"
-    a=$(rated gpu1 "$device") b=$(rated resume "$device")
-    same_csv=1 csv_note="DIFFER"
-    [[ -n "$a" && -n "$b" ]] && cmp -s "$a" "$b" && same_csv=0
-    [[ -z "$a" || -z "$b" ]] && csv_note="not compared (a rating did not run: e2e.log)"
-    if ((crc == 3)); then ck="checkpoints not compared (h5py missing)"; else ck="checkpoint datasets $([[ $crc == 0 ]] && echo equal || echo "DIFFER: $(json_get "$j" 'differ')")"; fi
-    status=fail
-    ((same_csv == 0 && (crc == 0 || crc == 3))) && status=pass
-    record "d8. $device train --resume" "$status" "$(seconds_since "$t")" "--stop-after $stop, then --resume: $ck; ratings.csv $([[ $same_csv == 0 ]] && echo identical || echo "$csv_note") to d1's"
+    same_run gpu1 resume
+    record "d8. $device train --resume" "$status" "$(seconds_since "$t")" "--stop-after $stop, then --resume, against d1: $same_notes"
   else
     record "d8. $device train --resume" fail "$(seconds_since "$t")" "--stop-after $stop / --resume: $(why $rc)"
   fi

@@ -21,9 +21,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `resilinet <args>` through the shell (args are passed as written) and captures output.
-inline CommandResult run_resilinet(const std::string& args) {
-  std::string cmd = std::string(RESILINET_BIN) + " " + args + " 2>&1";
+// Runs a shell command and captures its output (stdout and stderr) and exit code.
+inline CommandResult run_command(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   CommandResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -32,6 +32,11 @@ inline CommandResult run_resilinet(const std::string& args) {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `resilinet <args>` through the shell (args are passed as written) and captures output.
+inline CommandResult run_resilinet(const std::string& args) {
+  return run_command(std::string(RESILINET_BIN) + " " + args);
 }
 
 // A scratch directory named after the running test, emptied at creation.

@@ -40,18 +40,6 @@ bool have_mpirun() { return mpi_available() && std::system("command -v mpirun > 
 #define REQUIRE_MPI() \
   if (!have_mpirun()) GTEST_SKIP() << "no MPI communicator in this build, or no mpirun"
 
-// Runs a shell command and captures its output and exit code.
-rt::CommandResult shell(const std::string& command) {
-  rt::CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 // `train` with `ranks` MPI ranks (1: no launcher) of one thread each.
 std::string train_command(int ranks, const fs::path& config, const fs::path& run_dir, const std::string& extra = "") {
   std::string train = std::string(RESILINET_BIN) + " train --quiet --threads 1 --config " + config.string() +
@@ -141,7 +129,7 @@ TEST(TrainRanks, TwoAndThreeRanksGiveTheLevelsOfOneAndRepeatBitwise) {
   const fs::path dir = rt::scratch_dir();
   const fs::path job = small_job(dir, 3);
   for (const auto& [ranks, name] : std::vector<std::pair<int, std::string>>{{1, "one"}, {2, "two"}, {3, "three"}, {2, "two-again"}}) {
-    auto r = shell(train_command(ranks, job, dir / name));
+    auto r = rt::run_command(train_command(ranks, job, dir / name));
     ASSERT_EQ(r.exit_code, 0) << ranks << " ranks: " << r.output;
   }
   EXPECT_TRUE(same_parameters(dir / "two", dir / "two-again")) << "2 ranks, run twice";
@@ -172,7 +160,7 @@ TEST(TrainRanks, AKilledRankEndsTheJobAndResumeEndsAsAnUninterruptedRun) {
   REQUIRE_MPI();
   const fs::path dir = rt::scratch_dir();
   const fs::path job = small_job(dir, 40);  // long enough to be killed inside pretraining
-  ASSERT_EQ(shell(train_command(2, job, dir / "whole")).exit_code, 0);
+  ASSERT_EQ(rt::run_command(train_command(2, job, dir / "whole")).exit_code, 0);
 
   // Rank 1 is killed once the first in-stage checkpoint exists; the job must end, with an error.
   const fs::path killed = dir / "killed";
@@ -205,7 +193,7 @@ TEST(TrainRanks, AKilledRankEndsTheJobAndResumeEndsAsAnUninterruptedRun) {
   std::printf("the job ended %.1f s after rank 1 was killed\n", elapsed() - killed_at);
 
   // The checkpoint left behind is whole; resuming with 2 ranks ends where the uninterrupted run did.
-  auto r = shell(train_command(2, job, killed, "--resume"));
+  auto r = rt::run_command(train_command(2, job, killed, "--resume"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(same_parameters(dir / "whole", killed));
 }

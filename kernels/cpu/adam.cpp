@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/vec.hpp"
+#include "kernels/adam_scalars.hpp"
 #include "kernels/ops.hpp"
 
 #if defined(__x86_64__)
@@ -41,10 +42,6 @@ template <typename V>
 #endif
 [[gnu::always_inline]] inline float sqrt_lanes(float x) { return std::sqrt(x); }
 
-struct AdamScalars {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inv_sqrt_correction2, eps,
-      weight_decay;
-};
 
 // The update of one element or one vector of elements (T = float or a vector type).
 template <typename T>
@@ -87,18 +84,7 @@ void adam_range_baseline(float* params, const float* grads, float* m, float* v, 
 
 void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
                const AdamConfig& config, int64_t step) {
-  if (step < 1) throw std::invalid_argument("adam_step: step counts from 1");
-  const double correction1 = 1 - std::pow(double(config.beta1), double(step));
-  const double correction2 = 1 - std::pow(double(config.beta2), double(step));
-  AdamScalars s;
-  s.beta1 = config.beta1;
-  s.beta2 = config.beta2;
-  s.one_minus_beta1 = float(1 - double(config.beta1));
-  s.one_minus_beta2 = float(1 - double(config.beta2));
-  s.step_size = float(double(config.lr) / correction1);
-  s.inv_sqrt_correction2 = float(1 / std::sqrt(correction2));
-  s.eps = config.eps;
-  s.weight_decay = config.weight_decay;
+  const AdamScalars s = adam_scalars(config, step);
 
   const Isa isa = cpu_isa();
   auto range = adam_range_baseline;

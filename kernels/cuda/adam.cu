@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/adam_scalars.hpp"
 #include "kernels/cuda/cuda_ops.hpp"
 
 namespace resilinet::kernels::cuda {
@@ -13,10 +14,6 @@ namespace {
 constexpr int kThreads = 256;
 constexpr size_t kMaxBlocks = 4096;  // a grid-stride loop covers the rest
 
-struct AdamScalars {
-  float beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, inv_sqrt_correction2, eps,
-      weight_decay;
-};
 
 __global__ void adam_kernel(float* params, const float* grads, float* m, float* v, size_t n,
                             AdamScalars s) {
@@ -37,20 +34,8 @@ __global__ void adam_kernel(float* params, const float* grads, float* m, float* 
 
 void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
                const cpu::AdamConfig& config, int64_t step, cudaStream_t stream) {
-  if (step < 1) throw std::invalid_argument("adam_step: step counts from 1");
+  const AdamScalars s = adam_scalars(config, step);
   if (n == 0) return;
-  // The same scalars as cpu::adam_step, rounded the same way.
-  const double correction1 = 1 - std::pow(double(config.beta1), double(step));
-  const double correction2 = 1 - std::pow(double(config.beta2), double(step));
-  AdamScalars s;
-  s.beta1 = config.beta1;
-  s.beta2 = config.beta2;
-  s.one_minus_beta1 = float(1 - double(config.beta1));
-  s.one_minus_beta2 = float(1 - double(config.beta2));
-  s.step_size = float(double(config.lr) / correction1);
-  s.inv_sqrt_correction2 = float(1 / std::sqrt(correction2));
-  s.eps = config.eps;
-  s.weight_decay = config.weight_decay;
   const size_t blocks = std::min((n + kThreads - 1) / kThreads, kMaxBlocks);
   adam_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(params, grads, m, v, n, s);
   check(cudaGetLastError(), "adam_step: launch");
