@@ -92,7 +92,6 @@ class MpiCommunicator final : public Communicator {
     if (world_ == 1) return;
     const size_t w = size_t(world_);
     std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w);
-    std::vector<T> received, mine;
     for (size_t at = 0; at < count; at += kPiece) {
       const size_t n = std::min(kPiece, count - at);
       T* piece = data + at;
@@ -106,9 +105,12 @@ class MpiCommunicator final : public Communicator {
         recv_counts[r] = int(own);
         recv_displs[r] = int(r * own);
       }
-      received.resize(w * own);
-      mine.resize(own);
-      check(MPI_Alltoallv(piece, send_counts.data(), send_displs.data(), mpi_type<T>(), received.data(),
+      // Every rank's values of this rank's share, then their sums: scratch kept across calls (a
+      // training step makes one call).
+      scratch_.resize(((w + 1) * own * sizeof(T) + sizeof(double) - 1) / sizeof(double));
+      T* received = reinterpret_cast<T*>(scratch_.data());
+      T* mine = received + w * own;
+      check(MPI_Alltoallv(piece, send_counts.data(), send_displs.data(), mpi_type<T>(), received,
                           recv_counts.data(), recv_displs.data(), mpi_type<T>(), comm_),
             "MPI_Alltoallv");
       for (size_t i = 0; i < own; ++i) {
@@ -116,12 +118,13 @@ class MpiCommunicator final : public Communicator {
         for (size_t r = 1; r < w; ++r) sum += received[r * own + i];
         mine[i] = sum;
       }
-      check(MPI_Allgatherv(mine.data(), int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
+      check(MPI_Allgatherv(mine, int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
                            mpi_type<T>(), comm_),
             "MPI_Allgatherv");
     }
   }
 
+  std::vector<double> scratch_;  // double: aligned for every element type
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, world_ = 1;
 
