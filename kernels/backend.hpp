@@ -68,6 +68,15 @@ class Backend {
   virtual void mlp_forward_backward(const Network& net, const float* params, const float* x,
                                     size_t rows, const LossSpec& loss, const LatentLoss* latent,
                                     float* grads, double* loss_out) = 0;
+  // Rows per tile of mlp_forward_backward_tiles; 0 where this backend keeps no tile gradients
+  // (data-parallel ranks then sum each rank's gradient as it comes).
+  virtual size_t gradient_tile_rows() const { return 0; }
+  // mlp_forward_backward with each tile's gradient apart (TileGradients, kernels/ops.hpp), for
+  // sums over ranks that equal one process's bitwise.
+  virtual void mlp_forward_backward_tiles(const Network&, const float*, const float*, size_t, const LossSpec&,
+                                          const LatentLoss*, const TileGradients&, double*) {
+    throw std::logic_error("mlp_forward_backward_tiles: " + describe() + " keeps no tile gradients");
+  }
   virtual void adam_step(float* params, const float* grads, float* m, float* v, size_t n,
                          const AdamConfig& config, int64_t step) = 0;
   virtual void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters,

@@ -45,6 +45,16 @@ struct LatentLoss {
   float* dmu = nullptr;               // out [clusters x width]: overwritten with dL/dmu
 };
 
+// Each tile's gradient apart, for data-parallel ranks that sum every rank's tiles in the global
+// tile order (Communicator::sum_parts_in_order): grads [tiles x param_count] and, with a latent
+// loss, dmu [tiles x clusters x width], tiles = ceil(rows / tile rows of the backend). Summed in
+// tile order, the first copied and each later one added, they equal the summed grads and dmu of
+// the same call, bitwise.
+struct TileGradients {
+  float* grads = nullptr;
+  float* dmu = nullptr;
+};
+
 // Adam's constants (step counts from 1; bias-corrected).
 struct AdamConfig {
   float lr = 1e-3f;
@@ -74,6 +84,7 @@ namespace cpu {
 using kernels::AdamConfig;
 using kernels::KMeansOptions;
 using kernels::KMeansResult;
+using kernels::TileGradients;
 
 // Rows per tile of the fused kernels; per-tile partial gradients are summed in tile order, so the
 // result does not depend on the thread count.
@@ -107,6 +118,11 @@ class MlpForwardPlan {
 double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
                             size_t rows, const LossSpec& loss, const LatentLoss* latent,
                             float* grads);
+
+// mlp_forward_backward with each tile's gradient apart (TileGradients).
+double mlp_forward_backward_tiles(const MlpLayout& layout, const float* params, const float* x,
+                                  size_t rows, const LossSpec& loss, const LatentLoss* latent,
+                                  const TileGradients& tiles);
 
 // One Adam step (step counts from 1) with bias correction, over a flat buffer.
 void adam_step(float* params, const float* grads, float* m, float* v, size_t n,

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libomp-dev
   openmpi-bin libopenmpi-dev
+  slurm-wlm munge
   python3 python3-numpy python3-h5py python3-matplotlib
 )
 # Peer benchmarks only (large); opt in with RESILINET_BENCH_DEPS=1.

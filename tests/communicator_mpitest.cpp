@@ -86,3 +86,32 @@ TEST(MpiCommunicator, GatherIsInRankOrderAndBroadcastComesFromTheRoot) {
   EXPECT_THROW(comm().broadcast(mine.data(), 4, world), std::invalid_argument);
   comm().barrier();
 }
+
+// Parts spread unevenly over the ranks (rank r holds r parts: rank 0 none), summed in rank order
+// and each rank's in its order: bitwise the left fold of all parts in that order, computed here on
+// one rank; parts of mixed magnitudes, so that another order rounds differently.
+TEST(MpiCommunicator, PartsAreSummedInTheGlobalPartOrder) {
+  const int world = comm().world();
+  for (size_t count : {size_t(0), size_t(1), size_t(5), size_t(4099)}) {
+    SCOPED_TRACE(std::to_string(count) + " values");
+    std::vector<size_t> parts_per_rank(static_cast<size_t>(world), 0);
+    size_t before = 0;  // parts on lower ranks: this rank's parts are number before, before + 1, ...
+    for (int r = 0; r < world; ++r) {
+      parts_per_rank[size_t(r)] = size_t(r);
+      if (r < comm().rank()) before += size_t(r);
+    }
+    const size_t mine = parts_per_rank[size_t(comm().rank())];
+    std::vector<float> parts(mine * count);
+    for (size_t p = 0; p < mine; ++p)
+      for (size_t i = 0; i < count; ++i) parts[p * count + i] = value<float>(int(before + p), i);
+    std::vector<float> out(count, -1.0f);
+    comm().sum_parts_in_order(parts.data(), parts_per_rank, count, out.data());
+    size_t total = 0;
+    for (size_t n : parts_per_rank) total += n;
+    for (size_t i = 0; i < count; ++i) {
+      float want = value<float>(0, i);
+      for (size_t p = 1; p < total; ++p) want += value<float>(int(p), i);
+      ASSERT_EQ(std::memcmp(&out[i], &want, sizeof(float)), 0) << "value " << i << ": " << out[i] << " != " << want;
+    }
+  }
+}

@@ -44,3 +44,17 @@ TEST(Communicator, FactoryPicksByKind) {
   EXPECT_EQ(make_communicator("auto")->describe(), "local");
   if (!mpi_available()) EXPECT_THROW(make_communicator("mpi"), CommunicatorUnavailable);
 }
+
+TEST(Communicator, LocalSumsPartsLeftToRight) {
+  LocalCommunicator local;
+  // 1e8 + 1 + 1 - 1e8: left to right the ones are lost to rounding (0); another order keeps them.
+  const std::vector<float> parts = {1e8f, 1.0f, 1.0f, 1.0f, 1.0f, 2.0f, -1e8f, 3.0f};
+  std::vector<float> out(2, -1.0f);
+  local.sum_parts_in_order(parts.data(), {4}, 2, out.data());
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 7.0f);
+  local.sum_parts_in_order(parts.data(), {0}, 2, out.data());
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_THROW(local.sum_parts_in_order(parts.data(), {2, 2}, 2, out.data()), std::invalid_argument);
+}

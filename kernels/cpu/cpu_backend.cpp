@@ -97,6 +97,12 @@ void CpuBackend::mlp_forward_backward(const Network& net, const float* params, c
   *loss_out = cpu::mlp_forward_backward(layout_of(net), params, x, rows, loss, latent, grads);
 }
 
+void CpuBackend::mlp_forward_backward_tiles(const Network& net, const float* params, const float* x, size_t rows,
+                                            const LossSpec& loss, const LatentLoss* latent, const TileGradients& tiles,
+                                            double* loss_out) {
+  *loss_out = cpu::mlp_forward_backward_tiles(layout_of(net), params, x, rows, loss, latent, tiles);
+}
+
 void CpuBackend::adam_step(float* params, const float* grads, float* m, float* v, size_t n,
                            const AdamConfig& config, int64_t step) {
   cpu::adam_step(params, grads, m, v, n, config, step);

@@ -28,6 +28,10 @@ class CpuBackend final : public Backend {
                    int stop_layer = -1) override;
   void mlp_forward_backward(const Network& net, const float* params, const float* x, size_t rows,
                             const LossSpec& loss, const LatentLoss* latent, float* grads, double* loss_out) override;
+  size_t gradient_tile_rows() const override { return cpu::kTileRows; }
+  void mlp_forward_backward_tiles(const Network& net, const float* params, const float* x, size_t rows,
+                                  const LossSpec& loss, const LatentLoss* latent, const TileGradients& tiles,
+                                  double* loss_out) override;
   void adam_step(float* params, const float* grads, float* m, float* v, size_t n, const AdamConfig& config,
                  int64_t step) override;
   void soft_assign(const float* z, size_t rows, int dims, const float* mu, int clusters, float alpha,

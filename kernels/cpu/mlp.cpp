@@ -587,9 +587,28 @@ void mlp_forward(const MlpLayout& layout, const float* params, const float* x, s
   }
 }
 
-double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
-                            size_t rows, const LossSpec& loss, const LatentLoss* latent,
-                            float* grads) {
+namespace {
+
+// dLoss/dparams in the public layout [param_count] (masked entries zero) from a gradient slot.
+void unpack_slot(const MlpLayout& layout, const PackedNet& net, const float* slot, float* grads) {
+  std::fill(grads, grads + layout.param_count, 0.0f);
+  for (size_t l = 0; l < layout.layers.size(); ++l) {
+    const LayerShape& s = layout.layers[l];
+    const PackedLayer& p = net.layers[l];
+    for (int o = 0; o < s.out; ++o)
+      for (int i = 0; i < s.in; ++i) {
+        size_t k = size_t(o) * s.in + i;
+        if (s.mask.empty() || s.mask[k]) grads[s.weight_offset + k] = slot[p.slot_w + size_t(o) * p.in_pad + i];
+      }
+    std::memcpy(grads + s.bias_offset, slot + p.slot_b, sizeof(float) * s.out);
+  }
+}
+
+// Both entry points: out_tiles == nullptr sums the tiles' gradients into grads (and latent->dmu);
+// otherwise each tile's goes to its own place in *out_tiles.
+double forward_backward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
+                        const LossSpec& loss, const LatentLoss* latent, float* grads,
+                        const TileGradients* out_tiles) {
   check_layout(layout);
   const int layers = int(layout.layers.size());
   if (latent && (latent->layer < 0 || latent->layer >= layers))
@@ -598,7 +617,9 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
   if (latent && (latent->clusters < 1 || !latent->centroids || !latent->frequency || !latent->dmu))
     throw std::invalid_argument("mlp_forward_backward: the latent loss needs clusters, centroids, frequencies and dmu");
   const size_t dmu_floats = latent ? size_t(latent->clusters) * layout.layers[latent->layer].out : 0;
-  if (latent) std::fill(latent->dmu, latent->dmu + dmu_floats, 0.0f);
+  if (latent && !out_tiles) std::fill(latent->dmu, latent->dmu + dmu_floats, 0.0f);
+  if (out_tiles && (!out_tiles->grads || (latent && !out_tiles->dmu)))
+    throw std::invalid_argument("mlp_forward_backward_tiles: the tile gradients need their buffers");
   const int outputs = layout.outputs();
   if (loss.kind == LossKind::mse && !loss.target)
     throw std::invalid_argument("mlp_forward_backward: mse loss needs a target");
@@ -611,7 +632,7 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
             "mlp_forward_backward: label " + std::to_string(loss.labels[r]) + " of row " +
             std::to_string(r) + " is outside [0, " + std::to_string(outputs) + ")");
   }
-  std::fill(grads, grads + layout.param_count, 0.0f);
+  if (!out_tiles) std::fill(grads, grads + layout.param_count, 0.0f);
   if (rows == 0) return 0.0;
 
   thread_local FloatBuffer packed_storage, slot_storage, sum_storage;
@@ -634,8 +655,9 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
   float* sum = sum_storage.ensure(net.slot_floats);
   const size_t latent_floats = latent ? 2 * size_t(kRows) * layout.layers[latent->layer].out : 0;
   const size_t workspace_floats = net.act_floats + 2 * size_t(kRows) * net.max_pad + latent_floats;
-  std::vector<float> dmu_tiles(tiles * dmu_floats, 0.0f);
-  pb.dmu_tiles = dmu_tiles.data();
+  std::vector<float> dmu_storage(out_tiles ? 0 : tiles * dmu_floats, 0.0f);
+  pb.dmu_tiles = out_tiles ? out_tiles->dmu : dmu_storage.data();
+  if (out_tiles) std::fill(pb.dmu_tiles, pb.dmu_tiles + tiles * dmu_floats, 0.0f);
   std::vector<double> tile_loss(tiles, 0.0), tile_latent_loss(tiles, 0.0);
   const ptrdiff_t chunks = ptrdiff_t((net.slot_floats + kFoldChunk - 1) / kFoldChunk);
   FirstError error;
@@ -654,6 +676,11 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
       }
     }
     error.rethrow();
+    if (out_tiles) {  // the caller sums them
+      for (size_t t = first; t < end; ++t)
+        unpack_slot(layout, net, slots + (t - first) * net.slot_floats, out_tiles->grads + t * layout.param_count);
+      continue;
+    }
     // Sum the slots in tile order: each float sees the same additions whatever the threads. Small
     // sums (a batch of a few thousand rows) are cheaper on one thread than another fork and join.
     const bool parallel_sum = (end - first) * net.slot_floats >= kParallelSumFloats;
@@ -674,23 +701,32 @@ double mlp_forward_backward(const MlpLayout& layout, const float* params, const 
     }
   }
 
-  for (int l = 0; l < layers; ++l) {
-    const LayerShape& s = layout.layers[l];
-    const PackedLayer& p = net.layers[l];
-    for (int o = 0; o < s.out; ++o)
-      for (int i = 0; i < s.in; ++i) {
-        size_t k = size_t(o) * s.in + i;
-        if (s.mask.empty() || s.mask[k])
-          grads[s.weight_offset + k] = sum[p.slot_w + size_t(o) * p.in_pad + i];
-      }
-    std::memcpy(grads + s.bias_offset, sum + p.slot_b, sizeof(float) * s.out);
+  if (!out_tiles) {
+    unpack_slot(layout, net, sum, grads);
+    // Tile order, the first copied and the others added, as the slots: the same sums for any
+    // thread count, and what a caller summing TileGradients gets.
+    for (size_t t = 0; t < tiles && latent; ++t)
+      for (size_t k = 0; k < dmu_floats; ++k)
+        latent->dmu[k] = t == 0 ? dmu_storage[k] : latent->dmu[k] + dmu_storage[t * dmu_floats + k];
   }
-  for (size_t t = 0; t < tiles && latent; ++t)  // tile order: the same sums for any thread count
-    for (size_t k = 0; k < dmu_floats; ++k) latent->dmu[k] += dmu_tiles[t * dmu_floats + k];
   double total = 0;
   for (double v : tile_loss) total += v;
   for (double v : tile_latent_loss) total += v;
   return total;
+}
+
+}  // namespace
+
+double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
+                            size_t rows, const LossSpec& loss, const LatentLoss* latent,
+                            float* grads) {
+  return forward_backward(layout, params, x, rows, loss, latent, grads, nullptr);
+}
+
+double mlp_forward_backward_tiles(const MlpLayout& layout, const float* params, const float* x,
+                                  size_t rows, const LossSpec& loss, const LatentLoss* latent,
+                                  const TileGradients& tiles) {
+  return forward_backward(layout, params, x, rows, loss, latent, nullptr, &tiles);
 }
 
 }  // namespace resilinet::kernels::cpu

@@ -1,5 +1,6 @@
 #include "trainer/distributed/communicator.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -8,6 +9,26 @@ namespace resilinet {
 
 // mpi_communicator.cpp: the MPI communicator, or nullptr in a build without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator();
+
+void fold_parts(const float* parts, size_t parts_count, size_t count, size_t stride, float* out) {
+  if (parts_count == 0) {
+    std::fill(out, out + count, 0.0f);
+    return;
+  }
+  std::memcpy(out, parts, sizeof(float) * count);
+  for (size_t p = 1; p < parts_count; ++p) {
+    const float* part = parts + p * stride;
+    for (size_t i = 0; i < count; ++i) out[i] += part[i];
+  }
+}
+
+void LocalCommunicator::sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank,
+                                           size_t count, float* out) {
+  if (parts_per_rank.size() != 1)
+    throw std::invalid_argument("sum_parts_in_order: " + std::to_string(parts_per_rank.size()) +
+                                " part counts for a world of 1");
+  fold_parts(parts, parts_per_rank[0], count, count, out);
+}
 
 void LocalCommunicator::allgather(const void* data, size_t bytes, void* out) {
   if (bytes && out != data) std::memmove(out, data, bytes);

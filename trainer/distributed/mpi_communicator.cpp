@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -69,6 +70,59 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(double* data, size_t count) override { ordered_sum(data, count); }
   void allreduce_sum(int64_t* data, size_t count) override { ordered_sum(data, count); }
 
+  // Element i belongs to the rank whose share of the piece holds it: every rank sends each of its
+  // parts' values of that share there (all-to-all), the owner folds them in rank order, which with
+  // each rank's parts in order is the global part order, and the shares are gathered back.
+  void sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank, size_t count,
+                          float* out) override {
+    const size_t w = size_t(world_);
+    if (parts_per_rank.size() != w)
+      throw std::invalid_argument("sum_parts_in_order: " + std::to_string(parts_per_rank.size()) +
+                                  " part counts for a world of " + std::to_string(world_));
+    size_t total = 0;
+    for (size_t n : parts_per_rank) total += n;
+    const size_t mine = parts_per_rank[size_t(rank_)];
+    if (w == 1 || total == 0) {
+      fold_parts(parts, mine, count, count, out);
+      return;
+    }
+    // Every count and displacement of one piece stays below 2^30, far from INT_MAX.
+    const size_t piece = std::max<size_t>(1, std::min(kPiece, (size_t(1) << 30) / total));
+    std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w), share(w), share_at(w);
+    for (size_t at = 0; at < count; at += piece) {
+      const size_t n = std::min(piece, count - at);
+      for (size_t r = 0; r < w; ++r) {
+        share_at[r] = int(n * r / w);
+        share[r] = int(n * (r + 1) / w) - share_at[r];
+      }
+      const size_t own = size_t(share[size_t(rank_)]);
+      send_scratch_.resize(mine * n);
+      float* packed = send_scratch_.data();
+      size_t sent = 0;
+      for (size_t r = 0; r < w; ++r) {  // to rank r: each of this rank's parts' values of r's share
+        send_displs[r] = int(sent);
+        for (size_t p = 0; p < mine; ++p, sent += size_t(share[r]))
+          std::memcpy(packed + sent, parts + p * count + at + size_t(share_at[r]), sizeof(float) * size_t(share[r]));
+        send_counts[r] = int(sent) - send_displs[r];
+      }
+      size_t received_floats = 0;
+      for (size_t r = 0; r < w; ++r) {
+        recv_displs[r] = int(received_floats);
+        recv_counts[r] = int(parts_per_rank[r] * own);
+        received_floats += parts_per_rank[r] * own;
+      }
+      recv_scratch_.resize(received_floats + own);
+      float* received = recv_scratch_.data();
+      float* sum = received + received_floats;
+      check(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, received, recv_counts.data(),
+                          recv_displs.data(), MPI_FLOAT, comm_),
+            "MPI_Alltoallv");
+      fold_parts(received, total, own, own, sum);
+      check(MPI_Allgatherv(sum, int(own), MPI_FLOAT, out + at, share.data(), share_at.data(), MPI_FLOAT, comm_),
+            "MPI_Allgatherv");
+    }
+  }
+
   void allgather(const void* data, size_t bytes, void* out) override {
     if (bytes > size_t(INT_MAX)) throw std::invalid_argument("allgather: " + std::to_string(bytes) + " bytes per rank");
     check(MPI_Allgather(data, int(bytes), MPI_BYTE, out, int(bytes), MPI_BYTE, comm_), "MPI_Allgather");
@@ -125,6 +179,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   std::vector<double> scratch_;  // double: aligned for every element type
+  std::vector<float> send_scratch_, recv_scratch_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, world_ = 1;
 

@@ -38,13 +38,11 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
     }
     if (labels.empty()) return false;  // the same on every rank: each one rated the whole batch
     // This rank's share of the batch's training rows; the mean is over all of them.
-    const RankShare share = rank_share(ctx.comm, labels.size());
+    const RankShare share = rank_share(ctx, labels.size());
     kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
                            labels_in.put(labels.data() + share.first, share.rows), labels.size()};
-    backend.mlp_forward_backward(*net, head.params(), rows_in.put(rows_x.data() + share.first * F, share.rows * F),
-                                 share.rows, loss, nullptr, head.grads(), loss_out);
-    sum_over_ranks(ctx, head.grads(), head.size());
-    sum_over_ranks(ctx, loss_out, 1);
+    forward_backward_over_ranks(ctx, *net, head.params(), rows_in.put(rows_x.data() + share.first * F, share.rows * F),
+                                share, loss, nullptr, 0, head.grads(), head.size(), loss_out);
     head.step();
     return true;
   });

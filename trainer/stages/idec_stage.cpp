@@ -170,7 +170,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
       [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
         observed_values(b, observed);
         // This rank's rows of the batch; both losses are means over the whole batch.
-        const RankShare share = rank_share(ctx.comm, b.rows);
+        const RankShare share = rank_share(ctx, b.rows);
         const size_t at = share.first * b.features, n = share.rows * b.features;
         const float* xb = x_in.put(x + at, n);
         kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), xb, nullptr, b.rows,
@@ -179,10 +179,8 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
         latent.frequency = frequency.data();
         latent.dmu = mu.grads();
         latent.norm_rows = b.rows;
-        backend.mlp_forward_backward(*net, ae.params(), xb, share.rows, loss, &latent, ae.grads(), loss_out);
-        sum_over_ranks(ctx, ae.grads(), ae.size());
-        sum_over_ranks(ctx, mu.grads(), mu.size());
-        sum_over_ranks(ctx, loss_out, 1);
+        forward_backward_over_ranks(ctx, *net, ae.params(), xb, share, loss, &latent, mu.size(), ae.grads(), ae.size(),
+                                    loss_out);
         ae.step();
         mu.step();
         return true;

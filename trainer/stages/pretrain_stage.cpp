@@ -67,14 +67,12 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
     }
     observed_values(b, observed);
     // This rank's rows of the batch (all of them with one rank); the mean is over the whole batch.
-    const RankShare share = rank_share(ctx.comm, b.rows);
+    const RankShare share = rank_share(ctx, b.rows);
     const size_t at = share.first * b.features, n = share.rows * b.features;
     kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x + at, n), nullptr, b.rows,
                            observed_in.put(observed.data() + at, n)};
-    backend.mlp_forward_backward(*net, ae.params(), input_in.put(input + at, n), share.rows, loss, nullptr, ae.grads(),
-                                 loss_out);
-    sum_over_ranks(ctx, ae.grads(), ae.size());
-    sum_over_ranks(ctx, loss_out, 1);
+    forward_backward_over_ranks(ctx, *net, ae.params(), input_in.put(input + at, n), share, loss, nullptr, 0,
+                                ae.grads(), ae.size(), loss_out);
     ae.step();
     return true;
   });

@@ -63,16 +63,26 @@ inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, ui
   return loop;
 }
 // The rows [first, first + rows) of a batch of batch_rows that are this rank's to train on:
-// contiguous shares in rank order, so that 1, 2 or 3 ranks train on the same global batches.
+// contiguous shares in rank order, so that 1, 2 or 3 ranks train on the same global batches. On a
+// backend that keeps tile gradients (the CPU's) the shares are whole tiles, the last one perhaps
+// short: every world size then cuts the batch into the same tiles, and their gradients, summed in
+// tile order, equal one process's bitwise (forward_backward_over_ranks).
 struct RankShare {
   size_t first = 0, rows = 0;
+  std::vector<size_t> tiles_per_rank;  // tile shares: every rank's count of tiles; else empty
 };
-RankShare rank_share(const Communicator& comm, size_t batch_rows);
-// After each rank's forward+backward over its share (losses normalised by the whole batch):
-// sums the buffers (in ctx.backend's memory) over the ranks, so every rank takes the same step.
-// Nothing happens with one rank.
+RankShare rank_share(const TrainContext& ctx, size_t batch_rows);
+// Sums buffers (in ctx.backend's memory) over the ranks, in rank order. Nothing happens with one rank.
 void sum_over_ranks(TrainContext& ctx, float* values, size_t count);
 void sum_over_ranks(TrainContext& ctx, double* values, size_t count);
+// A data-parallel step's forward + backward: this rank's share of the batch (x and the loss's
+// arrays already cut to it, the means over the whole batch), then the gradients, the latent loss's
+// dmu [dmu_count] and the loss summed over the ranks, so that every rank takes the same step. With
+// tile shares the sums are those of one process, bitwise, whatever the world size.
+void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net, const float* params,
+                                 const float* x, const RankShare& share, const kernels::LossSpec& loss,
+                                 const kernels::LatentLoss* latent, size_t dmu_count, float* grads,
+                                 size_t grad_count, double* loss_out);
 
 // A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by
 // run_epochs when it reads the losses (at progress updates and at the end of each epoch), before

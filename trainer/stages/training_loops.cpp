@@ -19,10 +19,24 @@ NonFiniteLoss::NonFiniteLoss(std::string stage_name, uint64_t step_number, doubl
       step(step_number),
       loss(value) {}
 
-RankShare rank_share(const Communicator& comm, size_t batch_rows) {
-  const size_t world = size_t(comm.world()), rank = size_t(comm.rank());
-  const size_t first = batch_rows * rank / world, end = batch_rows * (rank + 1) / world;
-  return {first, end - first};
+RankShare rank_share(const TrainContext& ctx, size_t batch_rows) {
+  const size_t world = size_t(ctx.comm.world()), rank = size_t(ctx.comm.rank());
+  const size_t tile = ctx.backend.host_memory() ? ctx.backend.gradient_tile_rows() : 0;
+  if (world == 1 || tile == 0) {
+    const size_t first = batch_rows * rank / world, end = batch_rows * (rank + 1) / world;
+    return {first, end - first, {}};
+  }
+  const size_t tiles = (batch_rows + tile - 1) / tile;
+  RankShare share;
+  share.tiles_per_rank.resize(world);
+  for (size_t r = 0; r < world; ++r) {
+    const size_t first_tile = tiles * r / world, end_tile = tiles * (r + 1) / world;
+    share.tiles_per_rank[r] = end_tile - first_tile;
+    if (r != rank) continue;
+    share.first = std::min(batch_rows, first_tile * tile);
+    share.rows = std::min(batch_rows, end_tile * tile) - share.first;
+  }
+  return share;
 }
 
 namespace {
@@ -43,6 +57,29 @@ void sum_buffer_over_ranks(TrainContext& ctx, T* values, size_t count) {
 
 void sum_over_ranks(TrainContext& ctx, float* values, size_t count) { sum_buffer_over_ranks(ctx, values, count); }
 void sum_over_ranks(TrainContext& ctx, double* values, size_t count) { sum_buffer_over_ranks(ctx, values, count); }
+
+void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net, const float* params,
+                                 const float* x, const RankShare& share, const kernels::LossSpec& loss,
+                                 const kernels::LatentLoss* latent, size_t dmu_count, float* grads,
+                                 size_t grad_count, double* loss_out) {
+  kernels::Backend& backend = ctx.backend;
+  if (share.tiles_per_rank.empty()) {
+    backend.mlp_forward_backward(net, params, x, share.rows, loss, latent, grads, loss_out);
+    sum_over_ranks(ctx, grads, grad_count);
+    if (latent) sum_over_ranks(ctx, latent->dmu, dmu_count);
+  } else {
+    // Each tile's gradient apart, then every rank's tiles summed in the global tile order.
+    thread_local std::vector<float> tile_grads, tile_dmu;
+    const size_t tiles = share.tiles_per_rank[size_t(ctx.comm.rank())];
+    tile_grads.resize(std::max<size_t>(1, tiles * grad_count));
+    tile_dmu.resize(std::max<size_t>(1, tiles * dmu_count));
+    backend.mlp_forward_backward_tiles(net, params, x, share.rows, loss, latent, {tile_grads.data(), tile_dmu.data()},
+                                       loss_out);
+    ctx.comm.sum_parts_in_order(tile_grads.data(), share.tiles_per_rank, grad_count, grads);
+    if (latent) ctx.comm.sum_parts_in_order(tile_dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
+  }
+  sum_over_ranks(ctx, loss_out, 1);
+}
 
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   out.resize(batch.rows * batch.features);
