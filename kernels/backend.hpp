@@ -48,6 +48,9 @@ class Backend {
   virtual std::string describe() const = 0;  // for logs: the instruction set, or the device
   // True when ops take host pointers (no staging needed).
   virtual bool host_memory() const = 0;
+  // The CUDA stream every op is queued on (a device communicator queues its sums there too);
+  // nullptr for the CPU.
+  virtual void* native_stream() const { return nullptr; }
 
   // ---- Memory ----
   virtual void* allocate(size_t bytes) = 0;

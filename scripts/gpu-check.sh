@@ -5,7 +5,8 @@
 #   b. every .gpu/bin/cuda_*_test (GoogleTest; a skipped test counts as a failure on a GPU machine)
 #   c. compute-sanitizer memcheck and racecheck on each of them with small shapes
 #   d. end to end on the default data: two GPU trainings bitwise identical, GPU against CPU training
-#      (ARI of the levels), rate and explain on cuda against cpu, train --resume on the GPU
+#      (ARI of the levels), rate and explain on cuda against cpu, train --resume on the GPU, train
+#      over the NCCL communicator with one GPU
 #   e. bench/gpu_bench beside bench/peer_torch_gpu.py (PyTorch eager and torch.compile), the ratios
 # Every step is timed and recorded, and the script goes on after a failure; it exits 1 if any step
 # failed. Writes ${OUT:-.gpu/out}/gpu-check-summary.md and, beside it, the logs (7 files, flat).
@@ -43,6 +44,16 @@ for f in "$env_log" "$tests_log" "$san_log" "$e2e_log" "$bench_log" "$bench_json
 [[ -d "$G/bin" ]] || { echo "gpu-check: $G/bin missing: run scripts/gpu-bundle.sh here and carry .gpu" >&2; exit 2; }
 # Only the staged programs see the staged libraries; python and the NVIDIA tools keep their own.
 binenv=(env "LD_LIBRARY_PATH=$root/$G/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+# libnccl (loaded at run time by the NCCL communicator; too large to carry): the machine's own where
+# the loader knows one, else the copy beside PyTorch or the CUDA toolkit.
+nccl_dir=""
+if ! ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2'; then
+  nccl_roots=$("$py" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null || true)
+  # shellcheck disable=SC2086
+  nccl_dir=$(find $nccl_roots /usr/local/cuda*/lib* /usr/lib/x86_64-linux-gnu -name 'libnccl.so.2' -print -quit 2>/dev/null |
+    xargs -r dirname)
+  [[ -n "$nccl_dir" ]] && binenv=(env "LD_LIBRARY_PATH=$root/$G/lib:$nccl_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+fi
 resilinet=("${binenv[@]}" "$root/$G/bin/resilinet")
 compare=("$py" "$root/$G/py/gpu_compare.py")
 [[ -f "$G/py/gpu_compare.py" ]] || compare=("$py" "$root/scripts/gpu_compare.py")
@@ -399,6 +410,23 @@ else
     record "d8. $device train --resume" "$status" "$(seconds_since "$t")" "--stop-after $stop, then --resume, against d1: $same_notes"
   else
     record "d8. $device train --resume" fail "$(seconds_since "$t")" "--stop-after $stop / --resume: $(why $rc)"
+  fi
+fi
+
+# d9. The NCCL communicator with one GPU (world size 1) in a training: the same run as d1.
+t=$(now)
+if [[ -z "${done_ok[gpu1]:-}" || "$dry" == 1 ]]; then
+  record "d9. $device train over NCCL, 1 GPU" skip 0 "$([[ "$dry" == 1 ]] && echo "dry run" || echo "needs d1")"
+else
+  train_cmd "$device" "$runs/nccl"
+  cmd=(env RESILINET_COMMUNICATOR=nccl "${cmd[@]}")
+  run_logged "$e2e_log" "$(cap 300 $reserve_d)" "${cmd[@]}"; rc=$?
+  if ((rc == 0)); then
+    done_ok[nccl]=1
+    same_run gpu1 nccl
+    record "d9. $device train over NCCL, 1 GPU" "$status" "$(seconds_since "$t")" "libnccl from ${nccl_dir:-the system library path}; against d1: $same_notes"
+  else
+    record "d9. $device train over NCCL, 1 GPU" fail "$(seconds_since "$t")" "$(why $rc)"
   fi
 fi
 

@@ -43,6 +43,17 @@ TEST(Communicator, FactoryPicksByKind) {
   ASSERT_FALSE(launched_by_mpi());
   EXPECT_EQ(make_communicator("auto")->describe(), "local");
   if (!mpi_available()) EXPECT_THROW(make_communicator("mpi"), CommunicatorUnavailable);
+  // NCCL needs the CUDA backend's stream (and a build with NCCL).
+  EXPECT_THROW(make_communicator("nccl"), CommunicatorUnavailable);
+  // One process with a device stream is still local: NCCL is for jobs of several ranks.
+  int not_a_stream = 0;
+  EXPECT_EQ(make_communicator("auto", &not_a_stream)->describe(), "local");
+  // RESILINET_COMMUNICATOR replaces auto, and is checked as a kind.
+  ::setenv("RESILINET_COMMUNICATOR", "local", 1);
+  EXPECT_EQ(make_communicator("auto")->describe(), "local");
+  ::setenv("RESILINET_COMMUNICATOR", "carrier-pigeon", 1);
+  EXPECT_THROW(make_communicator("auto"), std::invalid_argument);
+  ::unsetenv("RESILINET_COMMUNICATOR");
 }
 
 TEST(Communicator, LocalSumsPartsLeftToRight) {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -199,4 +200,65 @@ TEST(TrainRanks, AKilledRankEndsTheJobAndResumeEndsAsAnUninterruptedRun) {
   auto r = rt::run_command(train_command(2, job, killed, "--resume"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(same_parameters(dir / "whole", killed));
+}
+
+namespace {
+// Every row of a ratings.h5 dataset as bytes, keyed by cell id.
+std::map<int64_t, std::string> rows_by_cell(const fs::path& ratings, const char* name) {
+  auto f = h5::open_file_read_only(ratings.string());
+  auto ids = h5::open_row_dataset(f, "cell_id");
+  auto ds = h5::open_row_dataset(f, name);
+  const auto dims = h5::dataset_dims(ds);
+  const size_t rows = dims[0], width = dims.size() > 1 ? dims[1] : 1;
+  std::vector<int64_t> id(rows);
+  h5::read_rows(ids, H5T_NATIVE_INT64, 0, rows, id.data());
+  std::vector<double> values(rows * width);
+  h5::read_rows(ds, H5T_NATIVE_DOUBLE, 0, rows, values.data());
+  std::map<int64_t, std::string> out;
+  for (size_t i = 0; i < rows; ++i)
+    out[id[i]] = std::string(reinterpret_cast<const char*>(values.data() + i * width), width * sizeof(double));
+  return out;
+}
+}  // namespace
+
+// rate under mpirun: each rank rates its slabs into its own part folder, rank 0 writes parts.json,
+// and the parts together are the single process's ratings, cell for cell and bit for bit.
+TEST(TrainRanks, RateOverRanksWritesPartsThatTogetherAreTheSingleRating) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  const fs::path job = small_job(dir, 1);
+  ASSERT_EQ(rt::run_command(train_command(1, job, dir / "run")).exit_code, 0);
+  const std::string rate = std::string(RESILINET_BIN) + " rate --quiet --checkpoint " + (dir / "run/checkpoint.h5").string() +
+                           " --data '" + (dir / "data/*.h5").string() + "' --format hdf5 --out ";
+  ASSERT_EQ(rt::run_command(rate + (dir / "one").string()).exit_code, 0);
+  auto r = rt::run_command(std::string(kMpiEnv) + "mpirun --oversubscribe -n 3 " + rate + (dir / "three").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  const auto manifest = nlohmann::json::parse(rt::read_text(dir / "three" / "parts.json"));
+  EXPECT_EQ(manifest["ranks"], 3);
+  EXPECT_EQ(manifest["rows"], 12000);
+  ASSERT_EQ(manifest["parts"].size(), 3u);
+  for (const char* name : {"level", "cluster_level", "q", "z", "lonlat", "region"}) {
+    SCOPED_TRACE(name);
+    const auto want = rows_by_cell(dir / "one" / "ratings.h5", name);
+    std::map<int64_t, std::string> got;
+    int64_t rows = 0;
+    for (const auto& part : manifest["parts"]) {
+      const auto rows_of_part = rows_by_cell(dir / "three" / part["folder"].get<std::string>() / "ratings.h5", name);
+      EXPECT_EQ(int64_t(rows_of_part.size()), part["rows"].get<int64_t>());
+      EXPECT_GT(rows_of_part.size(), 0u);  // every rank had cells
+      rows += int64_t(rows_of_part.size());
+      got.insert(rows_of_part.begin(), rows_of_part.end());
+    }
+    EXPECT_EQ(rows, 12000);  // no cell twice
+    EXPECT_TRUE(got == want);
+  }
+  // The level counts of the manifest are those of the single rating.
+  std::vector<int64_t> counts(5, 0);
+  for (const auto& [id, bytes] : rows_by_cell(dir / "one" / "ratings.h5", "level")) {
+    double level;
+    std::memcpy(&level, bytes.data(), sizeof(level));
+    ++counts[size_t(level) - 1];
+  }
+  EXPECT_EQ(manifest["level_counts"].get<std::vector<int64_t>>(), counts);
 }

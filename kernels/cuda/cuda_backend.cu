@@ -2,6 +2,7 @@
 #include "kernels/cuda/cuda_backend.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -111,6 +112,7 @@ class CudaBackend final : public Backend {
   void copy(void* to, const void* from, size_t bytes) override {
     check(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
   }
+  void* native_stream() const override { return stream_; }
   void fill_zero(void* p, size_t bytes) override { check(cudaMemsetAsync(p, 0, bytes, stream_), "memset"); }
 
   std::unique_ptr<Network> network(const MlpLayout& layout) override { return std::make_unique<CudaNetwork>(layout); }
@@ -200,6 +202,15 @@ class CudaBackend final : public Backend {
 std::unique_ptr<Backend> make_cuda_backend() {
   std::string why;
   if (!device_available(&why)) throw BackendUnavailable("no usable CUDA device: " + why);
+  // Ranks of a job sharing a node take a device each, by their rank on the node (a launcher that
+  // hands each rank its own device through CUDA_VISIBLE_DEVICES leaves one device to pick).
+  int devices = 0;
+  check(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+    if (const char* v = std::getenv(name); v && *v && devices > 1) {
+      check(cudaSetDevice(std::atoi(v) % devices), "cudaSetDevice");
+      break;
+    }
   return std::make_unique<CudaBackend>();
 }
 

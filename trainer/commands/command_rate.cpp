@@ -1,12 +1,19 @@
 // `resilinet rate --checkpoint C --data GLOB --out DIR`: rates every cell with the frozen model
-// (classifier head level, nearest-cluster level, q and z) and writes HDF5, CSV and GeoJSON.
+// (classifier head level, nearest-cluster level, q and z) and writes HDF5, CSV and GeoJSON. Under
+// an MPI launcher the ranks share the cells (the loader's slabs r, r + world, ...) and each writes
+// its own part, DIR/part-R-of-W/; rank 0 then writes DIR/parts.json (docs/FORMAT.md).
+#include <algorithm>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
 #include "datasets/shard_set.hpp"
+#include "trainer/distributed/communicator.hpp"
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/commands/commands.hpp"
+#include "trainer/outputs/atomic_file.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/outputs/ratings_writer.hpp"
 #include "trainer/stages/train_run.hpp"
@@ -45,20 +52,49 @@ void add_rate_command(CLI::App& app) {
       outputs.csv |= f == "csv";
       outputs.geojson |= f == "geojson";
     }
-    Progress progress("", args->quiet);
-    progress.begin("rate", data.total_rows());
-    RatingsWriter writer(args->out, data.region_names(), ck.model.clusters, ck.model.latent_dims(), outputs);
+    // The cells are shared between the ranks of an MPI job: host sums only, so never NCCL.
+    const std::unique_ptr<Communicator> comm = make_communicator("auto");
+    const int rank = comm->rank(), world = comm->world();
+    const std::string part = world > 1 ? fmt::format("part-{:05d}-of-{:05d}", rank, world) : "";
+    const std::string out = world > 1 ? args->out + "/" + part : args->out;
+    Progress progress("", args->quiet || rank != 0);
+    progress.begin(world > 1 ? "rate (rank 0's part)" : "rate", data.total_rows() / size_t(world));
+    RatingsWriter writer(out, data.region_names(), ck.model.clusters, ck.model.latent_dims(), outputs);
     const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;
     std::vector<int64_t> counts(ck.model.clusters, 0);
-    for_each_scaled_batch(data, ck.config.slab_rows, &ck.model.scaler, 8192, [&](const Batch& b, const float* x) {
-      rate_scaled(model, b.x, x, b.rows, rated, true);
-      writer.append(b, rated);
-      for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i] - 1];
-      progress.update(writer.rows(), "", writer.rows());
-    });
+    // Slabs no larger than a rank's share, so that every rank has one on a small set.
+    const size_t total = data.total_rows();
+    const size_t slab = world > 1 ? std::clamp<size_t>((total + size_t(world) - 1) / size_t(world), 1, ck.config.slab_rows)
+                                  : ck.config.slab_rows;
+    for_each_scaled_batch(
+        data, slab, &ck.model.scaler, 8192,
+        [&](const Batch& b, const float* x) {
+          rate_scaled(model, b.x, x, b.rows, rated, true);
+          writer.append(b, rated);
+          for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i] - 1];
+          progress.update(writer.rows(), "", writer.rows());
+        },
+        rank, world);
     writer.commit();
-    std::string summary = fmt::format("{} cells rated into {}; cells per level:", writer.rows(), args->out);
+    int64_t rows = int64_t(writer.rows());
+    if (world > 1) {
+      // What each part holds, for the manifest; then the totals.
+      std::vector<int64_t> part_rows(static_cast<size_t>(world), 0);
+      comm->allgather(&rows, sizeof(rows), part_rows.data());
+      comm->allreduce_sum(counts.data(), counts.size());
+      comm->allreduce_sum(&rows, 1);
+      if (rank == 0) {
+        nlohmann::json parts = nlohmann::json::array();
+        for (int r = 0; r < world; ++r)
+          parts.push_back({{"folder", fmt::format("part-{:05d}-of-{:05d}", r, world)}, {"rows", part_rows[size_t(r)]}});
+        const nlohmann::json manifest = {{"checkpoint", args->checkpoint}, {"data", args->data}, {"rows", rows},
+                                         {"ranks", world}, {"level_counts", counts}, {"parts", parts}};
+        write_text_atomically(args->out + "/parts.json", manifest.dump(2) + "\n");
+      }
+    }
+    std::string summary = fmt::format("{} cells rated into {}{}; cells per level:", rows, args->out,
+                                      world > 1 ? fmt::format(" ({} parts, parts.json)", world) : "");
     for (size_t k = 0; k < counts.size(); ++k) summary += fmt::format(" {}={}", k + 1, counts[k]);
     progress.end(summary);
   });

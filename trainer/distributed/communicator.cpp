@@ -9,6 +9,13 @@ namespace resilinet {
 
 // mpi_communicator.cpp: the MPI communicator, or nullptr in a build without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator();
+#if RESILINET_HAVE_NCCL
+// nccl_communicator.cu.
+std::unique_ptr<Communicator> make_nccl_communicator(void* cuda_stream);
+#else
+bool nccl_available() { return false; }
+std::unique_ptr<Communicator> make_nccl_communicator(void*) { return nullptr; }
+#endif
 
 void fold_parts(const float* parts, size_t parts_count, size_t count, size_t stride, float* out) {
   if (parts_count == 0) {
@@ -44,15 +51,30 @@ bool launched_by_mpi() {
   return false;
 }
 
-std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
+namespace {
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v;
+}
+}  // namespace
+
+std::unique_ptr<Communicator> make_communicator(const std::string& requested, void* cuda_stream) {
+  const std::string kind =
+      requested == "auto" && env_set("RESILINET_COMMUNICATOR") ? std::getenv("RESILINET_COMMUNICATOR") : requested;
   if (kind == "local") return std::make_unique<LocalCommunicator>();
+  const bool several = launched_by_mpi() || env_set("RESILINET_NCCL_ID_FILE");
+  if (kind == "nccl" || (kind == "auto" && cuda_stream && several && nccl_available())) {
+    std::unique_ptr<Communicator> nccl = make_nccl_communicator(cuda_stream);
+    if (!nccl) throw CommunicatorUnavailable("this build has no NCCL (it needs the CUDA toolkit's nccl.h and libnccl)");
+    return nccl;
+  }
   if (kind == "mpi" || (kind == "auto" && launched_by_mpi() && mpi_available())) {
     std::unique_ptr<Communicator> mpi = make_mpi_communicator();
     if (!mpi) throw CommunicatorUnavailable("this build has no MPI (configure with -DRESILINET_MPI=ON and libopenmpi-dev)");
     return mpi;
   }
   if (kind == "auto") return std::make_unique<LocalCommunicator>();
-  throw std::invalid_argument("communicator '" + kind + "': expected local, mpi or auto");
+  throw std::invalid_argument("communicator '" + kind + "': expected local, mpi, nccl or auto");
 }
 
 }  // namespace resilinet

@@ -1,7 +1,7 @@
 // The ranks of one data-parallel job and what passes between them. Stages reduce through this
 // interface and never name MPI or NCCL; the implementation is chosen at run time by
 // make_communicator: `local` (one process, every call a no-op), `mpi` (CPU ranks launched by
-// mpirun or srun, Debian's OpenMPI).
+// mpirun or srun, Debian's OpenMPI), `nccl` (GPU ranks, sums on device buffers).
 //
 // Every reduction is deterministic: element i is summed by exactly one rank, as rank 0's value
 // plus rank 1's plus ... in rank order, and the sums are then shared. A given world size therefore
@@ -22,8 +22,12 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int world() const = 0;
-  // For progress lines: "local" or "mpi, rank 1 of 3".
+  // For progress lines: "local", "mpi, rank 1 of 3" or "nccl, rank 0 of 4".
   virtual std::string describe() const = 0;
+  // True where the sums (allreduce_sum, sum_parts_in_order) take buffers in the CUDA backend's
+  // device memory, queued on its stream (NCCL); false: host memory. allgather, broadcast and
+  // barrier always take host memory.
+  virtual bool device_memory() const { return false; }
 
   // data[i] = the sum over ranks of data[i], on every rank, summed in rank order.
   virtual void allreduce_sum(float* data, size_t count) = 0;
@@ -69,14 +73,18 @@ struct CommunicatorUnavailable : std::runtime_error {
 };
 
 // kind: "local"; "mpi" (MPI_Init on first use, MPI_Finalize when the process exits normally);
-// or "auto": mpi when this process was started by an MPI launcher (launched_by_mpi) in a build
-// with MPI, else local.
-std::unique_ptr<Communicator> make_communicator(const std::string& kind);
+// "nccl" (GPU ranks: cuda_stream is the CUDA backend's stream; the NCCL id passes over MPI, or
+// through the file RESILINET_NCCL_ID_FILE); or "auto": nccl for a CUDA backend (cuda_stream set) in a
+// job of several ranks (launched_by_mpi, or RESILINET_NCCL_ID_FILE set) where the build has NCCL,
+// mpi for other jobs started by an MPI launcher, else local. The environment variable
+// RESILINET_COMMUNICATOR, when set, replaces "auto".
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, void* cuda_stream = nullptr);
 // True where an MPI launcher's environment is present: OMPI_COMM_WORLD_SIZE (mpirun), PMIX_RANK
 // (srun --mpi=pmix) or PMI_RANK.
 bool launched_by_mpi();
-// Whether this build has the MPI communicator.
+// Whether this build has the MPI communicator, and the NCCL one.
 bool mpi_available();
+bool nccl_available();
 // On the way out after an error: in a job of several MPI ranks, ends them all (MPI_Abort with this
 // exit code), since the others may be waiting in a collective for this one and would never return.
 // Does nothing in a single process.

@@ -154,8 +154,9 @@ TrainResult train_model(const TrainConfig& config, bool quiet) {
 
 TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
   const std::unique_ptr<kernels::Backend> backend = apply_device_and_threads(config);
-  // The ranks of the job: MPI when an MPI launcher started this process, else this process alone.
-  const std::unique_ptr<Communicator> comm = make_communicator("auto");
+  // The ranks of the job: NCCL for GPU ranks, MPI for CPU ranks an MPI launcher started, else
+  // this process alone (make_communicator).
+  const std::unique_ptr<Communicator> comm = make_communicator("auto", backend->native_stream());
   const bool writer = comm->rank() == 0;  // only rank 0 writes the run folder and prints
   const StopAfter stop = parse_stop_after(options.stop_after);
   const int stop_after = stop.stage;

@@ -37,10 +37,11 @@ struct TrainContext {
 };
 
 // Calls fn for every row of the set in natural order, batch by batch, with the rows scaled by
-// `scaler` (nullptr: raw rows are passed as scaled).
+// `scaler` (nullptr: raw rows are passed as scaled). With world > 1, only rank's slabs (the
+// loader's: slabs r, r + world, ...), so that ranks share a pass.
 using ScaledBatchFn = std::function<void(const Batch& batch, const float* scaled)>;
 void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
-                           size_t batch_rows, const ScaledBatchFn& fn);
+                           size_t batch_rows, const ScaledBatchFn& fn, int rank = 0, int world = 1);
 
 // Shuffled epochs of training steps. step returns the batch loss; stop_after (optional) is asked
 // after every step whether to stop early. Returns the number of steps taken.

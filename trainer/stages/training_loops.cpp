@@ -43,11 +43,13 @@ namespace {
 template <class T>
 void sum_buffer_over_ranks(TrainContext& ctx, T* values, size_t count) {
   if (ctx.comm.world() == 1 || count == 0) return;
-  if (ctx.backend.host_memory()) {
+  if (ctx.backend.host_memory() != ctx.comm.device_memory()) {  // the communicator takes them as they are
     ctx.comm.allreduce_sum(values, count);
     return;
   }
-  // A device backend's buffers pass through the host (until a device communicator does it).
+  if (ctx.backend.host_memory())
+    throw std::logic_error("sum_over_ranks: a device communicator with the " + ctx.backend.describe() + " backend");
+  // A device backend's buffers pass through the host to a host communicator (MPI).
   std::vector<T> host(count);
   ctx.backend.download(host.data(), values, count * sizeof(T));
   ctx.comm.allreduce_sum(host.data(), count);
@@ -132,11 +134,13 @@ bool in_cluster_sample(int64_t cell_id, const TrainConfig& config, size_t total_
 }
 
 void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler* scaler,
-                           size_t batch_rows, const ScaledBatchFn& fn) {
+                           size_t batch_rows, const ScaledBatchFn& fn, int rank, int world) {
   LoaderOptions opt;
   opt.batch_rows = batch_rows;
   opt.slab_rows = slab_rows;
   opt.shuffle = false;
+  opt.rank = rank;
+  opt.world = world;
   Loader loader(data, opt);
   Batch b;
   std::vector<float> scaled;
