@@ -19,7 +19,7 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   kernels::Staged<int32_t> labels_in(backend);
   // The labels come from the clusters, fixed during this stage.
   const ModelOnBackend clusters(model, backend, false);
-  std::vector<float> rows_x;
+  std::vector<float> rows_x, rows_raw;
   std::vector<int32_t> labels;
   RatingBuffers out;
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
@@ -28,19 +28,26 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("classifier", head, model.classifier_params));
   const EpochsDone done = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
-    rate_scaled(clusters, b.x, x, b.rows, out, false);
+    // The batch's training rows (held-out cells never seen), then this rank's share of them,
+    // labelled with their cluster levels: a rank rates only its own rows.
     rows_x.clear();
-    labels.clear();
+    rows_raw.clear();
     for (size_t i = 0; i < b.rows; ++i) {
       if (is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout)) continue;
       rows_x.insert(rows_x.end(), x + i * F, x + (i + 1) * F);
-      labels.push_back(out.cluster_level[i] - 1);
+      rows_raw.insert(rows_raw.end(), b.x + i * F, b.x + (i + 1) * F);
     }
-    if (labels.empty()) return false;  // the same on every rank: each one rated the whole batch
-    // This rank's share of the batch's training rows; the mean is over all of them.
-    const RankShare share = rank_share(ctx, labels.size());
+    const size_t training_rows = rows_x.size() / F;
+    if (training_rows == 0) return false;  // the same on every rank: each one saw the whole batch
+    // The mean is over all of the batch's training rows.
+    const RankShare share = rank_share(ctx, training_rows);
+    labels.resize(share.rows);
+    if (share.rows > 0) {
+      rate_scaled(clusters, rows_raw.data() + share.first * F, rows_x.data() + share.first * F, share.rows, out, false);
+      for (size_t i = 0; i < share.rows; ++i) labels[i] = out.cluster_level[i] - 1;
+    }
     kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
-                           labels_in.put(labels.data() + share.first, share.rows), labels.size()};
+                           labels_in.put(labels.data(), share.rows), training_rows};
     forward_backward_over_ranks(ctx, *net, head.params(), rows_in.put(rows_x.data() + share.first * F, share.rows * F),
                                 share, loss, nullptr, 0, head.grads(), head.size(), loss_out);
     head.step();
