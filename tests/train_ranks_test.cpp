@@ -262,3 +262,62 @@ TEST(TrainRanks, RateOverRanksWritesPartsThatTogetherAreTheSingleRating) {
   }
   EXPECT_EQ(manifest["level_counts"].get<std::vector<int64_t>>(), counts);
 }
+
+namespace {
+// Every number of two JSON documents within `relative` (the rest equal); where they differ, the path.
+std::string json_difference(const nlohmann::json& a, const nlohmann::json& b, double relative, const std::string& path = "") {
+  if (a.is_number_float() || b.is_number_float()) {
+    if (!a.is_number() || !b.is_number()) return path;
+    const double x = a.get<double>(), y = b.get<double>();
+    return std::abs(x - y) <= relative * std::max(1.0, std::abs(x)) ? "" : path;
+  }
+  if (a.type() != b.type() || a.size() != b.size()) return path;
+  if (a.is_object()) {
+    for (const auto& [key, value] : a.items()) {
+      if (!b.contains(key)) return path + "/" + key;
+      if (auto d = json_difference(value, b[key], relative, path + "/" + key); !d.empty()) return d;
+    }
+    return "";
+  }
+  if (a.is_array()) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (auto d = json_difference(a[i], b[i], relative, path + "[" + std::to_string(i) + "]"); !d.empty()) return d;
+    return "";
+  }
+  return a == b ? "" : path;
+}
+}  // namespace
+
+// explain under mpirun: each rank's relevance.h5 holds its cells' relevance exactly as one process
+// computes it, and rank 0's explain_summary.json (sums over the ranks) is the single process's up
+// to the order of its double sums.
+TEST(TrainRanks, ExplainOverRanksWritesPartsAndTheSummaryOfAll) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  const fs::path job = small_job(dir, 1);
+  ASSERT_EQ(rt::run_command(train_command(1, job, dir / "run")).exit_code, 0);
+  const std::string explain = std::string(RESILINET_BIN) + " explain --quiet --checkpoint " +
+                              (dir / "run/checkpoint.h5").string() + " --data '" + (dir / "data/*.h5").string() + "' --out ";
+  ASSERT_EQ(rt::run_command(explain + (dir / "one").string()).exit_code, 0);
+  auto r = rt::run_command(std::string(kMpiEnv) + "mpirun --oversubscribe -n 2 " + explain + (dir / "two").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  const auto manifest = nlohmann::json::parse(rt::read_text(dir / "two" / "parts.json"));
+  ASSERT_EQ(manifest["parts"].size(), 2u);
+  EXPECT_EQ(manifest["rows"], 12000);
+  for (const char* name : {"relevance", "gradient_x_input", "level", "seed_level"}) {
+    SCOPED_TRACE(name);
+    std::map<int64_t, std::string> got;
+    for (const auto& part : manifest["parts"]) {
+      const auto rows = rows_by_cell(dir / "two" / part["folder"].get<std::string>() / "relevance.h5", name);
+      EXPECT_EQ(int64_t(rows.size()), part["rows"].get<int64_t>());
+      got.insert(rows.begin(), rows.end());
+    }
+    EXPECT_TRUE(got == rows_by_cell(dir / "one" / "relevance.h5", name));
+  }
+  const auto one = nlohmann::json::parse(rt::read_text(dir / "one" / "explain_summary.json"));
+  auto two = nlohmann::json::parse(rt::read_text(dir / "two" / "explain_summary.json"));
+  EXPECT_EQ(two["cells"], 12000);
+  EXPECT_EQ(json_difference(one, two, 1e-12), "");
+  EXPECT_NE(json_difference(one["relevance"], two["gradient_x_input"], 1e-12), "");  // the check can fail
+}

@@ -15,6 +15,7 @@
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/commands/commands.hpp"
 #include "trainer/explain/explain_config.hpp"
+#include "trainer/commands/rank_parts.hpp"
 #include "trainer/explain/explain_summary.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/stages/train_run.hpp"
@@ -119,10 +120,15 @@ void run_explain(const ExplainArgs& args) {
   const std::string composite_text = describe(config, model.classifier.layers.size());
   const size_t F = model.schema.size();
 
-  std::filesystem::create_directories(args.out);
-  Progress progress("", args.quiet);
-  progress.begin("explain", data.total_rows());
-  RelevanceOutput output(args.out, model.schema, data.region_names(), composite_text);
+  // The cells are shared between the ranks of an MPI job; each writes relevance.h5 of its own part
+  // (rank_parts.hpp), and rank 0 the summary of all of them.
+  const std::unique_ptr<Communicator> comm = make_communicator("auto");
+  const int rank = comm->rank(), world = comm->world();
+  const std::string part_out = rank_part_folder(args.out, *comm);
+  std::filesystem::create_directories(part_out);
+  Progress progress("", args.quiet || rank != 0);
+  progress.begin(world > 1 ? "explain (rank 0's part)" : "explain", data.total_rows() / size_t(world));
+  RelevanceOutput output(part_out, model.schema, data.region_names(), composite_text);
   RelevanceSummary relevance_summary(model.schema, model.clusters);
   RelevanceSummary gxi_summary(model.schema, model.clusters);
   PerturbationSensitivity sensitivity(model.schema, config.delta, model.clusters);
@@ -169,7 +175,22 @@ void run_explain(const ExplainArgs& args) {
     if (config.sensitivity) sensitivity.add(rate, x, level.data(), b.rows);
     done += b.rows;
     progress.update(done, "", done);
-  });
+  }, rank, world);
+  output.commit();
+  if (world > 1) {  // the summaries of all parts: sums in rank order, counts exact
+    auto sum_doubles = [&](RelevanceSummary& s) {
+      std::vector<double> v = s.sums();
+      comm->allreduce_sum(v.data(), v.size());
+      s.set_sums(v);
+    };
+    sum_doubles(relevance_summary);
+    sum_doubles(gxi_summary);
+    std::vector<int64_t> counts = sensitivity.counts();
+    comm->allreduce_sum(counts.data(), counts.size());
+    sensitivity.set_counts(counts);
+  }
+  done = uint64_t(write_parts_manifest(args.out, *comm, int64_t(done),
+                                       {{"checkpoint", args.checkpoint}, {"data", args.data}}));
 
   nlohmann::json summary;
   summary["checkpoint"] = args.checkpoint;
@@ -181,8 +202,7 @@ void run_explain(const ExplainArgs& args) {
   summary["relevance"] = relevance_summary.to_json();
   summary["gradient_x_input"] = gxi_summary.to_json();
   if (config.sensitivity) summary["perturbation"] = sensitivity.to_json();
-  output.commit();
-  write_text_atomically(args.out + "/explain_summary.json", summary.dump(2) + "\n");
+  if (rank == 0) write_text_atomically(args.out + "/explain_summary.json", summary.dump(2) + "\n");
   progress.end(fmt::format("{} cells explained into {} ({})", done, args.out, composite_text));
 }
 

@@ -2,10 +2,7 @@
 // (classifier head level, nearest-cluster level, q and z) and writes HDF5, CSV and GeoJSON. Under
 // an MPI launcher the ranks share the cells (the loader's slabs r, r + world, ...) and each writes
 // its own part, DIR/part-R-of-W/; rank 0 then writes DIR/parts.json (docs/FORMAT.md).
-#include <algorithm>
 #include <memory>
-
-#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
@@ -13,7 +10,7 @@
 #include "trainer/distributed/communicator.hpp"
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/commands/commands.hpp"
-#include "trainer/outputs/atomic_file.hpp"
+#include "trainer/commands/rank_parts.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/outputs/ratings_writer.hpp"
 #include "trainer/stages/train_run.hpp"
@@ -55,20 +52,15 @@ void add_rate_command(CLI::App& app) {
     // The cells are shared between the ranks of an MPI job: host sums only, so never NCCL.
     const std::unique_ptr<Communicator> comm = make_communicator("auto");
     const int rank = comm->rank(), world = comm->world();
-    const std::string part = world > 1 ? fmt::format("part-{:05d}-of-{:05d}", rank, world) : "";
-    const std::string out = world > 1 ? args->out + "/" + part : args->out;
     Progress progress("", args->quiet || rank != 0);
     progress.begin(world > 1 ? "rate (rank 0's part)" : "rate", data.total_rows() / size_t(world));
-    RatingsWriter writer(out, data.region_names(), ck.model.clusters, ck.model.latent_dims(), outputs);
+    RatingsWriter writer(rank_part_folder(args->out, *comm), data.region_names(), ck.model.clusters,
+                         ck.model.latent_dims(), outputs);
     const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;
     std::vector<int64_t> counts(ck.model.clusters, 0);
-    // Slabs no larger than a rank's share, so that every rank has one on a small set.
-    const size_t total = data.total_rows();
-    const size_t slab = world > 1 ? std::clamp<size_t>((total + size_t(world) - 1) / size_t(world), 1, ck.config.slab_rows)
-                                  : ck.config.slab_rows;
     for_each_scaled_batch(
-        data, slab, &ck.model.scaler, 8192,
+        data, ck.config.slab_rows, &ck.model.scaler, 8192,
         [&](const Batch& b, const float* x) {
           rate_scaled(model, b.x, x, b.rows, rated, true);
           writer.append(b, rated);
@@ -77,22 +69,9 @@ void add_rate_command(CLI::App& app) {
         },
         rank, world);
     writer.commit();
-    int64_t rows = int64_t(writer.rows());
-    if (world > 1) {
-      // What each part holds, for the manifest; then the totals.
-      std::vector<int64_t> part_rows(static_cast<size_t>(world), 0);
-      comm->allgather(&rows, sizeof(rows), part_rows.data());
-      comm->allreduce_sum(counts.data(), counts.size());
-      comm->allreduce_sum(&rows, 1);
-      if (rank == 0) {
-        nlohmann::json parts = nlohmann::json::array();
-        for (int r = 0; r < world; ++r)
-          parts.push_back({{"folder", fmt::format("part-{:05d}-of-{:05d}", r, world)}, {"rows", part_rows[size_t(r)]}});
-        const nlohmann::json manifest = {{"checkpoint", args->checkpoint}, {"data", args->data}, {"rows", rows},
-                                         {"ranks", world}, {"level_counts", counts}, {"parts", parts}};
-        write_text_atomically(args->out + "/parts.json", manifest.dump(2) + "\n");
-      }
-    }
+    comm->allreduce_sum(counts.data(), counts.size());
+    const int64_t rows = write_parts_manifest(args->out, *comm, int64_t(writer.rows()),
+                                              {{"checkpoint", args->checkpoint}, {"data", args->data}, {"level_counts", counts}});
     std::string summary = fmt::format("{} cells rated into {}{}; cells per level:", rows, args->out,
                                       world > 1 ? fmt::format(" ({} parts, parts.json)", world) : "");
     for (size_t k = 0; k < counts.size(); ++k) summary += fmt::format(" {}={}", k + 1, counts[k]);

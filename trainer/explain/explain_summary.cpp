@@ -114,6 +114,39 @@ void RelevanceSummary::merge(const RelevanceSummary& other) {
   add_into(component_abs_, other.component_abs_);
 }
 
+namespace {
+// The buffers of a summary one after another, into `out` or from `in`.
+template <class Out, class... Buffers>
+void pack(Out& out, const Buffers&... buffers) {
+  out.clear();
+  (out.insert(out.end(), buffers.begin(), buffers.end()), ...);
+}
+template <class In, class... Buffers>
+void unpack(const In& in, const char* what, Buffers&... buffers) {
+  if (in.size() != (buffers.size() + ...))
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(in.size()) + " values for " +
+                                std::to_string((buffers.size() + ...)));
+  size_t at = 0;
+  ((std::copy(in.begin() + ptrdiff_t(at), in.begin() + ptrdiff_t(at + buffers.size()), buffers.begin()),
+    at += buffers.size()),
+   ...);
+}
+}  // namespace
+
+std::vector<double> RelevanceSummary::sums() const {
+  std::vector<double> out;
+  const std::vector<double> counts(count_.begin(), count_.end());
+  pack(out, counts, feature_sum_, feature_abs_, system_sum_, system_abs_, component_sum_, component_abs_);
+  return out;
+}
+
+void RelevanceSummary::set_sums(const std::vector<double>& in) {
+  std::vector<double> counts(count_.size());
+  unpack(in, "explain summary: set_sums", counts, feature_sum_, feature_abs_, system_sum_, system_abs_, component_sum_,
+         component_abs_);
+  for (size_t k = 0; k < counts.size(); ++k) count_[k] = uint64_t(counts[k]);
+}
+
 uint64_t RelevanceSummary::cells() const {
   return std::accumulate(count_.begin(), count_.end(), uint64_t(0));
 }
@@ -222,6 +255,16 @@ void PerturbationSensitivity::add(const RateFunction& rate, const float* x, cons
       }
     }
   }
+}
+
+std::vector<int64_t> PerturbationSensitivity::counts() const {
+  std::vector<int64_t> out;
+  pack(out, count_, changed_, up_, down_);
+  return out;
+}
+
+void PerturbationSensitivity::set_counts(const std::vector<int64_t>& in) {
+  unpack(in, "perturbation sensitivity: set_counts", count_, changed_, up_, down_);
 }
 
 uint64_t PerturbationSensitivity::cells() const {

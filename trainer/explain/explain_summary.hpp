@@ -32,6 +32,10 @@ class RelevanceSummary {
   void add(const float* relevance, const int32_t* levels, size_t rows);
   // Adds the sums of another summary of the same schema (e.g. of another rank).
   void merge(const RelevanceSummary& other);
+  // Every sum in one buffer (the cell counts as doubles: exact below 2^53), for a sum over ranks;
+  // set_sums puts such a buffer back.
+  std::vector<double> sums() const;
+  void set_sums(const std::vector<double>& sums);
   nlohmann::json to_json() const;
   uint64_t cells() const;
 
@@ -59,6 +63,9 @@ class PerturbationSensitivity {
 
   // x [rows x F] scaled rows and their current levels (1..levels; checked as in RelevanceSummary).
   void add(const RateFunction& rate, const float* x, const int32_t* levels, size_t rows);
+  // Every count in one buffer, for a sum over ranks; set_counts puts such a buffer back.
+  std::vector<int64_t> counts() const;
+  void set_counts(const std::vector<int64_t>& counts);
   nlohmann::json to_json() const;
   uint64_t cells() const;
 

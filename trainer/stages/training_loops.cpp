@@ -141,6 +141,8 @@ void for_each_scaled_batch(const ShardSet& data, size_t slab_rows, const Scaler*
   opt.shuffle = false;
   opt.rank = rank;
   opt.world = world;
+  // Slabs no larger than a rank's share, so that every rank has one on a small set.
+  if (world > 1) opt.slab_rows = std::clamp<size_t>((data.total_rows() + size_t(world) - 1) / size_t(world), 1, slab_rows);
   Loader loader(data, opt);
   Batch b;
   std::vector<float> scaled;
