@@ -221,4 +221,16 @@ TEST(Classification, AccuracyConfusionAndMacroF1) {
               0.38888888888888884, 1e-15);
   EXPECT_THROW(confusion_matrix(std::vector<int32_t>{0, 5}, std::vector<int32_t>{0, 1}, 5),
                std::out_of_range);
+  // Counts add: the tables of two halves (two ranks' passes) summed are the whole one, and give
+  // the same accuracy and F1.
+  ConfusionMatrix halves(4);
+  for (size_t i = 0; i < truth.size(); ++i) halves.add(truth[i], predicted[i]);
+  const ConfusionMatrix first = confusion_matrix(std::span(truth).first(4), std::span(predicted).first(4), 4);
+  const ConfusionMatrix second = confusion_matrix(std::span(truth).subspan(4), std::span(predicted).subspan(4), 4);
+  for (size_t k = 0; k < m.counts.size(); ++k) EXPECT_EQ(first.counts[k] + second.counts[k], m.counts[k]);
+  EXPECT_EQ(halves.counts, m.counts);
+  EXPECT_EQ(halves.total(), 9);
+  EXPECT_EQ(accuracy(halves), accuracy(truth, predicted));
+  EXPECT_TRUE(std::isnan(accuracy(ConfusionMatrix(3))));
+  EXPECT_THROW(halves.add(4, 0), std::out_of_range);
 }

@@ -272,20 +272,32 @@ double accuracy(std::span<const int32_t> truth, std::span<const int32_t> predict
   return double(equal) / double(truth.size());
 }
 
+void ConfusionMatrix::add(int truth, int predicted) {
+  if (truth < 0 || truth >= classes || predicted < 0 || predicted >= classes)
+    throw std::out_of_range("confusion_matrix: label outside [0, " + std::to_string(classes) + "): truth " +
+                            std::to_string(truth) + ", predicted " + std::to_string(predicted));
+  counts[size_t(truth) * classes + predicted] += 1;
+}
+
+int64_t ConfusionMatrix::total() const {
+  int64_t n = 0;
+  for (int64_t c : counts) n += c;
+  return n;
+}
+
+double accuracy(const ConfusionMatrix& m) {
+  const int64_t n = m.total();
+  if (n == 0) return kNaN;
+  int64_t equal = 0;
+  for (int k = 0; k < m.classes; ++k) equal += m.at(k, k);
+  return double(equal) / double(n);
+}
+
 ConfusionMatrix confusion_matrix(std::span<const int32_t> truth, std::span<const int32_t> predicted,
                                  int classes) {
   check_same_length(truth.size(), predicted.size(), "confusion_matrix");
-  ConfusionMatrix m;
-  m.classes = classes;
-  m.counts.assign(size_t(classes) * classes, 0);
-  for (size_t i = 0; i < truth.size(); ++i) {
-    if (truth[i] < 0 || truth[i] >= classes || predicted[i] < 0 || predicted[i] >= classes)
-      throw std::out_of_range("confusion_matrix: label outside [0, " + std::to_string(classes) +
-                              ") at row " + std::to_string(i) + ": truth " +
-                              std::to_string(truth[i]) + ", predicted " +
-                              std::to_string(predicted[i]));
-    m.counts[size_t(truth[i]) * classes + predicted[i]] += 1;
-  }
+  ConfusionMatrix m(classes);
+  for (size_t i = 0; i < truth.size(); ++i) m.add(truth[i], predicted[i]);
   return m;
 }
 

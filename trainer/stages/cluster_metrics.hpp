@@ -46,18 +46,24 @@ double calinski_harabasz(const float* z, size_t rows, int dims, std::span<const 
 // is better. Coincident centroids contribute 0 (as scikit-learn). NaN with fewer than 2 clusters.
 double davies_bouldin(const float* z, size_t rows, int dims, std::span<const int32_t> labels);
 
-// Share of rows where predicted equals truth.
+// Share of rows where predicted equals truth (NaN for none).
 double accuracy(std::span<const int32_t> truth, std::span<const int32_t> predicted);
 
 // counts[t * classes + p]: rows with truth t and prediction p. Labels must lie in [0, classes);
 // anything else throws std::out_of_range.
+// Built row by row (add) it is a sum of counts, so the tables of a pass split between ranks add up.
 struct ConfusionMatrix {
   int classes = 0;
   std::vector<int64_t> counts;
+  ConfusionMatrix() = default;
+  explicit ConfusionMatrix(int k) : classes(k), counts(size_t(k) * k, 0) {}
   int64_t at(int truth, int predicted) const { return counts[size_t(truth) * classes + predicted]; }
+  void add(int truth, int predicted);  // throws std::out_of_range as confusion_matrix does
+  int64_t total() const;
 };
 ConfusionMatrix confusion_matrix(std::span<const int32_t> truth, std::span<const int32_t> predicted,
                                  int classes);
+double accuracy(const ConfusionMatrix& confusion);
 
 // Unweighted mean of the per-class F1 = 2 tp / (2 tp + fp + fn) over the classes that occur in
 // truth or prediction (scikit-learn's default label set; a class never seen is not averaged in).

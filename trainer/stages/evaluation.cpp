@@ -6,6 +6,7 @@
 // present. Every run also rates the cells with a built-in baseline, k-means on the scaled features
 // with the same K and ordering rule, so that the metrics show what the deep model adds.
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <numeric>
 
@@ -86,7 +87,10 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   std::vector<float> recon;
   double sq_error = 0;
   std::vector<int64_t> level_cells(K, 0);
-  std::vector<int32_t> holdout_truth, holdout_pred, all_cluster, all_planted;
+  // Counts only, never a value per cell: a pass split between ranks would add these up.
+  ConfusionMatrix holdout(K);
+  std::map<int32_t, int> planted_column;  // planted level -> its column of cluster_vs_planted
+  std::map<std::pair<int32_t, int>, int64_t> cluster_vs_planted;
   std::vector<float> sample_z;
   std::vector<int32_t> sample_level;
   uint64_t agree = 0, seen = 0;
@@ -122,13 +126,11 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                               model_vs_external.add(rated, e);
                             }
                             agree += out.level[i] == cl;
-                            if (is_holdout(b.cell_id[i], ctx.config.seed, ctx.config.classifier.holdout)) {
-                              holdout_truth.push_back(cl - 1);
-                              holdout_pred.push_back(out.level[i] - 1);
-                            }
+                            if (is_holdout(b.cell_id[i], ctx.config.seed, ctx.config.classifier.holdout))
+                              holdout.add(cl - 1, out.level[i] - 1);
                             if (planted) {
-                              all_cluster.push_back(cl);
-                              all_planted.push_back(b.planted_level[i]);
+                              const auto column = planted_column.emplace(b.planted_level[i], int(planted_column.size()));
+                              ++cluster_vs_planted[{cl, column.first->second}];
                             }
                             if (sample_share >= 1.0 || is_holdout(b.cell_id[i], ctx.config.seed + 29, sample_share)) {
                               sample_z.insert(sample_z.end(), out.space.begin() + i * D, out.space.begin() + (i + 1) * D);
@@ -149,13 +151,17 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   m["silhouette"] = finite_or_null(silhouette_score(sample_z.data(), S, D, sample_level, 5000, ctx.config.seed));
   m["calinski_harabasz"] = finite_or_null(calinski_harabasz(sample_z.data(), S, D, sample_level));
   m["davies_bouldin"] = finite_or_null(davies_bouldin(sample_z.data(), S, D, sample_level));
-  m["holdout_cells"] = holdout_truth.size();
-  if (!holdout_truth.empty()) {
-    m["classifier_accuracy"] = accuracy(holdout_truth, holdout_pred);
-    m["classifier_macro_f1"] = macro_f1(holdout_truth, holdout_pred, K);
+  m["holdout_cells"] = holdout.total();
+  if (holdout.total() > 0) {
+    m["classifier_accuracy"] = accuracy(holdout);
+    m["classifier_macro_f1"] = macro_f1(holdout);
   }
   m["classifier_agreement_all_cells"] = double(agree) / double(std::max<size_t>(1, N));
-  if (planted) m["ari_planted"] = adjusted_rand_index(all_cluster, all_planted);
+  if (planted) {
+    ContingencyTable table(K + 1, int(planted_column.size()));
+    for (const auto& [cell, count] : cluster_vs_planted) table.counts[size_t(cell.first) * table.cols + cell.second] = count;
+    m["ari_planted"] = adjusted_rand_index(table);
+  }
 
   // The rated levels in order: their direction-signed feature means (the ordering rule's score)
   // must rise with the level.
