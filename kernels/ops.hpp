@@ -45,11 +45,10 @@ struct LatentLoss {
   float* dmu = nullptr;               // out [clusters x width]: overwritten with dL/dmu
 };
 
-// Each tile's gradient apart, for data-parallel ranks that sum every rank's tiles in the global
-// tile order (Communicator::sum_parts_in_order): grads [tiles x param_count] and, with a latent
-// loss, dmu [tiles x clusters x width], tiles = ceil(rows / tile rows of the backend). Summed in
-// tile order, the first copied and each later one added, they equal the summed grads and dmu of
-// the same call, bitwise.
+// Each tile's gradient apart, for data-parallel ranks that sum every rank's tiles up the tile tree
+// (kernels/tile_tree.hpp, Communicator::sum_tile_tree): grads [tiles x param_count] and, with a
+// latent loss, dmu [tiles x clusters x width], tiles = ceil(rows / tile rows of the backend).
+// Summed up the tree they equal the summed grads and dmu of the same call, bitwise.
 struct TileGradients {
   float* grads = nullptr;
   float* dmu = nullptr;
@@ -86,8 +85,8 @@ using kernels::KMeansOptions;
 using kernels::KMeansResult;
 using kernels::TileGradients;
 
-// Rows per tile of the fused kernels; per-tile partial gradients are summed in tile order, so the
-// result does not depend on the thread count.
+// Rows per tile of the fused kernels; per-tile partial gradients are summed up a fixed tree over
+// the tiles (kernels/tile_tree.hpp), so the result does not depend on the thread count.
 inline constexpr size_t kTileRows = 64;
 
 // y[rows x outputs] = network(x); if stop_layer >= 0, y is the output of that layer instead.

@@ -87,31 +87,42 @@ TEST(MpiCommunicator, GatherIsInRankOrderAndBroadcastComesFromTheRoot) {
   comm().barrier();
 }
 
-// Parts spread unevenly over the ranks (rank r holds r parts: rank 0 none), summed in rank order
-// and each rank's in its order: bitwise the left fold of all parts in that order, computed here on
-// one rank; parts of mixed magnitudes, so that another order rounds differently.
-TEST(MpiCommunicator, PartsAreSummedInTheGlobalPartOrder) {
+namespace {
+// The tile tree written out from its definition (kernels/tile_tree.hpp): node [first, first + size)
+// cut to [0, tiles) is its left half plus its right half, or its left half alone.
+float tree_sum_reference(size_t first, size_t size, size_t tiles, size_t i) {
+  if (size == 1 || first + 1 >= tiles) return value<float>(int(first), i);
+  if (first + size / 2 >= tiles) return tree_sum_reference(first, size / 2, tiles, i);
+  return tree_sum_reference(first, size / 2, tiles, i) + tree_sum_reference(first + size / 2, size / 2, tiles, i);
+}
+}  // namespace
+
+// Tiles spread unevenly over the ranks (rank r holds r + 1 tiles, then every rank 3: runs that
+// start and end off the tree's blocks), summed up the tile tree: bitwise the tree sum of all tiles
+// on one process; mixed magnitudes, so that another order rounds differently.
+TEST(MpiCommunicator, TilesAreSummedUpTheTileTree) {
   const int world = comm().world();
-  for (size_t count : {size_t(0), size_t(1), size_t(5), size_t(4099)}) {
-    SCOPED_TRACE(std::to_string(count) + " values");
-    std::vector<size_t> parts_per_rank(static_cast<size_t>(world), 0);
-    size_t before = 0;  // parts on lower ranks: this rank's parts are number before, before + 1, ...
-    for (int r = 0; r < world; ++r) {
-      parts_per_rank[size_t(r)] = size_t(r);
-      if (r < comm().rank()) before += size_t(r);
+  for (bool uneven : {true, false})
+    for (size_t count : {size_t(0), size_t(1), size_t(5), size_t(4099)}) {
+      SCOPED_TRACE(std::to_string(count) + " values");
+      std::vector<size_t> tiles_per_rank(static_cast<size_t>(world), 0);
+      size_t before = 0, total = 0;  // tiles on lower ranks: this rank's are number before, before + 1, ...
+      for (int r = 0; r < world; ++r) {
+        tiles_per_rank[size_t(r)] = uneven ? size_t(r) + 1 : 3;
+        if (r < comm().rank()) before += tiles_per_rank[size_t(r)];
+        total += tiles_per_rank[size_t(r)];
+      }
+      const size_t mine = tiles_per_rank[size_t(comm().rank())];
+      std::vector<float> tiles(mine * count);
+      for (size_t p = 0; p < mine; ++p)
+        for (size_t i = 0; i < count; ++i) tiles[p * count + i] = value<float>(int(before + p), i);
+      std::vector<float> out(count, -1.0f);
+      comm().sum_tile_tree(tiles.data(), tiles_per_rank, count, out.data());
+      size_t root = 1;
+      while (root < total) root *= 2;
+      for (size_t i = 0; i < count; ++i) {
+        const float want = tree_sum_reference(0, root, total, i);
+        ASSERT_EQ(std::memcmp(&out[i], &want, sizeof(float)), 0) << "value " << i << ": " << out[i] << " != " << want;
+      }
     }
-    const size_t mine = parts_per_rank[size_t(comm().rank())];
-    std::vector<float> parts(mine * count);
-    for (size_t p = 0; p < mine; ++p)
-      for (size_t i = 0; i < count; ++i) parts[p * count + i] = value<float>(int(before + p), i);
-    std::vector<float> out(count, -1.0f);
-    comm().sum_parts_in_order(parts.data(), parts_per_rank, count, out.data());
-    size_t total = 0;
-    for (size_t n : parts_per_rank) total += n;
-    for (size_t i = 0; i < count; ++i) {
-      float want = value<float>(0, i);
-      for (size_t p = 1; p < total; ++p) want += value<float>(int(p), i);
-      ASSERT_EQ(std::memcmp(&out[i], &want, sizeof(float)), 0) << "value " << i << ": " << out[i] << " != " << want;
-    }
-  }
 }

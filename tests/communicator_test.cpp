@@ -56,16 +56,20 @@ TEST(Communicator, FactoryPicksByKind) {
   ::unsetenv("RESILINET_COMMUNICATOR");
 }
 
-TEST(Communicator, LocalSumsPartsLeftToRight) {
+// The tile tree (kernels/tile_tree.hpp) on one rank: 6 tiles sum as (t0 + t1) + (t2 + t3), plus
+// (t4 + t5). Values picked so that a left-to-right sum gives another answer.
+TEST(Communicator, LocalSumsTilesUpTheTileTree) {
   LocalCommunicator local;
-  // 1e8 + 1 + 1 - 1e8: left to right the ones are lost to rounding (0); another order keeps them.
-  const std::vector<float> parts = {1e8f, 1.0f, 1.0f, 1.0f, 1.0f, 2.0f, -1e8f, 3.0f};
-  std::vector<float> out(2, -1.0f);
-  local.sum_parts_in_order(parts.data(), {4}, 2, out.data());
-  EXPECT_EQ(out[0], 0.0f);
-  EXPECT_EQ(out[1], 7.0f);
-  local.sum_parts_in_order(parts.data(), {0}, 2, out.data());
-  EXPECT_EQ(out[0], 0.0f);
-  EXPECT_EQ(out[1], 0.0f);
-  EXPECT_THROW(local.sum_parts_in_order(parts.data(), {2, 2}, 2, out.data()), std::invalid_argument);
+  const std::vector<float> tiles = {1e8f, 1.0f, 1.0f, 1.0f, -1e8f, 1.0f};
+  float out = -1.0f;
+  local.sum_tile_tree(tiles.data(), {6}, 1, &out);
+  // Floats near 1e8 are 8 apart: (1e8 + 1) + (1 + 1) rounds to 1e8, (-1e8 + 1) to -1e8, so the
+  // tree gives 0; left to right the last 1 survives.
+  EXPECT_EQ(out, 0.0f);
+  float left_to_right = tiles[0];
+  for (size_t t = 1; t < tiles.size(); ++t) left_to_right += tiles[t];
+  EXPECT_NE(out, left_to_right);
+  local.sum_tile_tree(tiles.data(), {0}, 1, &out);
+  EXPECT_EQ(out, 0.0f);
+  EXPECT_THROW(local.sum_tile_tree(tiles.data(), {3, 3}, 1, &out), std::invalid_argument);
 }

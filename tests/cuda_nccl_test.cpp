@@ -1,5 +1,5 @@
 // The NCCL communicator on one GPU (world size 1: a clique of one, every send and receive to
-// itself): sums on device buffers equal the host's left fold bitwise, the staged result may be the
+// itself): tile-tree sums on device buffers equal the host's bitwise, the staged result may be the
 // input buffer, and the host collectives pass through the device. Skips without a device or
 // without libnccl; tests/communicator_mpitest.cpp checks the same order with MPI ranks.
 #include <gtest/gtest.h>
@@ -32,7 +32,7 @@ float value(size_t part, size_t i) {
 
 }  // namespace
 
-TEST(CudaNccl, OneGpuSumsPartsInOrderAndLeavesSinglesAsTheyAre) {
+TEST(CudaNccl, OneGpuSumsTilesUpTheTreeAndLeavesSinglesAsTheyAre) {
   REQUIRE_NCCL();
   const std::unique_ptr<kernels::Backend> backend = kernels::make_backend("cuda");
   const std::unique_ptr<Communicator> comm = make_communicator("nccl", backend->native_stream());
@@ -49,11 +49,11 @@ TEST(CudaNccl, OneGpuSumsPartsInOrderAndLeavesSinglesAsTheyAre) {
       for (size_t i = 0; i < count; ++i) host[p * count + i] = value(p, i);
     auto d_parts = rt::upload(host);
     auto d_out = rt::upload(std::vector<float>(count, -1.0f));
-    comm->sum_parts_in_order(d_parts.data(), {parts}, count, d_out.data());
+    comm->sum_tile_tree(d_parts.data(), {parts}, count, d_out.data());
     sync();
     const auto out = rt::download(d_out.data(), count);
     for (size_t i = 0; i < count; ++i) {
-      const float want = (value(0, i) + value(1, i)) + value(2, i);
+      const float want = (value(0, i) + value(1, i)) + value(2, i);  // the tile tree of 3 tiles
       ASSERT_EQ(std::memcmp(&out[i], &want, sizeof(float)), 0) << "value " << i << ": " << out[i] << " != " << want;
     }
 

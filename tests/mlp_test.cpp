@@ -341,11 +341,11 @@ TEST(MlpForwardBackward, BitwiseIdenticalForAnyThreadCount) {
   }
 }
 
-// Data-parallel ranks keep each tile's gradient apart and sum every rank's tiles in tile order. The
-// tiles folded left to right must be the summed call bitwise, for any thread count, and the tiles
-// of a tile-aligned part of the rows must be those of the whole call: the two facts that make 1, 2
-// or 3 ranks train the same parameters.
-TEST(MlpForwardBackward, TileGradientsFoldedInTileOrderAreTheSumBitwise) {
+// Data-parallel ranks keep each tile's gradient apart and sum every rank's tiles up the tile tree.
+// The tiles summed that way (written out here from the tree's definition) must be the summed call
+// bitwise, for any thread count, and the tiles of a tile-aligned part of the rows must be those of
+// the whole call: the two facts that make 1, 2 or 3 ranks train the same parameters.
+TEST(MlpForwardBackward, TileGradientsSummedUpTheTileTreeAreTheSumBitwise) {
   const MlpLayout layout = autoencoder_layout(12);
   const auto params = random_params(layout, 12);
   const size_t rows = 5 * cpu::kTileRows + 17, tiles = 6;
@@ -364,11 +364,13 @@ TEST(MlpForwardBackward, TileGradientsFoldedInTileOrderAreTheSumBitwise) {
     const double tile_value = cpu::mlp_forward_backward_tiles(layout, params.data(), x.data(), rows, loss, &latent,
                                                               {tile_grads.data(), tile_dmu.data()});
     EXPECT_NEAR(tile_value, value, 1e-12 * std::abs(value));
-    std::vector<float> folded(tile_grads.begin(), tile_grads.begin() + P), folded_dmu(tile_dmu.begin(), tile_dmu.begin() + D);
-    for (size_t t = 1; t < tiles; ++t) {
-      for (size_t k = 0; k < P; ++k) folded[k] += tile_grads[t * P + k];
-      for (size_t k = 0; k < D; ++k) folded_dmu[k] += tile_dmu[t * D + k];
-    }
+    // 6 tiles: ((t0 + t1) + (t2 + t3)) + (t4 + t5).
+    auto tree = [](const std::vector<float>& t, size_t n, size_t k) {
+      return ((t[0 * n + k] + t[1 * n + k]) + (t[2 * n + k] + t[3 * n + k])) + (t[4 * n + k] + t[5 * n + k]);
+    };
+    std::vector<float> folded(P), folded_dmu(D);
+    for (size_t k = 0; k < P; ++k) folded[k] = tree(tile_grads, P, k);
+    for (size_t k = 0; k < D; ++k) folded_dmu[k] = tree(tile_dmu, D, k);
     EXPECT_EQ(0, std::memcmp(folded.data(), grads.data(), P * sizeof(float)));
     EXPECT_EQ(0, std::memcmp(folded_dmu.data(), dmu.data(), D * sizeof(float)));
 

@@ -1,7 +1,8 @@
 // Fused forward and backward of an MLP on the CPU: one pass per tile of kTileRows rows, every
 // layer's activations in a per-thread cache-sized buffer, OpenMP over tiles, weight gradients in
-// one slot per tile summed in tile order. Not the trainer's model; fp64 twin: reference/mlp.cpp.
+// one slot per tile summed up the tile tree (kernels/tile_tree.hpp). Not the trainer's model; fp64 twin: reference/mlp.cpp.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
+#include "kernels/tile_tree.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>  // also declares the AVX builtins used below
@@ -635,7 +637,7 @@ double forward_backward(const MlpLayout& layout, const float* params, const floa
   if (!out_tiles) std::fill(grads, grads + layout.param_count, 0.0f);
   if (rows == 0) return 0.0;
 
-  thread_local FloatBuffer packed_storage, slot_storage, sum_storage;
+  thread_local FloatBuffer packed_storage, slot_storage, sum_storage, levels_storage;
   const PackedNet net = pack_network(layout, params, layers - 1, packed_storage);
   const ForwardBackwardTile tile_fn = forward_backward_tile_for(cpu_isa());
 
@@ -653,6 +655,8 @@ double forward_backward(const MlpLayout& layout, const float* params, const floa
   const size_t round_tiles = std::clamp<size_t>(kRoundBytes / slot_bytes, 1, tiles);
   float* slots = slot_storage.ensure(round_tiles * net.slot_floats);
   float* sum = sum_storage.ensure(net.slot_floats);
+  // The binary counter's blocks: one per bit of the tile count.
+  float* levels = levels_storage.ensure(size_t(std::bit_width(tiles)) * net.slot_floats);
   const size_t latent_floats = latent ? 2 * size_t(kRows) * layout.layers[latent->layer].out : 0;
   const size_t workspace_floats = net.act_floats + 2 * size_t(kRows) * net.max_pad + latent_floats;
   std::vector<float> dmu_storage(out_tiles ? 0 : tiles * dmu_floats, 0.0f);
@@ -681,33 +685,55 @@ double forward_backward(const MlpLayout& layout, const float* params, const floa
         unpack_slot(layout, net, slots + (t - first) * net.slot_floats, out_tiles->grads + t * layout.param_count);
       continue;
     }
-    // Sum the slots in tile order: each float sees the same additions whatever the threads. Small
-    // sums (a batch of a few thousand rows) are cheaper on one thread than another fork and join.
+    // Sum the slots up the tile tree (kernels/tile_tree.hpp), streamed: levels[d] holds the d-th
+    // finished block of a binary counter, and tile t closes countr_one(t) of them. Each float sees
+    // the same additions whatever the threads. Small sums (a batch of a few thousand rows) are
+    // cheaper on one thread than another fork and join.
     const bool parallel_sum = (end - first) * net.slot_floats >= kParallelSumFloats;
 #pragma omp parallel for schedule(static) if (parallel_sum)
     for (ptrdiff_t c = 0; c < chunks; ++c) {
       const size_t begin = size_t(c) * kFoldChunk;
-      const size_t stop = std::min(net.slot_floats, begin + kFoldChunk);
-      size_t t = first;
-      if (first == 0) {
-        std::memcpy(sum + begin, slots + begin, sizeof(float) * (stop - begin));
-        ++t;
-      }
-      for (; t < end; ++t) {
-        const float* s = slots + (t - first) * net.slot_floats;
+      const size_t n = std::min(net.slot_floats, begin + kFoldChunk) - begin;
+      float v[kFoldChunk];
+      for (size_t t = first; t < end; ++t) {
+        const float* s = slots + (t - first) * net.slot_floats + begin;
+        const int depth = std::popcount(t), closes = std::countr_one(t);
+        float* into = levels + size_t(depth - closes) * net.slot_floats + begin;
+        if (closes == 0) {
+          std::memcpy(into, s, sizeof(float) * n);
+          continue;
+        }
+        // Each closed block is its left half plus what is right of it, innermost first; the last
+        // one lands where the outermost block was.
+        const float* right = s;
+        for (int j = 1; j < closes; ++j) {
+          const float* left = levels + size_t(depth - j) * net.slot_floats + begin;
 #pragma omp simd
-        for (size_t k = begin; k < stop; ++k) sum[k] += s[k];
+          for (size_t k = 0; k < n; ++k) v[k] = left[k] + right[k];
+          right = v;
+        }
+#pragma omp simd
+        for (size_t k = 0; k < n; ++k) into[k] = into[k] + right[k];
       }
+    }
+  }
+  if (!out_tiles) {  // the open blocks, right to left: the tree's last additions
+    const int open = std::popcount(tiles);
+    std::memcpy(sum, levels + size_t(open - 1) * net.slot_floats, sizeof(float) * net.slot_floats);
+    for (int d = open - 2; d >= 0; --d) {
+      const float* left = levels + size_t(d) * net.slot_floats;
+      for (size_t k = 0; k < net.slot_floats; ++k) sum[k] = left[k] + sum[k];
     }
   }
 
   if (!out_tiles) {
     unpack_slot(layout, net, sum, grads);
-    // Tile order, the first copied and the others added, as the slots: the same sums for any
-    // thread count, and what a caller summing TileGradients gets.
-    for (size_t t = 0; t < tiles && latent; ++t)
-      for (size_t k = 0; k < dmu_floats; ++k)
-        latent->dmu[k] = t == 0 ? dmu_storage[k] : latent->dmu[k] + dmu_storage[t * dmu_floats + k];
+    // Up the same tile tree as the slots: what a caller summing TileGradients gets.
+    if (latent) {
+      thread_local kernels::TileTreeScratch scratch;
+      kernels::tile_tree_sum(dmu_storage.data(), 0, tiles, dmu_floats, dmu_floats, kernels::tile_tree_root(tiles),
+                             latent->dmu, scratch);
+    }
   }
   double total = 0;
   for (double v : tile_loss) total += v;

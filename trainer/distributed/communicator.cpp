@@ -1,4 +1,5 @@
 #include "trainer/distributed/communicator.hpp"
+#include "trainer/distributed/tile_tree_plan.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,24 +18,14 @@ bool nccl_available() { return false; }
 std::unique_ptr<Communicator> make_nccl_communicator(void*) { return nullptr; }
 #endif
 
-void fold_parts(const float* parts, size_t parts_count, size_t count, size_t stride, float* out) {
-  if (parts_count == 0) {
-    std::fill(out, out + count, 0.0f);
-    return;
-  }
-  std::memcpy(out, parts, sizeof(float) * count);
-  for (size_t p = 1; p < parts_count; ++p) {
-    const float* part = parts + p * stride;
-    for (size_t i = 0; i < count; ++i) out[i] += part[i];
-  }
-}
-
-void LocalCommunicator::sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank,
-                                           size_t count, float* out) {
-  if (parts_per_rank.size() != 1)
-    throw std::invalid_argument("sum_parts_in_order: " + std::to_string(parts_per_rank.size()) +
-                                " part counts for a world of 1");
-  fold_parts(parts, parts_per_rank[0], count, count, out);
+void LocalCommunicator::sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
+                                      float* out) {
+  const TileTreePlan plan = plan_tile_tree(tiles_per_rank, 1, "sum_tile_tree");
+  if (count == 0) return;
+  std::vector<float> nodes(plan.nodes.size() * count);
+  kernels::TileTreeScratch scratch;
+  cover_sums(plan, 0, tiles, count, nodes.data(), scratch);
+  combine_nodes(plan, nodes.data(), count, out, scratch);
 }
 
 void LocalCommunicator::allgather(const void* data, size_t bytes, void* out) {

@@ -24,7 +24,7 @@ class Communicator {
   virtual int world() const = 0;
   // For progress lines: "local", "mpi, rank 1 of 3" or "nccl, rank 0 of 4".
   virtual std::string describe() const = 0;
-  // True where the sums (allreduce_sum, sum_parts_in_order) take buffers in the CUDA backend's
+  // True where the sums (allreduce_sum, sum_tile_tree) take buffers in the CUDA backend's
   // device memory, queued on its stream (NCCL); false: host memory. allgather, broadcast and
   // barrier always take host memory.
   virtual bool device_memory() const { return false; }
@@ -33,13 +33,13 @@ class Communicator {
   virtual void allreduce_sum(float* data, size_t count) = 0;
   virtual void allreduce_sum(double* data, size_t count) = 0;
   virtual void allreduce_sum(int64_t* data, size_t count) = 0;
-  // Sums parts of `count` floats the ranks hold between them, on every rank: rank r has
-  // parts_per_rank[r] parts, back to back in `parts`. out[i] = part 0's element i, plus part 1's,
-  // ..., the parts in rank order and each rank's in its own order (a left fold, as one process
-  // summing the same parts one after another): so the parts' owners may change with the world
-  // size and the sum does not (0 where there are no parts). out must not overlap parts.
-  virtual void sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank, size_t count,
-                                  float* out) = 0;
+  // The sum of a batch's tile gradients, on every rank: rank r holds tiles_per_rank[r] tiles of
+  // `count` floats, back to back in `tiles`, the ranks' runs following each other in rank order.
+  // out = the tiles summed up the tile tree (kernels/tile_tree.hpp), which is what one process
+  // holding every tile computes: the sum does not change with the world size. 0 where there are
+  // no tiles. out must not overlap tiles.
+  virtual void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
+                             float* out) = 0;
   // out[world x bytes] = every rank's `bytes` bytes of data, in rank order, on every rank.
   virtual void allgather(const void* data, size_t bytes, void* out) = 0;
   // data = root's bytes, on every rank.
@@ -56,16 +56,12 @@ class LocalCommunicator final : public Communicator {
   void allreduce_sum(float*, size_t) override {}
   void allreduce_sum(double*, size_t) override {}
   void allreduce_sum(int64_t*, size_t) override {}
-  void sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank, size_t count,
-                          float* out) override;
+  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
+                     float* out) override;
   void allgather(const void* data, size_t bytes, void* out) override;
   void broadcast(void*, size_t, int root) override;
   void barrier() override {}
 };
-
-// out[i] = parts[0][i] + parts[1][i] + ... over `parts` parts of `count` floats, left to right
-// (0 where parts == 0): the fold every communicator's sum_parts_in_order makes.
-void fold_parts(const float* parts, size_t parts_count, size_t count, size_t stride, float* out);
 
 // Thrown by make_communicator when the kind cannot run here (a build without MPI).
 struct CommunicatorUnavailable : std::runtime_error {

@@ -3,6 +3,7 @@
 // result does not depend on the MPI library's choice of reduction tree. MPI's default error
 // handler stays: an error on any rank (a rank that died included) ends the whole job.
 #include "trainer/distributed/communicator.hpp"
+#include "trainer/distributed/tile_tree_plan.hpp"
 
 #if RESILINET_HAVE_MPI
 #include <mpi.h>
@@ -70,20 +71,18 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(double* data, size_t count) override { ordered_sum(data, count); }
   void allreduce_sum(int64_t* data, size_t count) override { ordered_sum(data, count); }
 
-  // Element i belongs to the rank whose share of the piece holds it: every rank sends each of its
-  // parts' values of that share there (all-to-all), the owner folds them in rank order, which with
-  // each rank's parts in order is the global part order, and the shares are gathered back.
-  void sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank, size_t count,
-                          float* out) override {
-    const size_t w = size_t(world_);
-    if (parts_per_rank.size() != w)
-      throw std::invalid_argument("sum_parts_in_order: " + std::to_string(parts_per_rank.size()) +
-                                  " part counts for a world of " + std::to_string(world_));
-    size_t total = 0;
-    for (size_t n : parts_per_rank) total += n;
-    const size_t mine = parts_per_rank[size_t(rank_)];
-    if (w == 1 || total == 0) {
-      fold_parts(parts, mine, count, count, out);
+  // Element i belongs to the rank whose share of the piece holds it: every rank sends the values
+  // of that share of the tree nodes it holds whole there (all-to-all), the owner combines them up
+  // the tile tree, and the shares are gathered back.
+  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out) override {
+    const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "sum_tile_tree");
+    if (count == 0) return;
+    const size_t w = size_t(world_), total = plan.nodes.size(), mine = plan.nodes_per_rank[size_t(rank_)];
+    node_scratch_.resize(mine * count);
+    cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
+    const float* parts = node_scratch_.data();
+    if (w == 1 || plan.tiles == 0) {
+      combine_nodes(plan, parts, count, out, tree_scratch_);
       return;
     }
     // Every count and displacement of one piece stays below 2^30, far from INT_MAX.
@@ -99,7 +98,7 @@ class MpiCommunicator final : public Communicator {
       send_scratch_.resize(mine * n);
       float* packed = send_scratch_.data();
       size_t sent = 0;
-      for (size_t r = 0; r < w; ++r) {  // to rank r: each of this rank's parts' values of r's share
+      for (size_t r = 0; r < w; ++r) {  // to rank r: each of this rank's nodes' values of r's share
         send_displs[r] = int(sent);
         for (size_t p = 0; p < mine; ++p, sent += size_t(share[r]))
           std::memcpy(packed + sent, parts + p * count + at + size_t(share_at[r]), sizeof(float) * size_t(share[r]));
@@ -108,8 +107,8 @@ class MpiCommunicator final : public Communicator {
       size_t received_floats = 0;
       for (size_t r = 0; r < w; ++r) {
         recv_displs[r] = int(received_floats);
-        recv_counts[r] = int(parts_per_rank[r] * own);
-        received_floats += parts_per_rank[r] * own;
+        recv_counts[r] = int(plan.nodes_per_rank[r] * own);
+        received_floats += plan.nodes_per_rank[r] * own;
       }
       recv_scratch_.resize(received_floats + own);
       float* received = recv_scratch_.data();
@@ -117,7 +116,7 @@ class MpiCommunicator final : public Communicator {
       check(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, received, recv_counts.data(),
                           recv_displs.data(), MPI_FLOAT, comm_),
             "MPI_Alltoallv");
-      fold_parts(received, total, own, own, sum);
+      combine_nodes(plan, received, own, sum, tree_scratch_);
       check(MPI_Allgatherv(sum, int(own), MPI_FLOAT, out + at, share.data(), share_at.data(), MPI_FLOAT, comm_),
             "MPI_Allgatherv");
     }
@@ -179,7 +178,8 @@ class MpiCommunicator final : public Communicator {
   }
 
   std::vector<double> scratch_;  // double: aligned for every element type
-  std::vector<float> send_scratch_, recv_scratch_;
+  std::vector<float> node_scratch_, send_scratch_, recv_scratch_;
+  kernels::TileTreeScratch tree_scratch_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, world_ = 1;
 

@@ -9,6 +9,7 @@
 // SLURM_NTASKS) where Slurm has no PMIx. allgather, broadcast and barrier take host memory and pass
 // it through the device.
 #include "trainer/distributed/communicator.hpp"
+#include "trainer/distributed/tile_tree_plan.hpp"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -93,7 +95,7 @@ template <> ncclDataType_t nccl_type<float>() { return ncclFloat32; }
 template <> ncclDataType_t nccl_type<double>() { return ncclFloat64; }
 template <> ncclDataType_t nccl_type<int64_t>() { return ncclInt64; }
 
-// sum[i] = parts[0][i] + parts[1][i] + ..., left to right (the host's fold_parts).
+// sum[i] = parts[0][i] + parts[1][i] + ..., left to right (rank order).
 template <class T>
 __global__ void fold_parts_kernel(const T* parts, size_t parts_count, size_t count, size_t stride, T* sum) {
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -101,6 +103,11 @@ __global__ void fold_parts_kernel(const T* parts, size_t parts_count, size_t cou
   T s = parts[i];
   for (size_t p = 1; p < parts_count; ++p) s += parts[p * stride + i];
   sum[i] = s;
+}
+
+__global__ void add_kernel(const float* a, const float* b, size_t n, float* out) {
+  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + b[i];
 }
 
 // Device bytes kept across calls (a training step makes the same calls every time).
@@ -169,15 +176,32 @@ class NcclCommunicator final : public Communicator {
   }
   bool device_memory() const override { return true; }
 
-  void allreduce_sum(float* data, size_t count) override { ordered_sum(data, ones(), count, data); }
-  void allreduce_sum(double* data, size_t count) override { ordered_sum(data, ones(), count, data); }
-  void allreduce_sum(int64_t* data, size_t count) override { ordered_sum(data, ones(), count, data); }
-  void sum_parts_in_order(const float* parts, const std::vector<size_t>& parts_per_rank, size_t count,
-                          float* out) override {
-    if (parts_per_rank.size() != size_t(world_))
-      throw std::invalid_argument("sum_parts_in_order: " + std::to_string(parts_per_rank.size()) +
-                                  " part counts for a world of " + std::to_string(world_));
-    ordered_sum(parts, parts_per_rank, count, out);
+  void allreduce_sum(float* data, size_t count) override { rank_order_sum(data, count); }
+  void allreduce_sum(double* data, size_t count) override { rank_order_sum(data, count); }
+  void allreduce_sum(int64_t* data, size_t count) override { rank_order_sum(data, count); }
+  // Each rank sums the tree nodes it holds whole on its device, and the owners combine every
+  // rank's nodes up the same tree (kernels/tile_tree.hpp), with one addition kernel per node.
+  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out) override {
+    const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "sum_tile_tree");
+    if (count == 0) return;
+    const auto& cover = plan.covers[size_t(rank_)];
+    float* nodes = static_cast<float*>(node_scratch_.ensure(sizeof(float) * std::max<size_t>(1, cover.size()) * count));
+    const size_t first = plan.first[size_t(rank_)];
+    for (size_t i = 0; i < cover.size(); ++i)
+      tree_sum(cover[i], plan.tiles, count, nodes + i * count, [&](kernels::TileNode n) -> const float* {
+        return n.size == 1 || n.first + 1 >= plan.tiles ? tiles + (n.first - first) * count : nullptr;
+      });
+    ordered_sum(nodes, plan.nodes_per_rank, count, out, [&](const float* received, size_t own, size_t stride, float* sum) {
+      if (plan.tiles == 0) {
+        check(cudaMemsetAsync(sum, 0, own * sizeof(float), stream_), "sum_tile_tree: zero");
+        return;
+      }
+      tree_sum(kernels::tile_tree_root(plan.tiles), plan.tiles, own, sum, [&](kernels::TileNode n) -> const float* {
+        for (size_t i = 0; i < plan.nodes.size(); ++i)
+          if (plan.nodes[i] == n) return received + i * stride;
+        return nullptr;
+      });
+    });
   }
 
   void allgather(const void* data, size_t bytes, void* out) override {
@@ -203,16 +227,42 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
-  const std::vector<size_t>& ones() {
-    ones_.assign(size_t(world_), 1);
-    return ones_;
+  // data = the ranks' buffers summed in rank order.
+  template <class T>
+  void rank_order_sum(T* data, size_t count) {
+    const std::vector<size_t> one_each(size_t(world_), 1);
+    ordered_sum(data, one_each, count, data, [&](const T* received, size_t own, size_t stride, T* sum) {
+      const unsigned threads = 256;
+      fold_parts_kernel<T><<<unsigned((own + threads - 1) / threads), threads, 0, stream_>>>(received, size_t(world_), own,
+                                                                                            stride, sum);
+      check(cudaGetLastError(), "fold_parts_kernel");
+    });
+  }
+
+  // out = the tree sum of `node` (count floats on the device), whole(node) giving the nodes known.
+  template <class Whole>
+  void tree_sum(kernels::TileNode node, size_t tiles, size_t count, float* out, const Whole& whole) {
+    const size_t levels = 2 * (size_t(std::bit_width(node.size)) + 1);
+    float* buffers = static_cast<float*>(tree_scratch_.ensure(sizeof(float) * levels * count));
+    std::vector<float*> pointers;
+    for (size_t k = 0; k < levels; ++k) pointers.push_back(buffers + k * count);
+    const float* sum = kernels::tile_tree_eval(
+        node, tiles, whole,
+        [&](const float* a, const float* b, float* to) {
+          const unsigned threads = 256;
+          add_kernel<<<unsigned((count + threads - 1) / threads), threads, 0, stream_>>>(a, b, count, to);
+          check(cudaGetLastError(), "add_kernel");
+        },
+        [&](int depth) { return pointers.data() + 2 * size_t(depth); }, out);
+    if (sum != out) check(cudaMemcpyAsync(out, sum, count * sizeof(float), cudaMemcpyDeviceToDevice, stream_), "tree_sum: copy");
   }
 
   // Element i of a piece belongs to rank i / share (the last share may be short): every rank sends
-  // each of its parts' values of that share there, the owner folds them in the global part order,
-  // and the shares are gathered back. out may be data (one part per rank): the result is staged.
-  template <class T>
-  void ordered_sum(const T* parts, const std::vector<size_t>& per_rank, size_t count, T* out) {
+  // each of its parts' values of that share there, the owner reduces them (reduce(received, own,
+  // stride, sum): per_rank[0] parts of rank 0, then rank 1's, ..., each `stride` apart), and the
+  // shares are gathered back. out may be parts (one part per rank): the result is staged.
+  template <class T, class Reduce>
+  void ordered_sum(const T* parts, const std::vector<size_t>& per_rank, size_t count, T* out, const Reduce& reduce) {
     const size_t w = size_t(world_), mine = per_rank[size_t(rank_)];
     size_t total = 0;
     for (size_t n : per_rank) total += n;
@@ -237,11 +287,7 @@ class NcclCommunicator final : public Communicator {
       for (size_t q = 0; q < per_rank[r] && own > 0; ++q)
         check(nccl().recv(received + (at + q) * share, own, nccl_type<T>(), int(r), comm_, stream_), "ncclRecv");
     check(nccl().group_end(), "ncclGroupEnd");
-    if (own > 0) {
-      const unsigned threads = 256;
-      fold_parts_kernel<T><<<unsigned((own + threads - 1) / threads), threads, 0, stream_>>>(received, total, own, share, sum);
-      check(cudaGetLastError(), "fold_parts_kernel");
-    }
+    if (own > 0) reduce(received, own, share, sum);
     check(nccl().all_gather(sum, gathered, share, nccl_type<T>(), comm_, stream_), "ncclAllGather");
     check(cudaMemcpyAsync(out, gathered, count * sizeof(T), cudaMemcpyDeviceToDevice, stream_), "ordered_sum: copy");
   }
@@ -249,8 +295,7 @@ class NcclCommunicator final : public Communicator {
   int rank_ = 0, world_ = 1;
   cudaStream_t stream_ = nullptr;
   ncclComm_t comm_ = nullptr;
-  DeviceScratch scratch_, host_scratch_;
-  std::vector<size_t> ones_;
+  DeviceScratch scratch_, host_scratch_, node_scratch_, tree_scratch_;
 };
 
 }  // namespace

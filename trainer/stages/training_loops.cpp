@@ -70,15 +70,15 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
     sum_over_ranks(ctx, grads, grad_count);
     if (latent) sum_over_ranks(ctx, latent->dmu, dmu_count);
   } else {
-    // Each tile's gradient apart, then every rank's tiles summed in the global tile order.
+    // Each tile's gradient apart, then every rank's tiles summed up the tile tree.
     thread_local std::vector<float> tile_grads, tile_dmu;
     const size_t tiles = share.tiles_per_rank[size_t(ctx.comm.rank())];
     tile_grads.resize(std::max<size_t>(1, tiles * grad_count));
     tile_dmu.resize(std::max<size_t>(1, tiles * dmu_count));
     backend.mlp_forward_backward_tiles(net, params, x, share.rows, loss, latent, {tile_grads.data(), tile_dmu.data()},
                                        loss_out);
-    ctx.comm.sum_parts_in_order(tile_grads.data(), share.tiles_per_rank, grad_count, grads);
-    if (latent) ctx.comm.sum_parts_in_order(tile_dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
+    ctx.comm.sum_tile_tree(tile_grads.data(), share.tiles_per_rank, grad_count, grads);
+    if (latent) ctx.comm.sum_tile_tree(tile_dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
   }
   sum_over_ranks(ctx, loss_out, 1);
 }
