@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/tile_tree.hpp"
 #include "trainer/distributed/communicator.hpp"
 
 using namespace resilinet;
@@ -72,4 +73,27 @@ TEST(Communicator, LocalSumsTilesUpTheTileTree) {
   local.sum_tile_tree(tiles.data(), {0}, 1, &out);
   EXPECT_EQ(out, 0.0f);
   EXPECT_THROW(local.sum_tile_tree(tiles.data(), {3, 3}, 1, &out), std::invalid_argument);
+}
+
+// The nodes a rank sends: aligned blocks of the tree, left to right, covering exactly its run of
+// tiles (a block reaching past the last tile ends there), and as few as the alignment allows.
+TEST(Communicator, TileTreeCoversARunWithWholeAlignedNodes) {
+  using resilinet::kernels::TileNode;
+  using resilinet::kernels::tile_tree_cover;
+  EXPECT_EQ(tile_tree_cover(0, 4, 4), (std::vector<TileNode>{{0, 4}}));
+  EXPECT_EQ(tile_tree_cover(0, 6, 6), (std::vector<TileNode>{{0, 8}}));  // the root, cut to 6 tiles
+  EXPECT_EQ(tile_tree_cover(3, 6, 6), (std::vector<TileNode>{{3, 1}, {4, 4}}));
+  EXPECT_EQ(tile_tree_cover(1, 7, 8), (std::vector<TileNode>{{1, 1}, {2, 2}, {4, 2}, {6, 1}}));
+  EXPECT_TRUE(tile_tree_cover(5, 5, 8).empty());
+  for (size_t tiles = 1; tiles <= 40; ++tiles)
+    for (size_t first = 0; first < tiles; ++first)
+      for (size_t end = first + 1; end <= tiles; ++end) {
+        size_t at = first;
+        for (const TileNode& n : tile_tree_cover(first, end, tiles)) {
+          ASSERT_EQ(n.first, at) << first << ".." << end << " of " << tiles;
+          ASSERT_EQ(n.first % n.size, 0u);
+          at = std::min(n.first + n.size, tiles);
+        }
+        ASSERT_EQ(at, end) << first << ".." << end << " of " << tiles;
+      }
 }
