@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <numeric>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -160,8 +161,10 @@ TEST(RobustScaler, CentralRangeMapsToUnitAndTailsAreClipped) {
     x[i * 2] = float(i);
     x[i * 2 + 1] = i % 200 == 0 ? 500.0f : 0.0f;
   }
-  ScalerFitter fitter(2, 0);
-  fitter.add(x.data(), rows);
+  ScalerFitter fitter(2);
+  std::vector<int64_t> ids(rows);
+  std::iota(ids.begin(), ids.end(), int64_t(0));
+  fitter.add(x.data(), ids.data(), rows);
   ScalerConfig cfg;
   const Scaler s = fitter.finish(cfg, "test");
   EXPECT_EQ(s.type, "robust");

@@ -64,8 +64,8 @@ std::string driver_checkpoint(const std::filesystem::path& dir, const ShardColum
   ck.config = config;
   ck.model = assemble_model(config, driver_schema());
   Model& m = ck.model;
-  ScalerFitter fitter(kFeatures, 0);
-  fitter.add(cells.features.data(), kRows);
+  ScalerFitter fitter(kFeatures);
+  fitter.add(cells.features.data(), cells.cell_id.data(), kRows);
   m.scaler = fitter.finish(ScalerConfig{.type = "minmax"}, "cells");
   std::vector<float> x(kRows * kFeatures);
   m.scaler.transform(cells.features.data(), kRows, x.data());

@@ -158,9 +158,9 @@ TEST(Train, RecoversPlantedLevelsAndBeatsKMeans) {
   const double ari_seeds = adjusted_rand_index(run.ra.cluster_level, rb.cluster_level);
 
   // The peer: k-means (K = 5) on the min-max scaled raw features, median-imputed.
-  ScalerFitter fitter(12, 0);
+  ScalerFitter fitter(12);
   for_each_scaled_batch(ShardSet::open(run.data), 65536, nullptr, 65536,
-                        [&](const Batch& bt, const float*) { fitter.add(bt.x, bt.rows); });
+                        [&](const Batch& bt, const float*) { fitter.add(bt.x, bt.cell_id, bt.rows); });
   const Scaler minmax = fitter.finish(ScalerConfig{.type = "minmax"}, run.data);
   std::vector<float> scaled;
   for_each_scaled_batch(ShardSet::open(run.data), 65536, &minmax, 65536,

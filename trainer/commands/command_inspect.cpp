@@ -14,72 +14,20 @@
 #include <fmt/ranges.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/feature_sample.hpp"
 #include "datasets/shard_set.hpp"
-#include "kernels/splitmix.hpp"
 #include "trainer/commands/commands.hpp"
 
 namespace resilinet {
 namespace {
 
 constexpr size_t kSlabRows = 65536;
-constexpr size_t kDefaultMedianRows = 2'000'000;
-constexpr uint64_t kSampleSeed = 0x5eed1e5b1a5ull;
 constexpr size_t kShardsListed = 20;
 
 struct InspectOptions {
   std::string positional;
   std::string data;
-  size_t median_rows = kDefaultMedianRows;
-};
-
-// The rows medians are taken from, at most `limit` of them in memory: every row when the set has
-// no more than `limit` rows (exact medians), otherwise a uniform reservoir sample whose choices
-// come from a fixed-seed hash of the row's position, so the same set always gives the same output.
-class MedianRows {
- public:
-  MedianRows(size_t total_rows, size_t features, size_t limit)
-      : features_(features), limit_(limit), exact_(total_rows <= limit) {
-    rows_.reserve(std::min(total_rows, limit) * features);
-  }
-
-  void add(const float* slab, size_t count) {
-    for (size_t r = 0; r < count; ++r, ++seen_) {
-      const float* row = slab + r * features_;
-      if (seen_ < limit_) {
-        rows_.insert(rows_.end(), row, row + features_);
-        continue;
-      }
-      uint64_t slot = splitmix64(kSampleSeed ^ seen_) % (seen_ + 1);
-      if (slot < limit_) std::copy(row, row + features_, rows_.begin() + slot * features_);
-    }
-  }
-
-  bool exact() const { return exact_; }
-  size_t rows() const { return rows_.size() / std::max<size_t>(features_, 1); }
-
-  // Median of the non-missing values of one feature (mean of the two middle ones for an even
-  // count); NaN when every value is missing.
-  double median(size_t feature) const {
-    std::vector<float> values;
-    values.reserve(rows());
-    for (size_t r = 0; r < rows(); ++r) {
-      float v = rows_[r * features_ + feature];
-      if (!std::isnan(v)) values.push_back(v);
-    }
-    if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
-    size_t mid = values.size() / 2;
-    std::nth_element(values.begin(), values.begin() + mid, values.end());
-    double upper = values[mid];
-    if (values.size() % 2 == 1) return upper;
-    double lower = *std::max_element(values.begin(), values.begin() + mid);
-    return 0.5 * (lower + upper);
-  }
-
- private:
-  size_t features_, limit_;
-  bool exact_;
-  uint64_t seen_ = 0;
-  std::vector<float> rows_;
+  size_t median_rows = FeatureSample::kDefaultCapacity;  // the scaler's, so both print one median
 };
 
 struct FeatureStats {
@@ -123,7 +71,7 @@ void run_inspect(const InspectOptions& options) {
 
   std::vector<FeatureStats> stats(F);
   std::vector<uint64_t> region_rows(set.region_names().size(), 0);
-  MedianRows median_rows(set.total_rows(), F, options.median_rows);
+  FeatureSample sample(F, options.median_rows);
   ShardColumns slab;
   for (size_t s = 0; s < set.shards().size(); ++s) {
     ShardReader reader(set.shards()[s].path);
@@ -145,7 +93,7 @@ void run_inspect(const InspectOptions& options) {
           st.max = std::max(st.max, v);
         }
       }
-      median_rows.add(slab.features.data(), count);
+      sample.add(slab.features.data(), slab.cell_id.data(), count);
     }
   }
 
@@ -188,18 +136,20 @@ void run_inspect(const InspectOptions& options) {
   line(fmt::format("planted_level: {}", presence(with_planted, shards)));
   line(fmt::format("external_rating: {}", presence(with_external, shards)));
 
-  if (median_rows.exact())
+  bool exact = true;
+  for (size_t f = 0; f < F; ++f) exact = exact && sample.exact(f);
+  if (exact)
     line("features (median: exact, over non-missing values):");
   else
-    line(fmt::format("features (median: estimated from a deterministic uniform sample of {} of {} "
-                     "rows, over non-missing values):",
-                     median_rows.rows(), set.total_rows()));
+    line(fmt::format("features (median: estimated from a uniform sample of at most {} values per feature, "
+                     "keyed by cell id, as the scaler imputes; over non-missing values of {} rows):",
+                     options.median_rows, set.total_rows()));
   table = {{"name", "min", "median", "max", "missing"}};
   for (size_t f = 0; f < F; ++f) {
     const FeatureStats& st = stats[f];
     bool any = st.present > 0;
     table.push_back({schema.features[f].name, any ? number(st.min) : "-",
-                     number(median_rows.median(f)), any ? number(st.max) : "-",
+                     number(sample.quantile(f, 0.5)), any ? number(st.max) : "-",
                      std::to_string(st.missing)});
   }
   append_table(out, table);
@@ -217,8 +167,8 @@ void add_inspect_command(CLI::App& app) {
   auto* data = sub->add_option("--data", options->data, "Same as the positional argument");
   positional->excludes(data);
   sub->add_option("--median-rows", options->median_rows,
-                  "Medians are exact up to this many rows, else estimated from a deterministic "
-                  "sample of this many rows (bounds memory)")
+                  "Medians are exact up to this many values per feature, else estimated from a "
+                  "uniform sample of this many (the scaler's sample; bounds memory)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->callback([options] { run_inspect(*options); });

@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "datasets/input_error.hpp"
-#include "kernels/splitmix.hpp"
 
 namespace resilinet {
 void Scaler::transform(const float* x, size_t rows, float* out) const {
@@ -38,14 +37,14 @@ std::vector<float> Scaler::scaled_max() const {
   return out;
 }
 
-ScalerFitter::ScalerFitter(size_t features, uint64_t seed, size_t sample_cap)
-    : features_(features), seed_(seed), cap_(sample_cap),
+ScalerFitter::ScalerFitter(size_t features, size_t sample_cap)
+    : features_(features),
       sum_(features, 0.0), sumsq_(features, 0.0),
       min_(features, std::numeric_limits<double>::infinity()),
       max_(features, -std::numeric_limits<double>::infinity()),
-      count_(features, 0), missing_(features, 0), sample_(features) {}
+      count_(features, 0), missing_(features, 0), sample_(features, sample_cap) {}
 
-void ScalerFitter::add(const float* x, size_t rows) {
+void ScalerFitter::add(const float* x, const int64_t* cell_id, size_t rows) {
   for (size_t r = 0; r < rows; ++r)
     for (size_t f = 0; f < features_; ++f) {
       float v = x[r * features_ + f];
@@ -53,35 +52,14 @@ void ScalerFitter::add(const float* x, size_t rows) {
         ++missing_[f];
         continue;
       }
-      uint64_t n = count_[f]++;
+      ++count_[f];
       sum_[f] += v;
       sumsq_[f] += double(v) * v;
       min_[f] = std::min(min_[f], double(v));
       max_[f] = std::max(max_[f], double(v));
-      // Reservoir sampling (Algorithm R) keyed by the value's position: deterministic per seed.
-      if (sample_[f].size() < cap_) {
-        sample_[f].push_back(v);
-      } else {
-        uint64_t j = splitmix64(seed_ ^ splitmix64(n * features_ + f)) % (n + 1);
-        if (j < cap_) sample_[f][j] = v;
-      }
     }
+  sample_.add(x, cell_id, rows);
 }
-
-namespace {
-
-// The q-quantile of v (0 <= q <= 1) by linear interpolation between order statistics.
-double quantile(std::vector<float>& v, double q) {
-  const double pos = q * double(v.size() - 1);
-  const size_t below = size_t(pos);
-  std::nth_element(v.begin(), v.begin() + below, v.end());
-  const double low = v[below];
-  if (below + 1 >= v.size()) return low;
-  const double high = *std::min_element(v.begin() + below + 1, v.end());
-  return low + (pos - double(below)) * (high - low);
-}
-
-}  // namespace
 
 Scaler ScalerFitter::finish(const ScalerConfig& config, const std::string& file) const {
   Scaler s;
@@ -92,8 +70,7 @@ Scaler ScalerFitter::finish(const ScalerConfig& config, const std::string& file)
     if (count_[f] == 0)
       throw InputError(file, "/features column " + std::to_string(f),
                        "at least one finite value to fit the scaler", "only missing values");
-    std::vector<float> v = sample_[f];
-    s.median.push_back(quantile(v, 0.5));
+    s.median.push_back(sample_.quantile(f, 0.5));
     s.min.push_back(min_[f]);
     s.max.push_back(max_[f]);
     if (config.type == "zscore") {
@@ -102,7 +79,7 @@ Scaler ScalerFitter::finish(const ScalerConfig& config, const std::string& file)
       s.offset.push_back(mean);
       s.scale.push_back(var > 0 ? std::sqrt(var) : 1.0);
     } else if (config.type == "robust") {
-      double low = quantile(v, config.lower_quantile), high = quantile(v, config.upper_quantile);
+      double low = sample_.quantile(f, config.lower_quantile), high = sample_.quantile(f, config.upper_quantile);
       // A feature that is constant over the central range (mostly zeros, say) falls back to its
       // full range, so its rare nonzero values still count.
       if (!(high > low)) low = min_[f], high = max_[f];

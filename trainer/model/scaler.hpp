@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "datasets/feature_sample.hpp"
+
 #include "trainer/model/config.hpp"
 
 namespace resilinet {
@@ -32,22 +34,22 @@ struct Scaler {
   std::vector<float> scaled_max() const;
 };
 
-// Streams batches of raw rows and fits a Scaler. The median is exact up to sample_cap values per
-// feature and a deterministic reservoir estimate beyond.
+// Streams batches of raw rows and fits a Scaler. Medians and quantiles come from a FeatureSample
+// (datasets/feature_sample.hpp, the one `inspect` prints from): exact up to sample_cap values per
+// feature, a uniform sample keyed by cell id beyond.
 class ScalerFitter {
  public:
-  ScalerFitter(size_t features, uint64_t seed, size_t sample_cap = size_t(1) << 20);
-  void add(const float* x, size_t rows);
+  explicit ScalerFitter(size_t features, size_t sample_cap = FeatureSample::kDefaultCapacity);
+  // x [rows x features] raw values (NaN: missing), cell_id [rows].
+  void add(const float* x, const int64_t* cell_id, size_t rows);
   // Throws InputError(file, ...) if a feature has no finite value at all.
   Scaler finish(const ScalerConfig& config, const std::string& file) const;
 
  private:
   size_t features_;
-  uint64_t seed_;
-  size_t cap_;
   std::vector<double> sum_, sumsq_, min_, max_;
   std::vector<uint64_t> count_, missing_;
-  std::vector<std::vector<float>> sample_;
+  FeatureSample sample_;
 };
 
 }  // namespace resilinet

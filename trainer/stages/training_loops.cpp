@@ -223,12 +223,12 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
 }
 
 void fit_scaler(Model& model, TrainContext& ctx) {
-  ScalerFitter fitter(model.schema.size(), ctx.config.seed);
+  ScalerFitter fitter(model.schema.size());
   ctx.progress.begin("scaler", ctx.data.total_rows());
   uint64_t seen = 0;
   for_each_scaled_batch(ctx.data, ctx.config.slab_rows, nullptr, 65536,
                         [&](const Batch& b, const float*) {
-                          fitter.add(b.x, b.rows);
+                          fitter.add(b.x, b.cell_id, b.rows);
                           seen += b.rows;
                           ctx.progress.update(seen, "", seen);
                         });
