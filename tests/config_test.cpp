@@ -1,5 +1,7 @@
 // Config binding: defaults, strict rejection of unknown keys / wrong types / bad values (InputError
 // naming the key and the valid choices), and a lossless resolved-YAML round trip.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "datasets/input_error.hpp"
@@ -115,4 +117,57 @@ TEST(Config, TrainWithBadConfigExitsTwo) {
   EXPECT_NE(r.output.find("pretrain.epoch"), std::string::npos) << r.output;
   auto missing = resilinet::testing::run_resilinet("train --config " + (dir / "nope.yaml").string());
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
+}
+
+// Every number is bounded (NaN and infinities fail every bound), with the key named: the values a
+// hostile or careless config used to turn into a NaN model, a crash or an allocation failure.
+TEST(Config, EveryNumberIsBoundedAndNaNOrInfinityIsRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"pretrain: {optimizer: {lr: .nan}}\n", "pretrain.optimizer.lr"},
+      {"pretrain: {optimizer: {lr: .inf}}\n", "pretrain.optimizer.lr"},
+      {"idec: {optimizer: {beta1: 1.0}}\n", "idec.optimizer.beta1"},
+      {"classifier: {optimizer: {beta2: 1}}\n", "classifier.optimizer.beta2"},
+      {"pretrain: {optimizer: {eps: 0}}\n", "pretrain.optimizer.eps"},
+      {"pretrain: {optimizer: {weight_decay: -1}}\n", "pretrain.optimizer.weight_decay"},
+      {"clusters: {alpha: .inf}\n", "clusters.alpha"},
+      {"clusters: {spread: .nan}\n", "clusters.spread"},
+      {"idec: {gamma: .inf}\n", "idec.gamma"},
+      {"pretrain: {input_noise: .nan}\n", "pretrain.input_noise"},
+      {"scaler: {clip: .inf}\n", "scaler.clip"},
+      {"run: {threads: 100000}\n", "run.threads"},
+      {"run: {threads: -1}\n", "run.threads"},
+      {"encoder: {hidden: [1000000]}\n", "encoder.hidden"},
+      {"encoder: {group_width: 100000}\n", "encoder.group_width"},
+      {"pretrain: {batch: 2000000000}\n", "pretrain.batch"},
+      {"classifier: {hidden: [64, 100000]}\n", "classifier.hidden"},
+  };
+  for (const auto& [yaml, key] : cases) {
+    const std::string msg = error_of(yaml);
+    EXPECT_NE(msg.find(key), std::string::npos) << yaml << " -> " << msg;
+  }
+  EXPECT_EQ(error_of("pretrain: {optimizer: {lr: 0.01, beta1: 0, beta2: 0.5, eps: 1e-6, weight_decay: 0.1}}\n"), "");
+}
+
+TEST(Config, DuplicateAndNonScalarKeysAreRefused) {
+  std::string msg = error_of("run: {seed: 1}\nrun: {seed: 2}\n");
+  EXPECT_NE(msg.find("each key once"), std::string::npos) << msg;
+  msg = error_of("pretrain:\n  epochs: 3\n  epochs: 4\n");
+  EXPECT_NE(msg.find("pretrain.epochs"), std::string::npos) << msg;
+  msg = error_of("? [a, b]\n: 1\n");
+  EXPECT_NE(msg.find("keys that are plain names"), std::string::npos) << msg;
+}
+
+// The command line's overrides meet the same ranges as the file; a folder is not a config.
+TEST(Config, OverridesAndFoldersAreCheckedAsTheFileIs) {
+  auto dir = resilinet::testing::scratch_dir();
+  const std::vector<std::pair<std::string, std::string>> cases = {{"--threads -1", "run.threads"},
+                                                                   {"--threads 100000", "run.threads"},
+                                                                   {"--seed -1", "--seed"},
+                                                                   {"--config " + dir.string(), "a folder"}};
+  for (const auto& [args, said] : cases) {
+    auto r = resilinet::testing::run_resilinet("train --run-dir " + (dir / "run").string() + " " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(said), std::string::npos) << args << ": " << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "run"));  // refused before anything was written
 }

@@ -172,12 +172,20 @@ TEST(Explain, InvalidRuleSettingsExitTwo) {
   const std::string data = write_cells(dir, "data", driver_schema(), cells);
   std::string ck = driver_checkpoint(dir, cells, level);
   for (const char* yaml : {"lrp: {middle: {rule: alpha_beta, alpha: 2, beta: 2}}\n", "lrp: {top: {rule: magic}}\n",
-                           "lrp: {seed: 9}\n", "sensitivity: {delta: -1}\n"}) {
+                           "lrp: {seed: 9}\n", "sensitivity: {delta: -1}\n", "sensitivity: {delta: .inf}\n",
+                           "lrp: {middle: {rule: zbox}}\n", "lrp: {top: {rule: zbox}}\n"}) {
     rt::write_text(dir / "bad.yaml", yaml);
     auto r = rt::run_resilinet("explain --config " + (dir / "bad.yaml").string() + " --checkpoint " + ck +
                                " --data " + data + " --out " + (dir / "explain").string());
     EXPECT_EQ(r.exit_code, 2) << yaml << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  // The command line's --delta meets the same check (NaN used to fall back to 0.1 silently).
+  for (const char* delta : {"nan", "inf", "-0.5", "0"}) {
+    auto r = rt::run_resilinet(std::string("explain --delta ") + delta + " --checkpoint " + ck + " --data " + data +
+                               " --out " + (dir / "explain").string());
+    EXPECT_EQ(r.exit_code, 2) << delta << ": " << r.output;
+    EXPECT_NE(r.output.find("--delta"), std::string::npos) << r.output;
   }
   EXPECT_FALSE(std::filesystem::exists(dir / "explain" / "relevance.h5"));
 }

@@ -2,8 +2,10 @@
 // classifier head (seeded with the logit of the rated level, or of a chosen level), gradient x input,
 // and the perturbation sensitivity. Writes relevance per cell x feature (relevance.h5, relevance.csv)
 // and a JSON summary per level, system and component (explain_summary.json).
+#include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -28,7 +30,7 @@ namespace {
 struct ExplainArgs {
   std::string checkpoint, data, out = "explain", config, device = "cpu";
   int level = 0;
-  double delta = 0;
+  std::optional<double> delta;
   bool no_sensitivity = false, quiet = false;
 };
 
@@ -107,7 +109,11 @@ std::string describe(const ExplainConfig& c, size_t layers) {
 void run_explain(const ExplainArgs& args) {
   ExplainConfig config = load_explain_config(args.config);
   if (args.level > 0) config.seed = std::to_string(args.level);
-  if (args.delta > 0) config.delta = args.delta;
+  if (args.delta) {
+    if (!(std::isfinite(*args.delta) && *args.delta > 0))
+      throw InputError("resilinet explain", "--delta", "a finite number > 0", fmt::format("{}", *args.delta));
+    config.delta = *args.delta;
+  }
   if (args.no_sensitivity) config.sensitivity = false;
 
   Checkpoint ck = read_checkpoint(args.checkpoint);
@@ -217,7 +223,7 @@ void add_explain_command(CLI::App& app) {
   sub->add_option("--config,-c", args->config, "Explain YAML (lrp composite, seed, sensitivity; configs/README.md)");
   sub->add_option("--level", args->level, "Seed every cell with this level's logit instead of its rated level")
       ->check(CLI::PositiveNumber);
-  sub->add_option("--delta", args->delta, "Perturbation size in scaled units (default 0.1)")->check(CLI::PositiveNumber);
+  sub->add_option("--delta", args->delta, "Perturbation size in scaled units (default 0.1)");
   sub->add_option("--device", args->device, "Where to explain: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
   sub->add_flag("--no-sensitivity", args->no_sensitivity, "Skip the perturbation analysis");

@@ -1,6 +1,8 @@
 // `resilinet train --config X.yaml`: trains all three modules and writes a run folder.
 #include <memory>
+#include <optional>
 
+#include "datasets/input_error.hpp"
 #include "trainer/commands/commands.hpp"
 #include "trainer/model/config.hpp"
 #include "trainer/stages/train_run.hpp"
@@ -10,8 +12,8 @@ namespace resilinet {
 namespace {
 struct TrainArgs {
   std::string config, data, run_dir, device;
-  int64_t seed = -1;
-  int threads = -1;
+  std::optional<int64_t> seed;
+  std::optional<int> threads;
   bool quiet = false;
   bool resume = false;
   std::string stop_after;
@@ -37,9 +39,13 @@ void add_train_command(CLI::App& app) {
     TrainConfig config = load_train_config(args->config);
     if (!args->data.empty()) config.data = args->data;
     if (!args->run_dir.empty()) config.run_dir = args->run_dir;
-    if (args->seed >= 0) config.seed = uint64_t(args->seed);
-    if (args->threads >= 0) config.threads = args->threads;
+    if (args->seed) {
+      if (*args->seed < 0) throw InputError("resilinet train", "--seed", "an integer >= 0", std::to_string(*args->seed));
+      config.seed = uint64_t(*args->seed);
+    }
+    if (args->threads) config.threads = *args->threads;
     if (!args->device.empty()) config.device = args->device;
+    validate_train_config(config);  // the overrides meet the config file's ranges
     TrainOptions options;
     options.quiet = args->quiet;
     options.resume = args->resume;

@@ -1,6 +1,7 @@
 // Strict YAML binding of ExplainConfig and the composite it describes.
 #include "trainer/explain/explain_config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -62,12 +63,17 @@ ExplainConfig parse_explain_config(const std::string& yaml_text, const std::stri
   yaml_binding::Reader r(root, file, "");
   visit_explain(r, c);
   r.finish();
-  if (!(c.delta > 0)) throw InputError(file, "sensitivity.delta", "a number > 0", std::to_string(c.delta));
+  // zbox bounds relevance by the input's range: it has no meaning on a hidden layer.
+  for (const auto& [rule, key] : {std::pair{&c.middle, "lrp.middle.rule"}, std::pair{&c.top, "lrp.top.rule"}})
+    if (rule->rule == "zbox") throw InputError(file, key, "a rule other than zbox (zbox is for the input layer)", "zbox");
+  if (!(c.delta > 0 && c.delta <= 1e3))
+    throw InputError(file, "sensitivity.delta", "a number in (0, 1000]", std::to_string(c.delta));
   return c;
 }
 
 ExplainConfig load_explain_config(const std::string& path) {
   if (path.empty()) return ExplainConfig{};
+  if (std::filesystem::is_directory(path)) throw InputError(path, "", "a config file", "a folder");
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "a readable config file", "cannot open");
   std::stringstream ss;

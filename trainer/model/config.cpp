@@ -2,8 +2,11 @@
 // writing, so the resolved YAML can never miss a key that the reader accepts.
 #include "trainer/model/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "datasets/input_error.hpp"
 #include "trainer/model/yaml_binding.hpp"
@@ -95,37 +98,63 @@ void require(bool ok, const TrainConfig& c, const std::string& key, const std::s
   if (!ok) throw InputError(c.source_file, key, expected, found);
 }
 
-void validate(const TrainConfig& c) {
+}  // namespace
+
+void validate_train_config(const TrainConfig& c) {
   auto positive = [&](long long v, const char* key) {
     require(v > 0, c, key, "a positive integer", std::to_string(v));
   };
-  positive(c.encoder.group_width, "encoder.group_width");
-  positive(c.encoder.latent, "encoder.latent");
-  for (int w : c.encoder.hidden) positive(w, "encoder.hidden");
-  for (int w : c.encoder.decoder) positive(w, "encoder.decoder");
-  for (int w : c.classifier.net.hidden) positive(w, "classifier.hidden");
+  // Sizes are bounded up front, so that an absurd one is a config error rather than a failed
+  // allocation or an overflow halfway through a run.
+  auto size_at_most = [&](long long v, long long most, const char* key) {
+    require(v > 0 && v <= most, c, key, "an integer in [1, " + std::to_string(most) + "]", std::to_string(v));
+  };
+  // A number in [lo, hi]: NaN and infinities fail every such test.
+  auto in_range = [&](double v, double lo, double hi, const std::string& key) {
+    require(v >= lo && v <= hi, c, key, fmt::format("a number in [{:g}, {:g}]", lo, hi), fmt::format("{:g}", v));
+  };
+  constexpr long long kMaxWidth = 8192, kMaxBatch = 1 << 22;
+  size_at_most(c.encoder.group_width, kMaxWidth, "encoder.group_width");
+  size_at_most(c.encoder.latent, kMaxWidth, "encoder.latent");
+  for (int w : c.encoder.hidden) size_at_most(w, kMaxWidth, "encoder.hidden");
+  for (int w : c.encoder.decoder) size_at_most(w, kMaxWidth, "encoder.decoder");
+  for (int w : c.classifier.net.hidden) size_at_most(w, kMaxWidth, "classifier.hidden");
+  size_at_most(c.pretrain.batch, kMaxBatch, "pretrain.batch");
+  size_at_most(c.idec.batch, kMaxBatch, "idec.batch");
+  size_at_most(c.classifier.batch, kMaxBatch, "classifier.batch");
+  size_at_most(c.clusters.kmeans.restarts, 1000, "clusters.kmeans.restarts");
+  size_at_most(c.clusters.kmeans.max_iterations, 1000000, "clusters.kmeans.max_iterations");
+  size_at_most(static_cast<long long>(c.slab_rows), 1 << 26, "loader.slab_rows");
+  size_at_most(c.checkpoint_keep, 1000, "run.checkpoint_keep");
+  require(c.threads >= 0 && c.threads <= 4096, c, "run.threads", "an integer in [0, 4096] (0 = all cores)",
+          std::to_string(c.threads));
+  in_range(c.pretrain.input_noise, 0, 10, "pretrain.input_noise");
+  in_range(c.clusters.alpha, 1e-3, 1e3, "clusters.alpha");
+  in_range(c.clusters.spread, 0, 1e3, "clusters.spread");
+  in_range(c.idec.gamma, 0, 1e3, "idec.gamma");
+  in_range(c.scaler.clip, 0, 100, "scaler.clip");
+  for (const auto& [o, stage] : {std::pair{&c.pretrain.optimizer, "pretrain"}, std::pair{&c.idec.optimizer, "idec"},
+                                 std::pair{&c.classifier.optimizer, "classifier"}}) {
+    const std::string at = std::string(stage) + ".optimizer.";
+    require(o->lr > 0 && o->lr <= 1, c, at + "lr", "a number in (0, 1]", fmt::format("{:g}", o->lr));
+    require(o->beta1 >= 0 && o->beta1 < 1, c, at + "beta1", "a number in [0, 1)", fmt::format("{:g}", o->beta1));
+    require(o->beta2 >= 0 && o->beta2 < 1, c, at + "beta2", "a number in [0, 1)", fmt::format("{:g}", o->beta2));
+    require(o->eps > 0 && o->eps <= 1, c, at + "eps", "a number in (0, 1]", fmt::format("{:g}", o->eps));
+    in_range(o->weight_decay, 0, 1, at + "weight_decay");
+  }
   require(c.pretrain.epochs >= 0, c, "pretrain.epochs", "an integer >= 0", std::to_string(c.pretrain.epochs));
-  positive(c.pretrain.batch, "pretrain.batch");
   require(c.pretrain.mask_rate >= 0 && c.pretrain.mask_rate < 1, c, "pretrain.mask_rate", "a number in [0, 1)",
           std::to_string(c.pretrain.mask_rate));
-  require(c.pretrain.input_noise >= 0, c, "pretrain.input_noise", "a number >= 0",
-          std::to_string(c.pretrain.input_noise));
   // Cluster labels are stored in one byte; more than 100 levels is not a rating.
   require(c.clusters.k >= 2 && c.clusters.k <= 100, c, "clusters.k", "an integer in [2, 100]",
           std::to_string(c.clusters.k));
-  require(c.clusters.alpha > 0, c, "clusters.alpha", "a number > 0", std::to_string(c.clusters.alpha));
-  require(c.clusters.spread >= 0, c, "clusters.spread", "a number >= 0 (0 = unscaled)",
-          std::to_string(c.clusters.spread));
   require(c.clusters.restarts >= 1 && c.clusters.restarts <= 64, c, "clusters.restarts", "an integer in [1, 64]",
           std::to_string(c.clusters.restarts));
   require(c.clusters.restart_share > 0 && c.clusters.restart_share <= 1, c, "clusters.restart_share",
           "a number in (0, 1]", std::to_string(c.clusters.restart_share));
   require(c.clusters.min_share >= 0 && c.clusters.min_share * c.clusters.k < 1, c, "clusters.min_share",
           "a number in [0, 1/k)", std::to_string(c.clusters.min_share));
-  positive(c.clusters.kmeans.restarts, "clusters.kmeans.restarts");
-  positive(c.clusters.kmeans.max_iterations, "clusters.kmeans.max_iterations");
   positive(static_cast<long long>(c.clusters.kmeans.sample_rows), "clusters.kmeans.sample_rows");
-  require(c.idec.gamma >= 0, c, "idec.gamma", "a number >= 0", std::to_string(c.idec.gamma));
   require(c.idec.refresh_every > 0 && c.idec.refresh_every <= 10, c, "idec.refresh_every",
           "a number of epochs in (0, 10]", std::to_string(c.idec.refresh_every));
   require(c.idec.tol >= 0 && c.idec.tol < 1, c, "idec.tol", "a number in [0, 1)", std::to_string(c.idec.tol));
@@ -133,29 +162,19 @@ void validate(const TrainConfig& c) {
           std::to_string(c.idec.max_change));
   require(c.idec.max_rollbacks >= 0, c, "idec.max_rollbacks", "an integer >= 0", std::to_string(c.idec.max_rollbacks));
   require(c.idec.max_epochs >= 0, c, "idec.max_epochs", "an integer >= 0", std::to_string(c.idec.max_epochs));
-  positive(c.idec.batch, "idec.batch");
   require(c.scaler.lower_quantile >= 0 && c.scaler.lower_quantile < c.scaler.upper_quantile &&
               c.scaler.upper_quantile <= 1,
           c, "scaler.lower_quantile", "0 <= lower_quantile < upper_quantile <= 1",
           std::to_string(c.scaler.lower_quantile) + " and " + std::to_string(c.scaler.upper_quantile));
-  require(c.scaler.clip >= 0, c, "scaler.clip", "a number >= 0", std::to_string(c.scaler.clip));
   require(c.classifier.min_steps >= 0, c, "classifier.min_steps", "an integer >= 0",
           std::to_string(c.classifier.min_steps));
   require(c.pretrain.min_steps >= 0, c, "pretrain.min_steps", "an integer >= 0", std::to_string(c.pretrain.min_steps));
   require(c.classifier.epochs >= 0, c, "classifier.epochs", "an integer >= 0", std::to_string(c.classifier.epochs));
-  positive(c.classifier.batch, "classifier.batch");
   require(c.classifier.holdout > 0 && c.classifier.holdout < 1, c, "classifier.holdout",
           "a number in (0, 1)", std::to_string(c.classifier.holdout));
-  positive(static_cast<long long>(c.slab_rows), "loader.slab_rows");
-  positive(c.checkpoint_keep, "run.checkpoint_keep");
-  require(c.threads >= 0, c, "run.threads", "an integer >= 0 (0 = all cores)", std::to_string(c.threads));
   require(c.checkpoint_every >= 0, c, "run.checkpoint_every", "an integer >= 0 (0 = at stage ends only)",
           std::to_string(c.checkpoint_every));
-  for (const auto* o : {&c.pretrain.optimizer, &c.idec.optimizer, &c.classifier.optimizer})
-    require(o->lr > 0, c, "optimizer.lr", "a number > 0", std::to_string(o->lr));
 }
-
-}  // namespace
 
 TrainConfig parse_train_config(const std::string& yaml_text, const std::string& file) {
   YAML::Node root;
@@ -169,7 +188,7 @@ TrainConfig parse_train_config(const std::string& yaml_text, const std::string& 
   Reader r(root, file, "");
   visit_config(r, c);
   r.finish();
-  validate(c);
+  validate_train_config(c);
   return c;
 }
 
@@ -179,6 +198,7 @@ TrainConfig load_train_config(const std::string& path) {
     c.source_file = "<defaults>";
     return c;
   }
+  if (std::filesystem::is_directory(path)) throw InputError(path, "", "a config file", "a folder");
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "a readable config file", "cannot open");
   std::stringstream ss;

@@ -110,6 +110,10 @@ struct TrainConfig {
 };
 
 // Reads a config file; path "" gives the defaults. Throws InputError on any bad key or value.
+// Every value in its range (numbers finite, sizes that fit in memory); throws InputError naming
+// the key. parse_train_config calls it; so must anything that changes a config afterwards (the
+// command line's overrides).
+void validate_train_config(const TrainConfig& config);
 TrainConfig load_train_config(const std::string& path);
 // Parses YAML text (file is used in messages only).
 TrainConfig parse_train_config(const std::string& yaml_text, const std::string& file);
