@@ -207,8 +207,9 @@ class RowParser {
         if (per == 0) continue;  // no residents: the rate is undefined, counted as missing
         v = v / per * s.scale;
       }
-      if (!std::isfinite(float(v)))
-        throw error(line, feature_[f], "a value within the float range", fields[feature_[f]]);
+      if (!(std::abs(v) <= double(kMaxFeatureMagnitude)))
+        throw error(line, feature_[f], fmt::format("a value of magnitude at most {:g}", kMaxFeatureMagnitude),
+                    fields[feature_[f]]);
       row.features[f] = float(v);
       row.missing[f] = false;
     }

@@ -15,6 +15,10 @@ inline constexpr int kShardFormatVersion = 1;
 
 // A block of rows held in memory. features is row-major [rows x F]; lonlat is [rows x 2].
 // Optional columns are empty when absent.
+// The largest feature magnitude a shard may hold (readers refuse more): counts, rates and dollar
+// amounts stay far below it, and sums of squares over billions of cells still fit a double.
+inline constexpr float kMaxFeatureMagnitude = 1e18f;
+
 struct ShardColumns {
   size_t rows = 0;
   std::vector<float> features;

@@ -2,6 +2,7 @@
 // the rows (format, version, dtypes, shapes, schema attributes) and reads contiguous slabs of rows.
 // Writing shards is shard_writer.cpp; opening a set of shards is shard_set.cpp.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
@@ -258,6 +259,21 @@ void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const
     if (r < 0 || r > 5)
       throw InputError(m.path, "/external_rating", "a level 1..5 or 0 for none",
                        std::to_string(r) + " at row " + std::to_string(first + i));
+  }
+  // Values every command computes with: an infinite or absurdly large feature turns the scaler's
+  // sums and then the whole model into NaN; a position outside the globe makes invalid GeoJSON.
+  const size_t F = m.schema.size();
+  for (size_t k = 0; k < out.features.size(); ++k) {
+    const float v = out.features[k];
+    if (!std::isnan(v) && !(std::abs(v) <= kMaxFeatureMagnitude))
+      throw InputError(m.path, "/features", fmt::format("finite values of magnitude at most {:g} (NaN = missing)", kMaxFeatureMagnitude),
+                       fmt::format("{:g} at row {}, feature '{}'", v, first + k / F, m.schema.features[k % F].name));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const double lon = out.lonlat[2 * i], lat = out.lonlat[2 * i + 1];
+    if (!(lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90))
+      throw InputError(m.path, "/lonlat", "longitude in [-180, 180] and latitude in [-90, 90] degrees",
+                       fmt::format("({:g}, {:g}) at row {}", lon, lat, first + i));
   }
 }
 

@@ -260,6 +260,47 @@ TEST(Shard, ReadRowsOfAMiddleSlab) {
   EXPECT_THROW(reader.read_rows(990, 11, got), std::out_of_range);
 }
 
+// Values every command computes with are checked where rows are read, naming the row and feature:
+// infinities and absurd magnitudes (they turned the model into NaN) and positions off the globe
+// (they made invalid GeoJSON).
+TEST(ShardReaderValidation, InfiniteHugeValuesAndBadPositionsAreRefused) {
+  const fs::path dir = resilinet::testing::scratch_dir();
+  ShardWriterOptions o;
+  struct Case {
+    const char* name;
+    std::function<void(ShardColumns&)> spoil;
+    std::vector<std::string> said;
+  };
+  const std::vector<Case> cases = {
+      {"inf", [](ShardColumns& c) { c.features[5 * 3 + 2] = INFINITY; }, {"/features", "inf at row 5", "'road_density'"}},
+      {"huge", [](ShardColumns& c) { c.features[7 * 3 + 0] = -3e38f; }, {"/features", "row 7", "magnitude"}},
+      {"nan_lon", [](ShardColumns& c) { c.lonlat[2 * 4] = NAN; }, {"/lonlat", "row 4"}},
+      {"lat_200", [](ShardColumns& c) { c.lonlat[2 * 9 + 1] = 200; }, {"/lonlat", "row 9"}},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.name);
+    const fs::path path = dir / (std::string(k.name) + ".h5");
+    ShardColumns c = make_rows(0, 20, 3, o, 3);
+    k.spoil(c);
+    {
+      ShardWriter w(path.string(), test_schema(), kRegions, o);
+      w.append(c);
+      w.commit();
+    }
+    ShardReader reader(path.string());
+    ShardColumns got;
+    expect_input_error([&] { reader.read_rows(0, 20, got); }, k.said);
+  }
+  // A missing value (NaN feature) is fine, and so is a large but sane one.
+  ShardColumns c = make_rows(0, 20, 3, o, 3);
+  c.features[0] = 9.9e17f;
+  ShardWriter w((dir / "fine.h5").string(), test_schema(), kRegions, o);
+  w.append(c);
+  w.commit();
+  ShardColumns got;
+  EXPECT_NO_THROW(ShardReader((dir / "fine.h5").string()).read_rows(0, 20, got));
+}
+
 // ---- writer validation -------------------------------------------------------------------------
 
 TEST(ShardWriterValidation, RejectsInconsistentBlocks) {
