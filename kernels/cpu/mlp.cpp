@@ -593,15 +593,19 @@ namespace {
 
 // dLoss/dparams in the public layout [param_count] (masked entries zero) from a gradient slot.
 void unpack_slot(const MlpLayout& layout, const PackedNet& net, const float* slot, float* grads) {
-  std::fill(grads, grads + layout.param_count, 0.0f);
   for (size_t l = 0; l < layout.layers.size(); ++l) {
     const LayerShape& s = layout.layers[l];
     const PackedLayer& p = net.layers[l];
-    for (int o = 0; o < s.out; ++o)
-      for (int i = 0; i < s.in; ++i) {
-        size_t k = size_t(o) * s.in + i;
-        if (s.mask.empty() || s.mask[k]) grads[s.weight_offset + k] = slot[p.slot_w + size_t(o) * p.in_pad + i];
+    for (int o = 0; o < s.out; ++o) {
+      const float* from = slot + p.slot_w + size_t(o) * p.in_pad;
+      float* to = grads + s.weight_offset + size_t(o) * s.in;
+      if (s.mask.empty()) {
+        std::memcpy(to, from, sizeof(float) * size_t(s.in));
+        continue;
       }
+      const uint8_t* keep = s.mask.data() + size_t(o) * s.in;
+      for (int i = 0; i < s.in; ++i) to[i] = keep[i] ? from[i] : 0.0f;
+    }
     std::memcpy(grads + s.bias_offset, slot + p.slot_b, sizeof(float) * s.out);
   }
 }

@@ -6,31 +6,34 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "kernels/ops.hpp"
+#include "kernels/splitmix.hpp"
 #include "trainer/model/optimizer.hpp"
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
 namespace {
 
-// Corrupts the scaled rows of one step. The draws come from (seed, step) only, so the result does
-// not depend on the thread count or the shard layout.
-void corrupt_batch(const float* x, size_t rows, const std::vector<float>& imputed, double mask_rate,
-                   double noise, uint64_t seed, uint64_t step, float* out) {
-  std::mt19937_64 engine(seed ^ (0x9e3779b97f4a7c15ULL * (step + 1)));
-  auto uniform = [&] { return double(engine() >> 11) * 0x1.0p-53; };
+// Corrupts rows [first_row, first_row + rows) of one step's batch (x and out hold just those).
+// Each value's draws are hashed from (seed, step, its place in the batch), so any part of a batch
+// (a rank's share) is corrupted as the whole batch would be, whatever the thread count or the
+// shard layout.
+void corrupt_batch(const float* x, size_t first_row, size_t rows, const std::vector<float>& imputed,
+                   double mask_rate, double noise, uint64_t seed, uint64_t step, float* out) {
+  const uint64_t base = splitmix64(seed ^ (0x9e3779b97f4a7c15ULL * (step + 1)));
   const size_t features = imputed.size();
   for (size_t k = 0; k < rows * features; ++k) {
+    const uint64_t value = splitmix64(base ^ uint64_t(first_row * features + k));
+    auto uniform = [&](uint64_t draw) { return double(splitmix64(value + draw) >> 11) * 0x1.0p-53; };
     float v = x[k];
     if (noise > 0) {  // Box-Muller, one normal per value (the bytes do not depend on <random>)
-      double u1 = 1.0 - uniform(), u2 = uniform();
+      double u1 = 1.0 - uniform(1), u2 = uniform(2);
       v += float(noise * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
     }
-    if (mask_rate > 0 && uniform() < mask_rate) v = imputed[k % features];
+    if (mask_rate > 0 && uniform(3) < mask_rate) v = imputed[k % features];
     out[k] = v;
   }
 }
@@ -59,19 +62,20 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("pretrain", ae, model.autoencoder_params));
   const EpochsDone done = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t step, double* loss_out) {
-    const float* input = x;
-    if (denoising) {
-      corrupted.resize(b.rows * b.features);
-      corrupt_batch(x, b.rows, imputed, cfg.mask_rate, cfg.input_noise, seed, step, corrupted.data());
-      input = corrupted.data();
-    }
-    observed_values(b, observed);
     // This rank's rows of the batch (all of them with one rank); the mean is over the whole batch.
     const RankShare share = rank_share(ctx, b.rows);
     const size_t at = share.first * b.features, n = share.rows * b.features;
+    const float* input = x + at;
+    if (denoising) {  // only this rank's rows
+      corrupted.resize(n);
+      corrupt_batch(x + at, share.first, share.rows, imputed, cfg.mask_rate, cfg.input_noise, seed, step,
+                    corrupted.data());
+      input = corrupted.data();
+    }
+    observed_values(b, observed);
     kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x + at, n), nullptr, b.rows,
                            observed_in.put(observed.data() + at, n)};
-    forward_backward_over_ranks(ctx, *net, ae.params(), input_in.put(input + at, n), share, loss, nullptr, 0,
+    forward_backward_over_ranks(ctx, *net, ae.params(), input_in.put(input, n), share, loss, nullptr, 0,
                                 ae.grads(), ae.size(), loss_out);
     ae.step();
     return true;
