@@ -245,6 +245,40 @@ TEST(Train, BadCheckpointsExitWithTwo) {
   EXPECT_FALSE(std::filesystem::exists(dir / "o" / "ratings.h5"));
 }
 
+// A checkpoint whose sizes are right but whose values are not (damaged, or made by hand) is bad
+// input: rate names the dataset instead of rating with a NaN model or crashing.
+TEST(Train, CheckpointValuesOutsideTheirDomainExitWithTwo) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = quick_config(data, dir / "run");
+  config.pretrain.epochs = 1;
+  config.classifier.epochs = 1;
+  const std::string good = train_model(config, true).checkpoint_path;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"f['autoencoder/params'][3] = float('nan')", "autoencoder/params"},
+      {"f['classifier/params'][0] = float('inf')", "classifier/params"},
+      {"f['scaler/scale'][2] = 0", "scaler/scale"},
+      {"f['scaler/median'][1] = float('nan')", "scaler/median"},
+      {"f['scaler'].attrs['type'] = 'bogus'", "scaler/type"},
+      {"f['clusters/level'][0] = f['clusters/level'][1]", "clusters/level"},
+      {"f['clusters/level'][0] = 9", "clusters/level"},
+      {"f['clusters/scale'][0] = -1", "clusters/scale"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& [edit, where] = cases[i];
+    SCOPED_TRACE(edit);
+    const std::string bad = (dir / ("bad-" + std::to_string(i) + ".h5")).string();
+    std::filesystem::copy_file(good, bad);
+    rt::write_text(dir / "edit.py", "import h5py\nwith h5py.File('" + bad + "', 'r+') as f:\n    " + edit + "\n");
+    ASSERT_EQ(rt::run_command(std::string(RESILINET_PYTHON) + " " + (dir / "edit.py").string()).exit_code, 0);
+    auto r = rt::run_resilinet("rate --checkpoint " + bad + " --data '" + data + "' --out " + (dir / "o").string());
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(where), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "o" / "ratings.h5"));
+  }
+  EXPECT_EQ(rt::run_resilinet("rate --checkpoint " + good + " --data '" + data + "' --out " + (dir / "o").string()).exit_code, 0);
+}
+
 // A run stopped after a stage and resumed gives bitwise the parameters, levels and evaluation of
 // an uninterrupted run (same seed and thread count).
 TEST(Train, ResumeAfterEachStageMatchesAnUninterruptedRun) {
@@ -416,10 +450,26 @@ TEST(Train, ASecondTrainIntoTheSameRunFolderExitsWithTwo) {
     EXPECT_FALSE(std::filesystem::exists(dir / "run" / "config.yaml"));
     EXPECT_FALSE(std::filesystem::exists(dir / "run" / "metrics.jsonl"));
   }
-  // Released with its holder: the folder trains again.
+  // Released with its holder: the folder trains again, and the temporaries a killed writer left
+  // there go (only NAME.tmp-DIGITS files: the user's other files stay).
+  rt::write_text(dir / "run" / "checkpoint.h5.tmp-999999", "half a checkpoint");
+  rt::write_text(dir / "run" / "notes.tmp-draft", "mine");
   config.pretrain.epochs = 1;
   TrainOptions options;
   options.quiet = true;
   options.stop_after = "pretrain";
   EXPECT_EQ(read_checkpoint(train_model(config, options).checkpoint_path).stage, "pretrain");
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "checkpoint.h5.tmp-999999"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "run" / "notes.tmp-draft"));
+
+  // synth takes the same lock on its --out folder.
+  std::filesystem::create_directories(dir / "synth");
+  const RunLock held((dir / "synth").string(), "--out");
+  auto r = rt::run_resilinet("synth --quiet --cells 2000 --out " + (dir / "synth").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("locked by process"), std::string::npos) << r.output;
+  bool any_shard = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "synth")) any_shard |= e.path().extension() == ".h5";
+  EXPECT_FALSE(any_shard);
 }

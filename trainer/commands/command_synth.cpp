@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include "datasets/synth.hpp"
 #include "trainer/commands/commands.hpp"
 #include "trainer/outputs/progress.hpp"
+#include "trainer/outputs/run_lock.hpp"
 
 namespace resilinet {
 namespace {
@@ -225,6 +227,11 @@ void add_synth_command(CLI::App& app) {
     options.overwrite = args->overwrite;
     validate_synth_options(options, args->config.empty() ? "command line" : args->config);
 
+    // One synth at a time per folder (a second exits 2); the folder is made for the lock, and
+    // checked as an output folder by generate_synthetic.
+    std::error_code made;
+    std::filesystem::create_directories(args->out, made);
+    const RunLock lock(args->out, "--out");
     size_t total = 0;
     for (const auto& g : options.regions) total += g.cells;
     // A live line only on a terminal; logs and tests get the summary alone.

@@ -2,7 +2,10 @@
 // rebuilt from the stored config and schema and checked against the stored layout tables.
 #include "trainer/model/checkpoint.hpp"
 
+#include <cmath>
 #include <filesystem>
+
+#include <fmt/format.h>
 
 #include "datasets/atomic_h5_file.hpp"
 #include "datasets/h5.hpp"
@@ -159,6 +162,57 @@ IdecProgress read_idec_progress(hid_t g, const Model& m, const std::string& path
   return c;
 }
 
+// What the sizes cannot tell: every value in its domain. A checkpoint a run wrote always passes
+// (a diverging run stops before it writes); a damaged or hand-made one would otherwise become a
+// NaN model, a crash or ratings of garbage.
+void check_values(const Checkpoint& ck, const std::string& path) {
+  const Model& m = ck.model;
+  auto need = [&](bool ok, const std::string& where, const std::string& expected, const std::string& found) {
+    if (!ok) throw InputError(path, where, expected, found);
+  };
+  auto first_bad = [](const auto& values, auto&& good) -> long long {
+    for (size_t i = 0; i < values.size(); ++i)
+      if (!good(double(values[i]))) return (long long)i;
+    return -1;
+  };
+  auto finite = [&](const auto& values, const std::string& where) {
+    const long long i = first_bad(values, [](double v) { return std::isfinite(v); });
+    need(i < 0, where, "finite values", i < 0 ? "" : fmt::format("{} at index {}", double(values[size_t(i)]), i));
+  };
+  need(m.scaler.type == "robust" || m.scaler.type == "minmax" || m.scaler.type == "zscore", "scaler/type",
+       "robust, minmax or zscore", "'" + m.scaler.type + "'");
+  finite(m.scaler.median, "scaler/median");
+  finite(m.scaler.offset, "scaler/offset");
+  finite(m.scaler.min, "scaler/min");
+  finite(m.scaler.max, "scaler/max");
+  const long long bad_scale = first_bad(m.scaler.scale, [](double v) { return std::isfinite(v) && v > 0; });
+  need(bad_scale < 0, "scaler/scale", "finite values > 0",
+       bad_scale < 0 ? "" : fmt::format("{} at index {}", m.scaler.scale[size_t(bad_scale)], bad_scale));
+  need(std::isfinite(m.scaler.clip) && m.scaler.clip >= 0, "scaler/clip", "a finite value >= 0",
+       fmt::format("{}", m.scaler.clip));
+  finite(m.autoencoder_params, "autoencoder/params");
+  finite(m.classifier_params, "classifier/params");
+  finite(m.centroids, "clusters/centroids");
+  need(std::isfinite(m.cluster_scale) && m.cluster_scale > 0, "clusters/scale", "a finite value > 0",
+       fmt::format("{}", m.cluster_scale));
+  if (ck.stage == "clusters" || ck.stage == "done") {  // the levels: each of 1..K once
+    std::vector<int> seen(size_t(m.clusters) + 1, 0);
+    for (int32_t l : m.cluster_level) {
+      need(l >= 1 && l <= m.clusters && !seen[size_t(l)]++, "clusters/level",
+           fmt::format("each level 1..{} once", m.clusters), fmt::format("{}", l));
+    }
+  }
+  if (!ck.in_progress) return;
+  const StageProgress& p = *ck.in_progress;
+  need(p.epoch >= 0 && p.epoch <= 10000000, "in_progress/epoch", "an epoch in [0, 10000000]", std::to_string(p.epoch));
+  need(p.adam.step >= 0 && uint64_t(p.adam.step) <= p.step, "in_progress/adam_step",
+       "a step count in [0, in_progress/step]", std::to_string(p.adam.step));
+  finite(p.adam.m, "in_progress/adam_m");
+  const long long bad_v = first_bad(p.adam.v, [](double v) { return std::isfinite(v) && v >= 0; });
+  need(bad_v < 0, "in_progress/adam_v", "finite values >= 0",
+       bad_v < 0 ? "" : fmt::format("{} at index {}", p.adam.v[size_t(bad_v)], bad_v));
+}
+
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Checkpoint& ck) {
@@ -304,6 +358,7 @@ Checkpoint read_checkpoint(const std::string& path) {
       ck.in_progress = std::move(p);
     }
     ck.model = std::move(m);
+    check_values(ck, path);
     return ck;
   } catch (const h5::Error& e) {
     throw InputError(path, "", "a readable resilinet checkpoint", e.detail());

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "datasets/input_error.hpp"
@@ -31,6 +32,15 @@ RunLock::RunLock(const std::string& dir, const std::string& field) {
   // Who holds it, for the message of the next one that tries.
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
+  // NAME.tmp-DIGITS: what atomic writers (checkpoint, shards, outputs) leave when killed mid-write.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0 || at + 5 == name.size()) continue;
+    if (name.find_first_not_of("0123456789", at + 5) != std::string::npos || !entry.is_regular_file(ec)) continue;
+    if (std::filesystem::remove(entry.path(), ec)) removed_.push_back(name);
+  }
 }
 
 RunLock::~RunLock() {

@@ -203,6 +203,9 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     if (!resumed) std::filesystem::remove(dir + "/metrics.jsonl");
   }
   Progress progress(writer ? dir + "/metrics.jsonl" : "", options.quiet || !writer);
+  if (lock)
+    for (const std::string& name : lock->removed())
+      progress.message("resilinet train: removed " + dir + "/" + name + ", left by a run that was stopped mid-write");
   progress.message("resilinet train: " + std::to_string(data.total_rows()) + " cells in " +
                    std::to_string(data.shards().size()) + " shard(s), " +
                    std::to_string(data.schema().size()) + " features, run folder " + dir + ", on " + backend->describe() +
