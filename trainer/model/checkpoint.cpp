@@ -188,8 +188,7 @@ void check_values(const Checkpoint& ck, const std::string& path) {
   const long long bad_scale = first_bad(m.scaler.scale, [](double v) { return std::isfinite(v) && v > 0; });
   need(bad_scale < 0, "scaler/scale", "finite values > 0",
        bad_scale < 0 ? "" : fmt::format("{} at index {}", m.scaler.scale[size_t(bad_scale)], bad_scale));
-  need(std::isfinite(m.scaler.clip) && m.scaler.clip >= 0, "scaler/clip", "a finite value >= 0",
-       fmt::format("{}", m.scaler.clip));
+  need(m.scaler.clip >= 0, "scaler/clip", "a value >= 0 (inf: no clipping)", fmt::format("{}", m.scaler.clip));
   finite(m.autoencoder_params, "autoencoder/params");
   finite(m.classifier_params, "classifier/params");
   finite(m.centroids, "clusters/centroids");
