@@ -405,6 +405,9 @@ Loader::Loader(const ShardSet& set, LoaderOptions options) : impl_(std::make_uni
   if (m.slabs.size() > UINT32_MAX)
     throw InputError("", "slab_rows", "slabs fewer than 2^32; raise slab_rows",
                      std::to_string(m.slabs.size()) + " slabs");
+  if (m.slabs.empty())
+    throw InputError(set.shards().empty() ? "" : set.shards()[0].path, "rows", "at least one row in the data",
+                     "0 rows in " + std::to_string(set.shards().size()) + " shard(s)");
   // A rank without slabs would have no batches, and data-parallel steps would not line up.
   if (m.slabs.size() < static_cast<size_t>(options.world))
     throw InputError("", "world", "at most " + std::to_string(m.slabs.size()) + " ranks (one per slab of " +

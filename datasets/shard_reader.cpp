@@ -52,6 +52,14 @@ h5::Dataset open_column(hid_t file, const std::string& path, const ColumnSpec& c
     throw InputError(path, field, expected_label(c),
                      h5::type_name(type) + " " + h5::shape_name(dims, dims.empty()));
   rows = dims[0];
+  // The rows claimed must be in the file: a few-KB file claiming 2^40 rows would otherwise keep
+  // every reader busy for ever with fill values. Deflate compresses at most about 1000:1, so a
+  // claim beyond 4096 times the bytes stored (plus a little for tiny sets) cannot be real data.
+  const double claimed = double(rows) * double(c.bytes) * double(c.columns == 0 ? 1 : c.columns);
+  const double stored = double(H5Dget_storage_size(dataset));
+  if (claimed > 4096.0 * stored + double(1 << 20))
+    throw InputError(path, field, "rows that the file stores",
+                     fmt::format("{} rows claimed ({:.3g} bytes) over {:.0f} bytes stored", rows, claimed, stored));
   return dataset;
 }
 

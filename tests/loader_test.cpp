@@ -20,6 +20,7 @@
 #include "datasets/input_error.hpp"
 #include "datasets/shard.hpp"
 #include "datasets/shard_set.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -496,6 +497,27 @@ TEST_F(LoaderTest, RethrowsErrorsOfTheIoThread) {
   }
   EXPECT_NE(message.find("part-1.h5"), std::string::npos) << "message: " << message;
   EXPECT_THROW(loader.next(b), std::exception) << "the error stays until restore";
+}
+
+// A set without rows is bad input with a message that says so (it used to speak of ranks).
+TEST(LoaderEmpty, NoRowsIsNamedAsSuch) {
+  const fs::path dir = resilinet::testing::scratch_dir();
+  {
+    ShardWriter w((dir / "empty.h5").string(), test_schema(), {"r"});
+    w.commit();
+  }
+  const ShardSet set = ShardSet::open((dir / "empty.h5").string());
+  LoaderOptions o;
+  o.shuffle = false;
+  std::string message;
+  try {
+    Loader loader(set, o);
+  } catch (const InputError& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("at least one row"), std::string::npos) << message;
+  EXPECT_NE(message.find("empty.h5"), std::string::npos) << message;
+  EXPECT_EQ(message.find("ranks"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -301,6 +301,27 @@ TEST(ShardReaderValidation, InfiniteHugeValuesAndBadPositionsAreRefused) {
   EXPECT_NO_THROW(ShardReader((dir / "fine.h5").string()).read_rows(0, 20, got));
 }
 
+// A shard whose datasets claim far more rows than the file holds (h5py resizes them to 2^40 rows
+// without writing any) is refused on open, instead of keeping every reader busy with fill values.
+TEST(ShardReaderValidation, RowsTheFileCannotHoldAreRefused) {
+  const fs::path dir = resilinet::testing::scratch_dir();
+  ShardWriterOptions o;
+  write_shard(dir / "shard.h5", o, {500});
+  resilinet::testing::write_text(dir / "grow.py", R"PY(
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    for name in ("features", "cell_id", "lonlat", "region"):
+        f[name].resize(2**40, axis=0)
+)PY");
+  int rc = -1;
+  const std::string text =
+      run_capture(std::string(RESILINET_PYTHON) + " " + (dir / "grow.py").string() + " " + (dir / "shard.h5").string(), &rc);
+  ASSERT_EQ(rc, 0) << text;
+  ASSERT_LT(fs::file_size(dir / "shard.h5"), size_t(16) << 20);  // a few MB, claiming 2^40 rows
+  expect_input_error([&] { ShardReader reader((dir / "shard.h5").string()); },
+                     {"/features", "1099511627776 rows claimed", "stored"});
+}
+
 // ---- writer validation -------------------------------------------------------------------------
 
 TEST(ShardWriterValidation, RejectsInconsistentBlocks) {
