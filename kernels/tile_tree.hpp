@@ -68,19 +68,18 @@ const float* tile_tree_eval(TileNode node, size_t tiles, const Whole& whole, con
 class TileTreeScratch {
  public:
   float* const* at(int depth) const { return pointers_.data() + 2 * size_t(depth); }
+  // Grows the buffers only when they are too small (callers alternate between lengths: a rank's
+  // whole buffer, then its owned slice), and lays the halves out `count` apart.
   void ensure(size_t size, size_t count) {
-    const size_t levels = size_t(std::bit_width(size)) + 1;
-    if (buffers_.size() >= 2 * levels * count && count == count_) return;
-    buffers_.assign(2 * levels * count, 0.0f);
-    pointers_.clear();
-    for (size_t k = 0; k < 2 * levels; ++k) pointers_.push_back(buffers_.data() + k * count);
-    count_ = count;
+    const size_t halves = 2 * (size_t(std::bit_width(size)) + 1);
+    if (buffers_.size() < halves * count) buffers_.resize(halves * count);
+    pointers_.resize(halves);
+    for (size_t k = 0; k < halves; ++k) pointers_[k] = buffers_.data() + k * count;
   }
 
  private:
   std::vector<float> buffers_;
   std::vector<float*> pointers_;
-  size_t count_ = 0;
 };
 
 // Host memory: out[count] = the tree sum of `node` over tiles[t * stride ...], the caller holding
