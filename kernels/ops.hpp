@@ -113,7 +113,7 @@ class MlpForwardPlan {
 
 // One fused forward + backward pass over all layers, tile by tile. Overwrites grads
 // [param_count] with dLoss/dparams (masked entries zero) and returns the loss, the latent loss
-// included (latent: optional). The latent loss's dmu is summed over tiles in tile order.
+// included (latent: optional). The latent loss's dmu is summed up the tile tree as the gradients.
 double mlp_forward_backward(const MlpLayout& layout, const float* params, const float* x,
                             size_t rows, const LossSpec& loss, const LatentLoss* latent,
                             float* grads);

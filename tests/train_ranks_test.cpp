@@ -1,5 +1,5 @@
 // `train` over MPI ranks (mpirun, oversubscribed on CI's 2 cores): every rank reads every batch and
-// trains on its share of whole tiles, and the tiles' gradients are summed in the global tile order.
+// trains on its share of whole tiles, and the tiles' gradients are summed up the tile tree.
 // Checked here: 2 and 3 ranks give the single process's parameters bitwise (so its levels) and its
 // first-epoch loss, a world size repeats bitwise, only rank 0 writes the run folder, a rank killed with SIGKILL ends the whole job within
 // a bounded time, and `--resume` with the same world size then ends bitwise as an uninterrupted run.
@@ -136,7 +136,7 @@ TEST(TrainRanks, TwoAndThreeRanksGiveTheParametersOfOneBitwiseAndRepeatBitwise) 
   const auto one = rated_levels(dir / "one", dir / "data", dir / "rate-one");
   for (const char* name : {"two", "three"}) {
     SCOPED_TRACE(name);
-    // The ranks train on whole 64-row tiles and sum the tiles' gradients in tile order, as one
+    // The ranks train on whole 64-row tiles and sum the tiles' gradients up the tile tree, as one
     // process does: the same parameters, bit for bit (the issue asks 1e-5), and so the same levels.
     EXPECT_TRUE(same_parameters(dir / "one", dir / name));
     const auto levels = rated_levels(dir / name, dir / "data", dir / (std::string("rate-") + name));

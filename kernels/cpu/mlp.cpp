@@ -339,7 +339,7 @@ double output_loss_grad(const Problem& pb, size_t first_row, size_t rows, const 
 
 // The latent loss on the tile's activations of its layer; returns its loss. dz [rows][width] is
 // handed back compact in *dz_out (the padded activations are copied only when the widths differ);
-// dL/dmu goes to the tile's own slot, summed in tile order by the caller.
+// dL/dmu goes to the tile's own slot, summed up the tile tree by the caller.
 double latent_loss_grad(const Problem& pb, size_t tile, size_t rows, const float* acts,
                         float* scratch, float** dz_out) {
   const LatentLoss& latent = *pb.latent;

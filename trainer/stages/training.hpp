@@ -66,8 +66,8 @@ inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, ui
 // The rows [first, first + rows) of a batch of batch_rows that are this rank's to train on:
 // contiguous shares in rank order, so that 1, 2 or 3 ranks train on the same global batches. On a
 // backend that keeps tile gradients (the CPU's) the shares are whole tiles, the last one perhaps
-// short: every world size then cuts the batch into the same tiles, and their gradients, summed in
-// tile order, equal one process's bitwise (forward_backward_over_ranks).
+// short: every world size then cuts the batch into the same tiles, and their gradients, summed up the
+// tile tree (kernels/tile_tree.hpp), equal one process's bitwise (forward_backward_over_ranks).
 struct RankShare {
   size_t first = 0, rows = 0;
   std::vector<size_t> tiles_per_rank;  // tile shares: every rank's count of tiles; else empty

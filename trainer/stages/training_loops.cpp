@@ -49,8 +49,10 @@ void sum_buffer_over_ranks(TrainContext& ctx, T* values, size_t count) {
   }
   if (ctx.backend.host_memory())
     throw std::logic_error("sum_over_ranks: a device communicator with the " + ctx.backend.describe() + " backend");
-  // A device backend's buffers pass through the host to a host communicator (MPI).
-  std::vector<T> host(count);
+  // A device backend's buffers pass through the host to a host communicator (MPI); the staging
+  // buffer is kept, as every step makes the same calls.
+  thread_local std::vector<T> host;
+  host.resize(count);
   ctx.backend.download(host.data(), values, count * sizeof(T));
   ctx.comm.allreduce_sum(host.data(), count);
   ctx.backend.upload(values, host.data(), count * sizeof(T));
