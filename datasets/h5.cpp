@@ -263,6 +263,7 @@ std::vector<std::string> read_strings(hid_t attribute) {
   if (n <= 0) return out;
   out.reserve(static_cast<size_t>(n));
   if (RESILINET_H5(H5Tis_variable_str(file_type)) > 0) {
+    check_global_heaps(attribute);
     Datatype memory_type(RESILINET_H5(H5Tcopy(H5T_C_S1)));
     RESILINET_H5(H5Tset_size(memory_type, H5T_VARIABLE));
     RESILINET_H5(H5Tset_cset(memory_type, H5Tget_cset(file_type)));

@@ -127,6 +127,12 @@ Datatype attribute_type(hid_t attribute);
 hssize_t attribute_elements(hid_t attribute);  // 1 for a scalar, 0 for a null dataspace
 // Reads every element of a string attribute (scalar or array). The caller checks the class.
 std::vector<std::string> read_strings(hid_t attribute);
+
+// Refuses (h5::Error) a file whose global heap collections, where variable-length strings live,
+// do not add up: libhdf5 1.10 would loop for ever or copy past its buffers on them. Walks every
+// collection in the file that holds `object`, once per file version in the process.
+void check_global_heaps(hid_t object);
+
 // Reads every element of an integer attribute, converted to int64. The caller checks the class.
 std::vector<int64_t> read_integers(hid_t attribute);
 

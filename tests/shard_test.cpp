@@ -373,6 +373,56 @@ TEST(ShardReaderValidation, TruncatedFileIsNotReadableHdf5) {
                      {path.string(), "a readable HDF5 file"});
 }
 
+// The names live in a global heap collection ("GCOL": 16-byte header, then objects of a 16-byte
+// header and 8-byte-aligned data). libhdf5 1.10 trusts its sizes: an object bigger than its
+// collection crashed every reader, and a free-space object of size 0 made them loop for ever.
+TEST(ShardReaderValidation, CorruptGlobalHeapIsRefusedNotCrashedOn) {
+  const fs::path dir = resilinet::testing::scratch_dir();
+  write_shard(dir / "good.h5", {}, {50});
+  std::string bytes = resilinet::testing::read_text(dir / "good.h5");
+  const size_t heap = bytes.find("GCOL");
+  ASSERT_NE(heap, std::string::npos);
+  auto spoiled = [&](const char* name, size_t offset, uint64_t value) {
+    std::string b = bytes;
+    std::memcpy(b.data() + heap + offset, &value, sizeof value);  // little-endian, as HDF5
+    fs::path path = dir / name;
+    resilinet::testing::write_text(path, b);
+    return path.string();
+  };
+  const uint64_t first_object = 16;  // object 1's header follows the collection's header
+  uint64_t object_size = 0;
+  std::memcpy(&object_size, bytes.data() + heap + first_object + 8, sizeof object_size);
+  // Object 1 claims more than its collection, or a few bytes more (the walk no longer lands on
+  // the next object), or the collection claims more than the file.
+  for (auto [name, offset, value, said] :
+       {std::tuple{"huge_object.h5", first_object + 8, uint64_t(32783), "claims 32783 bytes"},
+        std::tuple{"shifted_object.h5", first_object + 8, object_size + 8, "global heap"},
+        std::tuple{"huge_collection.h5", uint64_t(8), uint64_t(1) << 40, "past the end of the file"}}) {
+    SCOPED_TRACE(name);
+    const std::string path = spoiled(name, offset, value);
+    expect_input_error([&] { ShardReader r(path); },
+                       {path, "corrupt HDF5 global heap collection at byte " +
+                                  std::to_string(heap), said});
+  }
+  // The collection's free space (index 0) claiming 0 bytes: the library would never get past it.
+  std::string b = bytes;
+  size_t p = heap + 16;
+  for (;;) {
+    uint16_t index = 0;
+    uint64_t size = 0;
+    std::memcpy(&index, b.data() + p, 2);
+    std::memcpy(&size, b.data() + p + 8, 8);
+    if (index == 0) break;
+    p += 16 + (size + 7) / 8 * 8;
+  }
+  const uint64_t zero = 0;
+  std::memcpy(b.data() + p + 8, &zero, 8);
+  resilinet::testing::write_text(dir / "stuck.h5", b);
+  expect_input_error([&] { ShardReader r((dir / "stuck.h5").string()); },
+                     {"free space claims 0 bytes"});
+  EXPECT_NO_THROW(ShardReader((dir / "good.h5").string()));
+}
+
 TEST(ShardReaderValidation, NonHdf5FileAndMissingFile) {
   fs::path dir = resilinet::testing::scratch_dir();
   resilinet::testing::write_text(dir / "notes.h5", "cell_id,lon,lat\n1,2,3\n");
