@@ -15,6 +15,7 @@
 
 #include "datasets/input_error.hpp"
 #include "datasets/shard.hpp"
+#include "datasets/text.hpp"
 
 namespace resilinet {
 
@@ -171,8 +172,10 @@ class RowParser {
       feature_.push_back(find(s.column, at + ".column"));
       per_.push_back(s.transform == FeatureTransform::per_capita ? find(s.per, at + ".per") : -1);
     }
-    if (region_ < 0)
+    if (region_ < 0) {
       fixed_region_ = c.region_name.empty() ? fs::path(csv).stem().string() : c.region_name;
+      check_name(csv, "region name (the file's name without .csv)", fixed_region_);
+    }
   }
 
   void parse(const std::vector<std::string>& fields, size_t line, ParsedRow& row) const {
@@ -187,6 +190,7 @@ class RowParser {
     if (region_ >= 0) {
       row.region = trim(fields[region_]);
       if (row.region.empty()) throw error(line, region_, "a region name", "");
+      check_name(csv_, fmt::format("line {}, column '{}'", line, header_[region_]), row.region);
     } else {
       row.region = fixed_region_;
     }

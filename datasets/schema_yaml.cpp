@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "datasets/input_error.hpp"
+#include "datasets/text.hpp"
 
 namespace resilinet {
 namespace {
@@ -53,7 +54,12 @@ std::string string_value(const YAML::Node& node, const std::string& key, const s
     return "";
   }
   if (!v.IsScalar()) throw InputError(file, qualified(path, key), "a string", "a list or map");
-  return v.as<std::string>();
+  std::string text = v.as<std::string>();
+  if (key == "description")
+    check_free_text(file, qualified(path, key), text);
+  else
+    check_name(file, qualified(path, key), text);
+  return text;
 }
 
 double number_value(const YAML::Node& node, const std::string& key, const std::string& file,
@@ -182,6 +188,7 @@ SchemaFile parse_schema_yaml(const std::string& yaml_text, const std::string& fi
     for (const auto& v : na) {
       if (!v.IsScalar()) throw InputError(file, "na_values", "a list of strings", "a nested list or map");
       out.na_values.push_back(v.as<std::string>());
+      check_name(file, "na_values", out.na_values.back());
     }
   }
   return out;

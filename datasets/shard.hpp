@@ -73,6 +73,12 @@ class ShardWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// The schema and region-name rules every shard obeys, on writing and on reading: at least one
+// feature, unique non-empty names, known components, directions +-1, and names that are UTF-8
+// without control characters (datasets/text.hpp). Throws InputError naming path and the field.
+void check_shard_schema(const Schema& schema, const std::vector<std::string>& region_names,
+                        const std::string& path);
+
 // Opens and validates one shard (format, version, dtypes, shapes, attributes); throws InputError
 // naming the file and the dataset or attribute at fault.
 class ShardReader {

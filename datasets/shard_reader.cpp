@@ -4,13 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <set>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "datasets/h5.hpp"
 #include "datasets/input_error.hpp"
+#include "datasets/text.hpp"
 #include "datasets/shard.hpp"
 
 namespace resilinet {
@@ -73,7 +73,10 @@ std::vector<std::string> read_string_array(hid_t file, const std::string& path,
   if (h5::attribute_elements(attribute) == 0) return {};
   if (H5Tget_class(type) != H5T_STRING)
     throw InputError(path, name, "a string array attribute", h5::type_name(type));
-  return h5::read_strings(attribute);
+  std::vector<std::string> values = h5::read_strings(attribute);
+  for (size_t i = 0; i < values.size(); ++i)
+    check_name(path, fmt::format("{}[{}]", name, i), values[i]);
+  return values;
 }
 
 std::vector<int64_t> read_integer_array(hid_t file, const std::string& path,
@@ -108,18 +111,10 @@ Schema read_schema(hid_t file, const std::string& path) {
   check_length(path, "feature_direction", directions.size(), F);
 
   Schema schema;
-  std::set<std::string> seen;
-  const auto& known = known_components();
   for (size_t i = 0; i < F; ++i) {
-    std::string at = fmt::format("[{}] ({})", i, names[i]);
-    if (names[i].empty()) throw InputError(path, "feature_names" + at, "a non-empty name", "''");
-    if (!seen.insert(names[i]).second)
-      throw InputError(path, "feature_names" + at, "unique feature names", "a duplicate");
-    if (std::find(known.begin(), known.end(), components[i]) == known.end())
-      throw InputError(path, "feature_component" + at,
-                       "robustness, redundancy or resourcefulness", "'" + components[i] + "'");
-    if (directions[i] != 1 && directions[i] != -1)
-      throw InputError(path, "feature_direction" + at, "+1 or -1", std::to_string(directions[i]));
+    if (directions[i] != 1 && directions[i] != -1)  // before the narrowing below
+      throw InputError(path, fmt::format("feature_direction[{}] ({})", i, names[i]), "+1 or -1",
+                       std::to_string(directions[i]));
     schema.features.push_back(
         {names[i], systems[i], components[i], static_cast<int>(directions[i]), units[i]});
   }
@@ -182,6 +177,7 @@ void ShardReader::Impl::open(const std::string& path) {
   meta.format_version = kShardFormatVersion;
   meta.schema = read_schema(file, path);
   meta.region_names = read_string_array(file, path, "region_names");
+  check_shard_schema(meta.schema, meta.region_names, path);
 
   const hsize_t F = meta.schema.size();
   ColumnSpec feature_spec = kFeatures;

@@ -14,6 +14,7 @@
 #include "datasets/h5.hpp"
 #include "datasets/input_error.hpp"
 #include "datasets/shard.hpp"
+#include "datasets/text.hpp"
 
 namespace resilinet {
 
@@ -32,25 +33,6 @@ void ShardColumns::resize(size_t n, size_t features_per_row, bool with_hazard,
 
 namespace {
 
-// A shard we could not read back is never written: the same schema rules as ShardReader.
-void check_schema(const Schema& schema, const std::string& path) {
-  if (schema.size() == 0) throw InputError(path, "feature_names", "at least one feature", "none");
-  std::set<std::string> names;
-  const auto& components = known_components();
-  for (size_t i = 0; i < schema.size(); ++i) {
-    const FeatureSpec& f = schema.features[i];
-    std::string at = fmt::format("[{}] ({})", i, f.name);
-    if (f.name.empty()) throw InputError(path, "feature_names" + at, "a non-empty name", "''");
-    if (!names.insert(f.name).second)
-      throw InputError(path, "feature_names" + at, "unique feature names", "a duplicate");
-    if (std::find(components.begin(), components.end(), f.component) == components.end())
-      throw InputError(path, "feature_component" + at,
-                       "robustness, redundancy or resourcefulness", "'" + f.component + "'");
-    if (f.direction != 1 && f.direction != -1)
-      throw InputError(path, "feature_direction" + at, "+1 or -1", std::to_string(f.direction));
-  }
-}
-
 void check_column(const char* column, size_t found, size_t expected, const char* why) {
   if (found != expected)
     throw std::invalid_argument(std::string("ShardWriter::append: column ") + column + " has " +
@@ -66,6 +48,30 @@ void fsync_path(const std::string& path, int flags) {
 }
 
 }  // namespace
+
+void check_shard_schema(const Schema& schema, const std::vector<std::string>& region_names,
+                        const std::string& path) {
+  if (schema.size() == 0) throw InputError(path, "feature_names", "at least one feature", "none");
+  std::set<std::string> names;
+  const auto& components = known_components();
+  for (size_t i = 0; i < schema.size(); ++i) {
+    const FeatureSpec& f = schema.features[i];
+    check_name(path, fmt::format("feature_names[{}]", i), f.name);
+    std::string at = fmt::format("[{}] ({})", i, f.name);
+    check_name(path, "feature_system" + at, f.system);
+    check_name(path, "feature_unit" + at, f.unit);
+    if (f.name.empty()) throw InputError(path, "feature_names" + at, "a non-empty name", "''");
+    if (!names.insert(f.name).second)
+      throw InputError(path, "feature_names" + at, "unique feature names", "a duplicate");
+    if (std::find(components.begin(), components.end(), f.component) == components.end())
+      throw InputError(path, "feature_component" + at,
+                       "robustness, redundancy or resourcefulness", "'" + f.component + "'");
+    if (f.direction != 1 && f.direction != -1)
+      throw InputError(path, "feature_direction" + at, "+1 or -1", std::to_string(f.direction));
+  }
+  for (size_t i = 0; i < region_names.size(); ++i)
+    check_name(path, fmt::format("region_names[{}]", i), region_names[i]);
+}
 
 struct ShardWriter::Impl {
   std::string final_path;
@@ -95,7 +101,7 @@ ShardWriter::ShardWriter(std::string final_path, Schema schema,
   s.schema = std::move(schema);
   s.region_names = std::move(region_names);
   s.options = options;
-  check_schema(s.schema, s.final_path);
+  check_shard_schema(s.schema, s.region_names, s.final_path);
   const size_t F = s.schema.size();
   if (options.chunk_rows == 0 || options.chunk_rows * F * sizeof(float) >= (size_t(1) << 32))
     throw std::invalid_argument("ShardWriter: chunk_rows " + std::to_string(options.chunk_rows) +

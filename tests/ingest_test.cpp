@@ -262,6 +262,15 @@ TEST(Ingest, BadInputExitsWithTwoAndLeavesNoShard) {
        "region_colum"},
       {"no_columns_section", header + good, "features:\n  - {name: a, column: hosp, system: s, "
        "component: robustness, direction: 1}\n", "columns.id", "id, lon and lat"},
+      // Names reach JSON, CSV and HDF5 outputs: invalid UTF-8 or a NUL (which would cut the HDF5
+      // string short) is refused where it is read.
+      {"region_latin1", header + "1002,B,Qu\xE9" "bec,-86.6,32.5,100,1,2,3,4,5\n", kSchema,
+       "line 2, column 'state'", "invalid UTF-8 at byte 2"},
+      {"region_nul", header + std::string("1002,B,A\0L,-86.6,32.5,100,1,2,3,4,5\n", 36), kSchema,
+       "line 2, column 'state'", "a control character (0x00) at byte 1"},
+      {"feature_name_latin1", header + good, std::string(kSchema).replace(
+           std::string(kSchema).find("name: roads"), 11, "name: r\xF6" "ads"),
+       "features[1].name", "invalid UTF-8 at byte 1"},
   };
   for (const auto& c : cases) {
     const fs::path csv = dir / (c.name + ".csv"), schema = dir / (c.name + ".yaml"), out = dir / (c.name + "_out");
@@ -271,7 +280,8 @@ TEST(Ingest, BadInputExitsWithTwoAndLeavesNoShard) {
                                out.string() + " --shard-rows 1");
     EXPECT_EQ(r.exit_code, 2) << c.name << "\n" << r.output;
     // One line naming the file (the CSV, or the schema for schema errors) and the place.
-    const bool schema_error = c.name == "unknown_schema_key" || c.name == "no_columns_section";
+    const bool schema_error = c.name == "unknown_schema_key" || c.name == "no_columns_section" ||
+                              c.name == "feature_name_latin1";
     EXPECT_NE(r.output.find((schema_error ? schema : csv).string()), std::string::npos) << c.name << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect1), std::string::npos) << c.name << "\n" << r.output;
     EXPECT_NE(r.output.find(c.expect2), std::string::npos) << c.name << "\n" << r.output;

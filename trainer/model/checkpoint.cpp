@@ -10,6 +10,7 @@
 #include "datasets/atomic_h5_file.hpp"
 #include "datasets/h5.hpp"
 #include "datasets/input_error.hpp"
+#include "datasets/text.hpp"
 
 namespace resilinet {
 namespace {
@@ -67,7 +68,10 @@ std::string read_string(hid_t loc, const std::string& name, const std::string& f
 
 std::vector<std::string> read_string_array(hid_t loc, const std::string& name, const std::string& file) {
   if (!h5::has_attribute(loc, name)) throw InputError(file, name, "an attribute of the checkpoint", "missing");
-  return h5::read_strings(h5::open_attribute(loc, name));
+  std::vector<std::string> values = h5::read_strings(h5::open_attribute(loc, name));
+  for (size_t i = 0; i < values.size(); ++i)
+    check_name(file, name + "[" + std::to_string(i) + "]", values[i]);
+  return values;
 }
 
 // Layout table: one row per layer: in, out, activation, weight_offset, bias_offset, grouped.

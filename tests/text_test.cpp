@@ -1,0 +1,48 @@
+// Tests of the name checks (datasets/text.hpp) on the UTF-8 forms RFC 3629 allows and refuses,
+// control characters, and the length bound.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "datasets/input_error.hpp"
+#include "datasets/text.hpp"
+
+using namespace resilinet;
+
+TEST(NameProblem, AcceptsUtf8OfEveryLength) {
+  EXPECT_EQ(name_problem(""), "");
+  EXPECT_EQ(name_problem("harris county"), "");
+  EXPECT_EQ(name_problem("Qu\xC3\xA9" "bec"), "");                 // 2 bytes: e acute
+  EXPECT_EQ(name_problem("\xE2\x82\xAC per capita"), "");          // 3 bytes: euro sign
+  EXPECT_EQ(name_problem("\xF0\x9F\x8F\xA5 hospitals"), "");       // 4 bytes: U+1F3E5
+  EXPECT_EQ(name_problem("\xF4\x8F\xBF\xBF"), "");                 // U+10FFFF, the last
+  EXPECT_EQ(name_problem(std::string(kMaxNameBytes, 'a')), "");
+}
+
+TEST(NameProblem, RefusesInvalidUtf8ControlCharactersAndLength) {
+  EXPECT_EQ(name_problem("Qu\xE9" "bec"), "invalid UTF-8 at byte 2");     // Latin-1
+  EXPECT_EQ(name_problem("ab\xC3"), "invalid UTF-8 at byte 2");           // cut short
+  EXPECT_EQ(name_problem("\xC0\xAF"), "invalid UTF-8 at byte 0");         // overlong '/'
+  EXPECT_EQ(name_problem("\xE0\x80\xAF"), "invalid UTF-8 at byte 0");     // overlong, 3 bytes
+  EXPECT_EQ(name_problem("\xED\xA0\x80"), "invalid UTF-8 at byte 0");     // surrogate U+D800
+  EXPECT_EQ(name_problem("\xF4\x90\x80\x80"), "invalid UTF-8 at byte 0"); // above U+10FFFF
+  EXPECT_EQ(name_problem("x\x80"), "invalid UTF-8 at byte 1");            // lone continuation
+  EXPECT_EQ(name_problem(std::string("a\0b", 3)), "a control character (0x00) at byte 1");
+  EXPECT_EQ(name_problem("a\nb"), "a control character (0x0A) at byte 1");
+  EXPECT_EQ(name_problem("a\x7F"), "a control character (0x7F) at byte 1");
+  EXPECT_EQ(name_problem(std::string(kMaxNameBytes + 1, 'a')), "1025 bytes");
+  // Free text keeps its line breaks and tabs, nothing else.
+  EXPECT_EQ(name_problem("line one\n\tline two\r\n", kMaxTextBytes, true), "");
+  EXPECT_EQ(name_problem("bell\a", kMaxTextBytes, true), "a control character (0x07) at byte 4");
+}
+
+TEST(CheckName, ThrowsInputErrorNamingFileAndField) {
+  try {
+    check_name("shard.h5", "region_names[2]", "Qu\xE9" "bec");
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "shard.h5: region_names[2]: expected UTF-8 text of at most 1024 bytes without "
+              "control characters, found invalid UTF-8 at byte 2");
+  }
+}
