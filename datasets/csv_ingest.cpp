@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 #include "datasets/shard.hpp"
 #include "datasets/text.hpp"
 
@@ -345,7 +346,7 @@ IngestSummary ingest_csv(const SchemaFile& schema, const IngestOptions& options)
 
   // Pass 2: write. Anything thrown now removes what was written.
   const bool created_dir = !fs::exists(options.out_dir);
-  fs::create_directories(options.out_dir);
+  make_output_dir(options.out_dir, "--out");
   for (const auto& entry : fs::directory_iterator(options.out_dir))
     if (entry.path().extension() == ".h5") fs::remove(entry.path());  // only part-*.h5 remain here
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "datasets/output_files.hpp"
+
 namespace resilinet::h5 {
 namespace {
 
@@ -43,12 +45,30 @@ Dataspace vector_space(hsize_t n) {
   return Dataspace(RESILINET_H5(H5Screate_simple(1, &n, nullptr)));
 }
 
+// The text between `key` (e.g. "filename = '") and the next quote in an HDF5 error description.
+std::string quoted_field(const std::string& text, const std::string& key) {
+  size_t begin = text.find(key);
+  if (begin == std::string::npos) return "";
+  begin += key.size();
+  size_t end = text.find('\'', begin);
+  return end == std::string::npos ? "" : text.substr(begin, end - begin);
+}
+
 }  // namespace
 
 void throw_error(const char* call, const char* file, int line) {
   std::vector<std::string> lines;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_description, &lines);
   H5Eclear2(H5E_DEFAULT);
+  for (std::string& l : lines) std::replace(l.begin(), l.end(), '\n', ' ');  // ctime()'s newline
+  // A failed write (disk full, `ulimit -f`) is not an HDF5 problem: name the output and the reason,
+  // from the file driver's description at the bottom of the stack.
+  for (auto l = lines.rbegin(); l != lines.rend(); ++l) {
+    if (l->rfind("file write failed", 0) != 0) continue;
+    std::string reason = quoted_field(*l, "error message = '");
+    throw WriteError(final_output_name(quoted_field(*l, "filename = '")),
+                     reason.empty() ? "the write failed" : reason);
+  }
   std::string detail = lines.empty() ? "HDF5 call failed" : lines.front();
   if (lines.size() > 1 && lines.back() != lines.front()) detail += " (" + lines.back() + ")";
   throw Error(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " + detail,

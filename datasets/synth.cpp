@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -17,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 #include "datasets/synth_generator.hpp"
 
 namespace resilinet {
@@ -55,10 +58,7 @@ std::string shard_name(size_t index) { return fmt::format("part-{:05d}.h5", inde
 
 // Makes out_dir ready: creates it, or clears our old part files when overwriting.
 void prepare_output_dir(const std::string& out_dir, bool overwrite) {
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (!fs::is_directory(out_dir))
-    throw InputError(out_dir, "--out", "a folder that can be created", ec ? ec.message() : "not a folder");
+  make_output_dir(out_dir, "--out");
   std::vector<fs::path> ours, others;
   for (const auto& entry : fs::directory_iterator(out_dir)) {
     if (entry.path().extension() != ".h5") continue;
@@ -71,7 +71,8 @@ void prepare_output_dir(const std::string& out_dir, bool overwrite) {
                      fmt::format("{} .h5 file(s), e.g. {}", ours.size() + others.size(),
                                  (others.empty() ? ours : others).front().filename().string()));
   for (const auto& p : ours) fs::remove(p);
-  if (overwrite) fs::remove(fs::path(out_dir) / kSynthManifestName, ec);  // describes the removed shards
+  std::error_code ignored;  // describes the removed shards
+  if (overwrite) fs::remove(fs::path(out_dir) / kSynthManifestName, ignored);
 }
 
 // A YAML double-quoted scalar.
@@ -112,9 +113,10 @@ std::string write_manifest(const std::string& out_dir, const std::string& text) 
     out << text;
     out.close();
     if (!out) {
+      const int error = errno;
       std::error_code ec;
       fs::remove(temp, ec);
-      throw std::runtime_error("synth: could not write " + temp.string());
+      throw WriteError(path.string(), std::strerror(error));
     }
   }
   fs::rename(temp, path);

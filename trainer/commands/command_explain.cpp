@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "datasets/atomic_h5_file.hpp"
+#include "datasets/output_files.hpp"
 #include "datasets/shard_set.hpp"
 #include "kernels/backend.hpp"
 #include "kernels/lrp.hpp"
@@ -131,7 +132,7 @@ void run_explain(const ExplainArgs& args) {
   const std::unique_ptr<Communicator> comm = make_communicator("auto");
   const int rank = comm->rank(), world = comm->world();
   const std::string part_out = rank_part_folder(args.out, *comm);
-  std::filesystem::create_directories(part_out);
+  make_output_dir(part_out, "--out");
   Progress progress("", args.quiet || rank != 0);
   progress.begin(world > 1 ? "explain (rank 0's part)" : "explain", data.total_rows() / size_t(world));
   RelevanceOutput output(part_out, model.schema, data.region_names(), composite_text);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 #include "datasets/shard_set.hpp"
 #include "trainer/outputs/atomic_file.hpp"
 #include "trainer/model/checkpoint.hpp"
@@ -57,7 +58,7 @@ void add_report_command(CLI::App& app) {
     if (data.total_rows() == 0) throw InputError(args->data, "rows", "at least one cell", "0");
     Progress progress("", args->quiet);
     const Report report = build_report(ck, data, progress, args->map_points);
-    std::filesystem::create_directories(args->out);
+    make_output_dir(args->out, "--out");
     write_text_atomically(args->out + "/report.json", report_json(report, metrics, explanations).dump(2) + "\n");
     write_text_atomically(args->out + "/report.html", report_html(report, metrics, explanations));
     progress.message("resilinet report: " + args->out + "/report.html and report.json");

@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 #include "datasets/synth.hpp"
 #include "trainer/commands/commands.hpp"
 #include "trainer/outputs/progress.hpp"
@@ -229,8 +230,7 @@ void add_synth_command(CLI::App& app) {
 
     // One synth at a time per folder (a second exits 2); the folder is made for the lock, and
     // checked as an output folder by generate_synthetic.
-    std::error_code made;
-    std::filesystem::create_directories(args->out, made);
+    make_output_dir(args->out, "--out");
     const RunLock lock(args->out, "--out");
     size_t total = 0;
     for (const auto& g : options.regions) total += g.cells;

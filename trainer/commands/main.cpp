@@ -1,15 +1,25 @@
 // The `resilinet` binary: parses the command line and maps failures to exit codes
 // (0 success, 2 bad input with one line naming file/field/expected, 1 a training that diverged or an
 // internal error).
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
+#include <hdf5.h>
+
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 #include "trainer/commands/commands.hpp"
 #include "trainer/distributed/communicator.hpp"
 #include "trainer/stages/train_run.hpp"
 
 int main(int argc, char** argv) {
+  // libhdf5 1.10's exit-time cleanup crashes on a file whose flush failed (disk full). Every file
+  // is closed by its owner before exit, so the cleanup has nothing to do; it is not registered.
+  H5dont_atexit();
+  // Past `ulimit -f` a write fails with EFBIG and is reported like a full disk, instead of the
+  // signal killing the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"resilinet: community resilience rating (Resili-Net) - synth, ingest, inspect, "
                "train, rate, explain"};
   app.require_subcommand(1);
@@ -36,6 +46,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "resilinet: error: %s\n", e.what());
     resilinet::abort_job(2);  // a job of several ranks ends as a whole
     return 2;
+  } catch (const resilinet::WriteError& e) {
+    std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    resilinet::abort_job(1);  // a job of several ranks ends as a whole
+    return 1;
   } catch (const resilinet::TrainingDiverged& e) {
     std::fprintf(stderr, "resilinet: error: %s\n", e.what());
     resilinet::abort_job(1);  // a job of several ranks ends as a whole

@@ -4,11 +4,14 @@
 #include "trainer/outputs/room.hpp"
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 
 namespace resilinet {
 
@@ -17,7 +20,7 @@ class AtomicTextFile {
   explicit AtomicTextFile(std::string path)
       : path_(std::move(path)), temp_(path_ + ".tmp-" + std::to_string(::getpid())) {
     file_ = std::fopen(temp_.c_str(), "w");
-    if (!file_) throw InputError(path_, "", "a writable output path", "cannot create file");
+    if (!file_) throw InputError(path_, "", "a writable output path", std::strerror(errno));
   }
   ~AtomicTextFile() {
     if (file_) std::fclose(file_);
@@ -33,10 +36,12 @@ class AtomicTextFile {
   std::FILE* handle() { return file_; }
 
   void commit() {
+    errno = 0;
     bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
+    const int error = errno;
     ok = (std::fclose(file_) == 0) && ok;
     file_ = nullptr;
-    if (!ok) throw std::runtime_error("writing " + path_ + " failed (disk full?)");
+    if (!ok) throw WriteError(path_, std::strerror(error ? error : errno));
     std::filesystem::rename(temp_, path_);
     committed_ = true;
   }

@@ -3,13 +3,22 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
+
+#include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 
 namespace resilinet {
 
 Progress::Progress(const std::string& metrics_path, bool quiet) : quiet_(quiet) {
   tty_ = isatty(fileno(stderr)) != 0;
-  if (!metrics_path.empty()) metrics_ = std::fopen(metrics_path.c_str(), "a");
+  if (metrics_path.empty()) return;
+  metrics_path_ = metrics_path;
+  metrics_ = std::fopen(metrics_path.c_str(), "a");
+  if (!metrics_) throw InputError(metrics_path, "", "a writable metrics file", std::strerror(errno));
 }
 
 Progress::~Progress() {
@@ -57,8 +66,8 @@ void Progress::record(nlohmann::json record) {
   if (!metrics_) return;
   if (!record.contains("stage")) record["stage"] = stage_;
   std::string line = record.dump() + "\n";
-  std::fwrite(line.data(), 1, line.size(), metrics_);
-  std::fflush(metrics_);
+  if (std::fwrite(line.data(), 1, line.size(), metrics_) != line.size() || std::fflush(metrics_) != 0)
+    throw WriteError(metrics_path_, std::strerror(errno));
 }
 
 void Progress::message(const std::string& line) {

@@ -31,6 +31,7 @@ class Progress {
 
  private:
   using Clock = std::chrono::steady_clock;
+  std::string metrics_path_;
   std::FILE* metrics_ = nullptr;
   bool quiet_ = false;
   bool tty_ = false;

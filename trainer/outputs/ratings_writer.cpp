@@ -8,6 +8,7 @@
 
 #include "datasets/atomic_h5_file.hpp"
 #include "datasets/h5.hpp"
+#include "datasets/output_files.hpp"
 #include "trainer/outputs/atomic_file.hpp"
 
 namespace resilinet {
@@ -34,7 +35,7 @@ RatingsWriter::RatingsWriter(const std::string& out_dir, const std::vector<std::
   s.K = clusters;
   s.d = latent_dims;
   s.outputs = outputs;
-  std::filesystem::create_directories(out_dir);
+  make_output_dir(out_dir, "--out");
   if (outputs.hdf5) {
     s.file = std::make_unique<AtomicH5File>(out_dir + "/ratings.h5");
     h5::write_string_attribute(*s.file, "format", "resilinet-ratings");

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/output_files.hpp"
 #include "datasets/shard_set.hpp"
 #include "trainer/outputs/atomic_file.hpp"
 #include "trainer/outputs/run_lock.hpp"
@@ -191,7 +192,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   const std::string dir = config.run_dir;
   std::optional<RunLock> lock;
   if (writer) {
-    std::filesystem::create_directories(dir);
+    make_output_dir(dir, "run.dir");
     lock.emplace(dir, "run.dir");
   }
   comm->barrier();  // the folder exists and is locked before any rank reads it
