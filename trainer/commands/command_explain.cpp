@@ -152,20 +152,22 @@ void run_explain(const ExplainArgs& args) {
     logits_out.get();
     for (size_t i = 0; i < rows; ++i) {
       const float* l = logits.data() + i * model.clusters;
-      level[i] = int32_t(std::max_element(l, l + model.clusters) - l) + 1;
+      const bool finite = std::all_of(l, l + model.clusters, [](float v) { return std::isfinite(v); });
+      level[i] = finite ? int32_t(std::max_element(l, l + model.clusters) - l) + 1 : kNotRated;
     }
   };
 
   std::vector<int32_t> level, seed_class, seed_level;
   std::vector<float> relevance, gxi;
   uint64_t done = 0;
+  int64_t not_rated = 0;
   for_each_scaled_batch(data, ck.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     level.resize(b.rows);
     rate(x, b.rows, level.data());
     seed_class.resize(b.rows);
     seed_level.resize(b.rows);
     for (size_t i = 0; i < b.rows; ++i) {
-      seed_class[i] = fixed_class >= 0 ? fixed_class : level[i] - 1;
+      seed_class[i] = fixed_class >= 0 ? fixed_class : std::max(level[i] - 1, 0);
       seed_level[i] = seed_class[i] + 1;
     }
     relevance.resize(b.rows * F);
@@ -176,6 +178,17 @@ void run_explain(const ExplainArgs& args) {
     backend->gradient_x_input(*head, head_params.data(), xb, b.rows, classes, gxi_out.at(gxi.data(), gxi.size()));
     relevance_out.get();
     gxi_out.get();
+    // A cell without a finite rating or explanation is explained as not rated: level 0, zeros.
+    for (size_t i = 0; i < b.rows; ++i) {
+      float* r = relevance.data() + i * F;
+      float* g = gxi.data() + i * F;
+      const auto finite = [](float v) { return std::isfinite(v); };
+      if (level[i] != kNotRated && std::all_of(r, r + F, finite) && std::all_of(g, g + F, finite)) continue;
+      level[i] = seed_level[i] = kNotRated;
+      std::fill_n(r, F, 0.0f);
+      std::fill_n(g, F, 0.0f);
+      ++not_rated;
+    }
     output.append(b, level.data(), seed_level.data(), relevance.data(), gxi.data());
     relevance_summary.add(relevance.data(), level.data(), b.rows);
     gxi_summary.add(gxi.data(), level.data(), b.rows);
@@ -196,6 +209,7 @@ void run_explain(const ExplainArgs& args) {
     comm->allreduce_sum(counts.data(), counts.size());
     sensitivity.set_counts(counts);
   }
+  comm->allreduce_sum(&not_rated, 1);
   done = uint64_t(write_parts_manifest(args.out, *comm, int64_t(done),
                                        {{"checkpoint", args.checkpoint}, {"data", args.data}}));
 
@@ -203,6 +217,7 @@ void run_explain(const ExplainArgs& args) {
   summary["checkpoint"] = args.checkpoint;
   summary["data"] = args.data;
   summary["cells"] = done;
+  summary["not_rated_cells"] = not_rated;
   summary["composite"] = composite_text;
   summary["seed"] = config.seed == "rated" ? "logit of the rated level" : "logit of level " + config.seed;
   summary["config"] = to_yaml(config);
@@ -211,6 +226,10 @@ void run_explain(const ExplainArgs& args) {
   if (config.sensitivity) summary["perturbation"] = sensitivity.to_json();
   if (rank == 0) write_text_atomically(args.out + "/explain_summary.json", summary.dump(2) + "\n");
   progress.end(fmt::format("{} cells explained into {} ({})", done, args.out, composite_text));
+  if (not_rated > 0 && rank == 0)  // even when quiet: these cells have no explanation
+    std::fprintf(stderr, "resilinet explain: warning: %lld cells could not be rated or explained (values "
+                 "too extreme for the model); they are written with level 0 and zero relevance\n",
+                 static_cast<long long>(not_rated));
 }
 
 }  // namespace

@@ -58,24 +58,30 @@ void add_rate_command(CLI::App& app) {
                          ck.model.latent_dims(), outputs);
     const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;
-    std::vector<int64_t> counts(ck.model.clusters, 0);
+    std::vector<int64_t> counts(ck.model.clusters + 1, 0);  // [0]: cells not rated
     for_each_scaled_batch(
         data, ck.config.slab_rows, &ck.model.scaler, 8192,
         [&](const Batch& b, const float* x) {
           rate_scaled(model, b.x, x, b.rows, rated, true);
+          mark_not_rated(rated, b.rows);
           writer.append(b, rated);
-          for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i] - 1];
+          for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i]];
           progress.update(writer.rows(), "", writer.rows());
         },
         rank, world);
     writer.commit();
     comm->allreduce_sum(counts.data(), counts.size());
     const int64_t rows = write_parts_manifest(args->out, *comm, int64_t(writer.rows()),
-                                              {{"checkpoint", args->checkpoint}, {"data", args->data}, {"level_counts", counts}});
+                                              {{"checkpoint", args->checkpoint}, {"data", args->data},
+                                               {"level_counts", std::vector<int64_t>(counts.begin() + 1, counts.end())},
+                                               {"not_rated", counts[0]}});
     std::string summary = fmt::format("{} cells rated into {}{}; cells per level:", rows, args->out,
                                       world > 1 ? fmt::format(" ({} parts, parts.json)", world) : "");
-    for (size_t k = 0; k < counts.size(); ++k) summary += fmt::format(" {}={}", k + 1, counts[k]);
+    for (size_t k = 1; k < counts.size(); ++k) summary += fmt::format(" {}={}", k, counts[k]);
     progress.end(summary);
+    if (counts[0] > 0 && rank == 0)  // even when quiet: these cells have no rating
+      std::fprintf(stderr, "resilinet rate: warning: %lld cells could not be rated (values too extreme "
+                   "for the model); they are written with level 0\n", static_cast<long long>(counts[0]));
   });
 }
 

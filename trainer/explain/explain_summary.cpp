@@ -14,7 +14,7 @@ namespace {
 
 void check_levels(const int32_t* levels, size_t rows, int max_level) {
   for (size_t r = 0; r < rows; ++r)
-    if (levels[r] < 1 || levels[r] > max_level)
+    if (levels[r] < 0 || levels[r] > max_level)  // 0: a cell not rated, left out
       throw std::invalid_argument("explain summary: level " + std::to_string(levels[r]) +
                                   " of row " + std::to_string(r) + " is outside 1.." +
                                   std::to_string(max_level));
@@ -76,6 +76,7 @@ void RelevanceSummary::add(const float* relevance, const int32_t* levels, size_t
   double* system_cell = group_scratch_.data();
   double* component_cell = system_cell + S;
   for (size_t r = 0; r < rows; ++r) {
+    if (levels[r] == 0) continue;
     const size_t L = size_t(levels[r] - 1);
     const float* row = relevance + r * F;
     ++count_[L];
@@ -239,7 +240,8 @@ void PerturbationSensitivity::add(const RateFunction& rate, const float* x, cons
   const size_t F = schema_.size(), L = size_t(levels_);
   work_.assign(x, x + rows * F);
   rated_.resize(rows);
-  for (size_t r = 0; r < rows; ++r) ++count_[size_t(levels[r] - 1)];
+  for (size_t r = 0; r < rows; ++r)
+    if (levels[r] != 0) ++count_[size_t(levels[r] - 1)];
   for (size_t sign = 0; sign < 2; ++sign) {
     const float step = float(sign == 0 ? delta_ : -delta_);
     for (size_t f = 0; f < F; ++f) {
@@ -248,6 +250,7 @@ void PerturbationSensitivity::add(const RateFunction& rate, const float* x, cons
       for (size_t r = 0; r < rows; ++r) work_[r * F + f] = x[r * F + f];
       const size_t base = (sign * F + f) * L;
       for (size_t r = 0; r < rows; ++r) {
+        if (levels[r] == 0) continue;
         const size_t at = base + size_t(levels[r] - 1);
         if (rated_[r] != levels[r]) ++changed_[at];
         if (rated_[r] > levels[r]) ++up_[at];

@@ -162,6 +162,29 @@ void rate_scaled(const Model& model, const float* raw, const float* scaled, size
   if (with_classifier) levels_from_logits(model, rows, out);
 }
 
+size_t mark_not_rated(RatingBuffers& out, size_t rows) {
+  if (rows == 0) return 0;
+  const size_t d = out.z.size() / rows, K = out.q.size() / rows, S = out.space.size() / rows;
+  auto finite = [](const float* v, size_t n) {
+    for (size_t j = 0; j < n; ++j)
+      if (!std::isfinite(v[j])) return false;
+    return true;
+  };
+  size_t marked = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    if (finite(out.z.data() + r * d, d) && finite(out.q.data() + r * K, K) &&
+        finite(out.logits.data() + r * K, K) && finite(out.space.data() + r * S, S))
+      continue;
+    std::fill_n(out.z.data() + r * d, d, 0.0f);
+    std::fill_n(out.q.data() + r * K, K, 0.0f);
+    std::fill_n(out.logits.data() + r * K, K, 0.0f);
+    std::fill_n(out.space.data() + r * S, S, 0.0f);
+    out.level[r] = out.cluster_level[r] = kNotRated;
+    ++marked;
+  }
+  return marked;
+}
+
 void rate_scaled(const ModelOnBackend& on, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
                  bool with_classifier) {
   const Model& model = on.model();

@@ -85,6 +85,12 @@ void rate_scaled(const ModelOnBackend& model, const float* raw, const float* sca
 void rate_scaled(const Model& model, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
                  bool with_classifier = true);
 
+// A cell whose rating is not finite (extreme values with an unclipped scaler, or an extreme
+// model) is not rated: its levels become 0 (kNotRated) and its z, q and logits 0, so no output
+// holds NaN. Returns how many of the rows were marked. Call on rated rows with the classifier.
+constexpr int32_t kNotRated = 0;
+size_t mark_not_rated(RatingBuffers& out, size_t rows);
+
 // The rows in the clustering space, without soft assignment: out [rows x cluster_dims()], and z
 // [rows x latent] when z is not null.
 void clustering_space(const Model& model, const float* raw, const float* scaled, size_t rows, float* out,

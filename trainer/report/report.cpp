@@ -67,9 +67,11 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
   progress.begin("report", data.total_rows());
   for_each_scaled_batch(data, slab, &m.scaler, 8192, [&](const Batch& b, const float* x) {
     rate_scaled(m, b.x, x, b.rows, rated, true);
+    r.not_rated += mark_not_rated(rated, b.rows);
     for (size_t i = 0; i < b.rows; ++i) {
       RegionReport& g = r.regions[b.region[i]];
       const int32_t level = rated.level[i];
+      if (level == kNotRated) continue;
       ++g.level_cells[level - 1];
       for (size_t f = 0; f < F; ++f) {
         const float v = b.x[i * F + f];
@@ -138,6 +140,7 @@ nlohmann::json report_json(const Report& report, const nlohmann::json& metrics,
     means.push_back({{"level", k + 1}, {"features", features}});
   }
   json out = {{"levels", K}, {"regions", regions}, {"all_regions", region_json(total)},
+              {"not_rated_cells", report.not_rated},
               {"feature_means_by_level", means}};
   if (report.has_hazard)
     out["risk_classes"] = {{"cuts", report.hazard_cuts},

@@ -40,6 +40,7 @@ struct Report {
   std::vector<std::string> feature_names;
   std::vector<std::vector<double>> feature_means;  // [level][feature], raw units, missing skipped
   std::vector<RegionReport> regions;
+  uint64_t not_rated = 0;  // cells whose rating was not finite (model.hpp: mark_not_rated); left out
 };
 
 // Rates every cell of data with the checkpoint's classifier head (as `rate` does) and aggregates.
