@@ -13,12 +13,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "datasets/h5.hpp"
+#include "datasets/untrusted_file.hpp"
 
 namespace resilinet::h5 {
 namespace {
@@ -158,20 +157,11 @@ void check_global_heaps(hid_t object) {
   H5Fget_name(object, path.data(), path.size() + 1);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;  // not a file on disk (e.g. an in-memory image)
-  // Checked once per file version in a process: shards are opened once to list them and once to
-  // stream them.
-  static std::mutex mutex;
-  static std::map<std::string, std::pair<off_t, int64_t>> checked;
-  const std::pair<off_t, int64_t> version{st.st_size, int64_t(st.st_mtim.tv_sec) * 1000000000 +
-                                                          st.st_mtim.tv_nsec};
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = checked.find(path);
-    if (it != checked.end() && it->second == version) return;
-  }
+  // Once per file version: shards are opened once to list them and once to stream them.
+  static CheckedFiles checked;
+  if (checked.contains(path)) return;
   check_all_collections(path);
-  std::lock_guard<std::mutex> lock(mutex);
-  checked[path] = version;
+  checked.mark(path);
 }
 
 }  // namespace resilinet::h5

@@ -11,6 +11,7 @@
 #include "datasets/h5.hpp"
 #include "datasets/input_error.hpp"
 #include "datasets/text.hpp"
+#include "datasets/untrusted_file.hpp"
 #include "datasets/shard.hpp"
 
 namespace resilinet {
@@ -160,6 +161,7 @@ struct ShardReader::Impl {
   h5::Dataset features, cell_id, lonlat, region, hazard, external_rating, planted_level;
 
   void open(const std::string& path);
+  void read_metadata(const std::string& path);
 };
 
 void ShardReader::Impl::open(const std::string& path) {
@@ -168,6 +170,14 @@ void ShardReader::Impl::open(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path, "", "an existing shard file",
                      std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
+  probe_untrusted_file(path, [&] {
+    Impl probe;
+    probe.read_metadata(path);
+  });
+  read_metadata(path);
+}
+
+void ShardReader::Impl::read_metadata(const std::string& path) {
   try {
     file = h5::open_file_read_only(path);
   } catch (const h5::Error& e) {
@@ -265,14 +275,21 @@ void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const
                        std::to_string(r) + " at row " + std::to_string(first + i));
   }
   // Values every command computes with: an infinite or absurdly large feature turns the scaler's
-  // sums and then the whole model into NaN; a position outside the globe makes invalid GeoJSON.
+  // sums and then the whole model into NaN, an infinite hazard the report's risk classes; a
+  // position outside the globe makes invalid GeoJSON.
+  const std::string magnitude =
+      fmt::format("finite values of magnitude at most {:g} (NaN = missing)", kMaxFeatureMagnitude);
+  const auto out_of_range = [](float v) { return !std::isnan(v) && !(std::abs(v) <= kMaxFeatureMagnitude); };
   const size_t F = m.schema.size();
   for (size_t k = 0; k < out.features.size(); ++k) {
     const float v = out.features[k];
-    if (!std::isnan(v) && !(std::abs(v) <= kMaxFeatureMagnitude))
-      throw InputError(m.path, "/features", fmt::format("finite values of magnitude at most {:g} (NaN = missing)", kMaxFeatureMagnitude),
+    if (out_of_range(v))
+      throw InputError(m.path, "/features", magnitude,
                        fmt::format("{:g} at row {}, feature '{}'", v, first + k / F, m.schema.features[k % F].name));
   }
+  for (size_t i = 0; i < out.hazard.size(); ++i)
+    if (out_of_range(out.hazard[i]))
+      throw InputError(m.path, "/hazard", magnitude, fmt::format("{:g} at row {}", out.hazard[i], first + i));
   for (size_t i = 0; i < count; ++i) {
     const double lon = out.lonlat[2 * i], lat = out.lonlat[2 * i + 1];
     if (!(lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90))
