@@ -24,6 +24,9 @@ namespace resilinet {
 // Reader
 
 CsvReader::CsvReader(std::string path) : path_(std::move(path)), in_(path_, std::ios::binary) {
+  // A folder opens as a stream on Linux and then reads as an empty file.
+  if (std::error_code ec; std::filesystem::is_directory(path_, ec))
+    throw InputError(path_, "", "a CSV file", "a folder");
   if (!in_) throw InputError(path_, "", "a readable CSV file", "no such file");
   buffer_.resize(1 << 20);
   // A UTF-8 byte order mark (as spreadsheet exports write) is not part of the first column name.
@@ -212,14 +215,15 @@ class RowParser {
         if (per == 0) continue;  // no residents: the rate is undefined, counted as missing
         v = v / per * s.scale;
       }
-      if (!(std::abs(v) <= double(kMaxFeatureMagnitude)))
-        throw error(line, feature_[f], fmt::format("a value of magnitude at most {:g}", kMaxFeatureMagnitude),
-                    fields[feature_[f]]);
+      check_magnitude(fields, line, feature_[f], v);
       row.features[f] = float(v);
       row.missing[f] = false;
     }
     row.hazard = std::numeric_limits<float>::quiet_NaN();
-    if (double h; hazard_ >= 0 && value(fields, line, hazard_, h)) row.hazard = float(h);
+    if (double h; hazard_ >= 0 && value(fields, line, hazard_, h)) {
+      check_magnitude(fields, line, hazard_, h);
+      row.hazard = float(h);
+    }
     row.rating = 0;
     if (rating_ >= 0 && !is_missing(fields[rating_])) {
       int64_t r;
@@ -263,6 +267,12 @@ class RowParser {
     if (!parse_number(fields[column], v) || !std::isfinite(v))
       throw error(line, column, "a finite number or a missing-value marker (" + na_list() + ")", fields[column]);
     return true;
+  }
+  // The bound shard readers hold feature and hazard values to (datasets/shard.hpp); it also keeps
+  // float(v) finite.
+  void check_magnitude(const std::vector<std::string>& fields, size_t line, int column, double v) const {
+    if (!(std::abs(v) <= double(kMaxFeatureMagnitude)))
+      throw error(line, column, fmt::format("a value of magnitude at most {:g}", kMaxFeatureMagnitude), fields[column]);
   }
   double coordinate(const std::vector<std::string>& fields, size_t line, int column, double limit,
                     const char* expected) const {

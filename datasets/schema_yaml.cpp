@@ -11,6 +11,7 @@
 
 #include "datasets/input_error.hpp"
 #include "datasets/text.hpp"
+#include "datasets/yaml_keys.hpp"
 
 namespace resilinet {
 namespace {
@@ -33,10 +34,10 @@ std::string qualified(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
+// Every key of the map a plain name, given once (yaml_keys.hpp), and one of `valid`.
 void check_keys(const YAML::Node& node, const std::vector<std::string>& valid,
                 const std::string& file, const std::string& path) {
-  for (const auto& kv : node) {
-    std::string key = kv.first.as<std::string>();
+  for (const std::string& key : yaml_map_keys(node, file, path)) {
     bool ok = false;
     for (const auto& v : valid) ok = ok || v == key;
     if (!ok)
@@ -195,6 +196,9 @@ SchemaFile parse_schema_yaml(const std::string& yaml_text, const std::string& fi
 }
 
 SchemaFile load_schema_yaml(const std::string& path) {
+  // A folder opens as a stream on Linux and then reads as an empty document.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "a schema YAML file", "a folder");
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "a readable schema YAML file", "no such file");
   std::stringstream ss;
