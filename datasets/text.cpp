@@ -65,3 +65,51 @@ void check_free_text(const std::string& file, const std::string& field, std::str
 }
 
 }  // namespace resilinet
+
+namespace resilinet {
+namespace {
+
+// Code points a reader cannot see or that change the glyph before them: C1 controls, format
+// characters (soft hyphen, zero-width and bidirectional marks, tags), line and paragraph
+// separators, combining marks and variation selectors.
+bool invisible(char32_t cp) {
+  struct Range {
+    char32_t first, last;
+  };
+  static constexpr Range kRanges[] = {
+      {0x0080, 0x009F}, {0x00AD, 0x00AD}, {0x0300, 0x036F}, {0x0600, 0x0605}, {0x061C, 0x061C},
+      {0x06DD, 0x06DD}, {0x070F, 0x070F}, {0x0890, 0x0891}, {0x08E2, 0x08E2}, {0x180E, 0x180E},
+      {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x200B, 0x200F}, {0x2028, 0x202E}, {0x2060, 0x206F},
+      {0x20D0, 0x20FF}, {0xFE00, 0xFE0F}, {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB},
+      {0x110BD, 0x110BD}, {0x110CD, 0x110CD}, {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3},
+      {0x1D173, 0x1D17A}, {0xE0000, 0xE007F}, {0xE0100, 0xE01EF}};
+  for (const Range& r : kRanges)
+    if (cp >= r.first && cp <= r.last) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t n = utf8_sequence(text, i);
+    if (c < 0x20 || c == 0x7F || n == 0) {
+      out += fmt::format("\\x{:02X}", c);
+      ++i;
+      continue;
+    }
+    char32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
+    for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    if (invisible(cp))
+      out += fmt::format("\\u{{{:04X}}}", static_cast<unsigned>(cp));
+    else
+      out.append(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+}  // namespace resilinet

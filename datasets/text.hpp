@@ -24,3 +24,13 @@ void check_name(const std::string& file, const std::string& field, std::string_v
 void check_free_text(const std::string& file, const std::string& field, std::string_view text);
 
 }  // namespace resilinet
+
+namespace resilinet {
+
+// `text` as a terminal shows it unchanged, on one line: control bytes and bytes that are not UTF-8
+// become \xNN, invisible and combining code points \u{XXXX}. A message that echoes a file's value
+// then shows what differs between two values that would print alike (a zero-width space, a
+// decomposed accent) and cannot move the cursor or recolour the terminal.
+std::string printable(std::string_view text);
+
+}  // namespace resilinet

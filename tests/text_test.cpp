@@ -46,3 +46,30 @@ TEST(CheckName, ThrowsInputErrorNamingFileAndField) {
               "control characters, found invalid UTF-8 at byte 2");
   }
 }
+
+TEST(PrintableName, KeepsVisibleUtf8) {
+  EXPECT_EQ(printable(""), "");
+  EXPECT_EQ(printable("harris county: expected 'years'"), "harris county: expected 'years'");
+  EXPECT_EQ(printable("ann\xC3\xA9" "es"), "ann\xC3\xA9" "es");                  // precomposed e acute
+  EXPECT_EQ(printable("\xE2\x80\xA6 \xF0\x9F\x8F\xA5"), "\xE2\x80\xA6 \xF0\x9F\x8F\xA5");  // ellipsis, U+1F3E5
+}
+
+TEST(PrintableName, EscapesControlBytesAndInvalidUtf8) {
+  EXPECT_EQ(printable("se\x1B[2Jed"), "se\\x1B[2Jed");
+  EXPECT_EQ(printable("dev\r\nice\t\a\x7F"), "dev\\x0D\\x0Aice\\x09\\x07\\x7F");
+  EXPECT_EQ(printable(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(printable("P\xD6V"), "P\\xD6V");                  // Latin-1
+  EXPECT_EQ(printable("ab\xC3"), "ab\\xC3");                  // cut short
+  EXPECT_EQ(printable("\xED\xA0\x80"), "\\xED\\xA0\\x80");    // surrogate U+D800
+}
+
+TEST(PrintableName, EscapesInvisibleAndCombiningCodePoints) {
+  EXPECT_EQ(printable("years\xE2\x80\x8B"), "years\\u{200B}");             // zero-width space
+  EXPECT_EQ(printable("anne\xCC\x81" "es"), "anne\\u{0301}es");            // decomposed e acute
+  EXPECT_EQ(printable("\xC2\x85\xC2\xAD"), "\\u{0085}\\u{00AD}");          // NEL, soft hyphen
+  EXPECT_EQ(printable("\xE2\x80\xAE" "abc"), "\\u{202E}abc");              // right-to-left override
+  EXPECT_EQ(printable("\xE2\x80\xA8\xE2\x81\xA0\xEF\xBB\xBF"), "\\u{2028}\\u{2060}\\u{FEFF}");
+  EXPECT_EQ(printable("\xF3\xA0\x80\x81"), "\\u{E0001}");                  // language tag
+  // Values that print alike print differently.
+  EXPECT_NE(printable("ann\xC3\xA9" "es"), printable("anne\xCC\x81" "es"));
+}

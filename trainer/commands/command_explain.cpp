@@ -30,7 +30,7 @@ namespace {
 
 struct ExplainArgs {
   std::string checkpoint, data, out = "explain", config, device = "cpu";
-  int level = 0;
+  std::optional<int> level;
   std::optional<double> delta;
   bool no_sensitivity = false, quiet = false;
 };
@@ -109,10 +109,10 @@ std::string describe(const ExplainConfig& c, size_t layers) {
 
 void run_explain(const ExplainArgs& args) {
   ExplainConfig config = load_explain_config(args.config);
-  if (args.level > 0) config.seed = std::to_string(args.level);
-  if (args.delta) {
-    if (!(std::isfinite(*args.delta) && *args.delta > 0))
-      throw InputError("resilinet explain", "--delta", "a finite number > 0", fmt::format("{}", *args.delta));
+  if (args.level) config.seed = std::to_string(*args.level);
+  if (args.delta) {  // the range of sensitivity.delta in the explain config
+    if (!(*args.delta > 0 && *args.delta <= 1e3))
+      throw InputError("resilinet explain", "--delta", "a number in (0, 1000]", fmt::format("{}", *args.delta));
     config.delta = *args.delta;
   }
   if (args.no_sensitivity) config.sensitivity = false;
@@ -120,6 +120,9 @@ void run_explain(const ExplainArgs& args) {
   Checkpoint ck = read_checkpoint(args.checkpoint);
   require_finished(ck, args.checkpoint);
   const Model& model = ck.model;
+  if (args.level && (*args.level < 1 || *args.level > model.clusters))
+    throw InputError("resilinet explain", "--level", fmt::format("a level from 1 to {}", model.clusters),
+                     std::to_string(*args.level));
   ShardSet data = ShardSet::open(args.data);
   require_same_schema(model.schema, args.checkpoint, data.schema(), args.data);
   const kernels::LrpComposite composite = build_composite(config, model);
@@ -241,8 +244,7 @@ void add_explain_command(CLI::App& app) {
   sub->add_option("--data", args->data, "Glob of shards to explain")->required();
   sub->add_option("--out", args->out, "Output folder")->capture_default_str();
   sub->add_option("--config,-c", args->config, "Explain YAML (lrp composite, seed, sensitivity; configs/README.md)");
-  sub->add_option("--level", args->level, "Seed every cell with this level's logit instead of its rated level")
-      ->check(CLI::PositiveNumber);
+  sub->add_option("--level", args->level, "Seed every cell with this level's logit instead of its rated level");
   sub->add_option("--delta", args->delta, "Perturbation size in scaled units (default 0.1)");
   sub->add_option("--device", args->device, "Where to explain: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();

@@ -61,6 +61,8 @@ std::string presence(size_t with, size_t shards) {
 }
 
 void run_inspect(const InspectOptions& options) {
+  if (options.median_rows == 0)
+    throw InputError("command line", "--median-rows", "a whole number of values >= 1", "0");
   const std::string pattern = options.data.empty() ? options.positional : options.data;
   if (pattern.empty())
     throw InputError("", "data", "a shard glob, file or directory (inspect GLOB or --data GLOB)",
@@ -169,7 +171,6 @@ void add_inspect_command(CLI::App& app) {
   sub->add_option("--median-rows", options->median_rows,
                   "Medians are exact up to this many values per feature, else estimated from a "
                   "uniform sample of this many (the scaler's sample; bounds memory)")
-      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->callback([options] { run_inspect(*options); });
 }

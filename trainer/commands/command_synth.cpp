@@ -167,8 +167,10 @@ SynthOptions resolve(const SynthSettings& file, const SynthSettings& cli, const 
     o.regions = regions_for_grid(*layout.width, *layout.height, regions);
   } else {
     const size_t cells = layout.cells.value_or(kDefaultSynthCells);
-    if (cells < regions)
-      throw InputError(where, "--cells", fmt::format("at least one cell per region (>= {})", regions),
+    // 2^40 is the most validate_synth_options allows in a region; past it the error would name a
+    // region's grid instead of the number that was given.
+    if (cells < regions || cells > (size_t(1) << 40))
+      throw InputError(where, "--cells", fmt::format("at least one cell per region (>= {}) and at most 2^40", regions),
                        std::to_string(cells));
     o.regions = regions_for_cells(cells, regions);
   }

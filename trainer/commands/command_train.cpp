@@ -12,7 +12,7 @@ namespace resilinet {
 namespace {
 struct TrainArgs {
   std::string config, data, run_dir, device;
-  std::optional<int64_t> seed;
+  std::optional<uint64_t> seed;  // run.seed's type: a negative value is refused by CLI parsing
   std::optional<int> threads;
   bool quiet = false;
   bool resume = false;
@@ -39,10 +39,7 @@ void add_train_command(CLI::App& app) {
     TrainConfig config = load_train_config(args->config);
     if (!args->data.empty()) config.data = args->data;
     if (!args->run_dir.empty()) config.run_dir = args->run_dir;
-    if (args->seed) {
-      if (*args->seed < 0) throw InputError("resilinet train", "--seed", "an integer >= 0", std::to_string(*args->seed));
-      config.seed = uint64_t(*args->seed);
-    }
+    if (args->seed) config.seed = *args->seed;
     if (args->threads) config.threads = *args->threads;
     if (!args->device.empty()) config.device = args->device;
     validate_train_config(config);  // the overrides meet the config file's ranges

@@ -4,14 +4,27 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <string_view>
 
 #include <hdf5.h>
 
 #include "datasets/input_error.hpp"
 #include "datasets/output_files.hpp"
+#include "datasets/text.hpp"
+#include "trainer/commands/cli_errors.hpp"
 #include "trainer/commands/commands.hpp"
 #include "trainer/distributed/communicator.hpp"
 #include "trainer/stages/train_run.hpp"
+
+namespace {
+
+// Every failure is one line on stderr, whatever bytes a file or an argument put into it.
+void print_error(const char* kind, std::string_view message) {
+  std::fprintf(stderr, "resilinet: %s: %s\n", kind, resilinet::printable(message).c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // libhdf5 1.10's exit-time cleanup crashes on a file whose flush failed (disk full). Every file
@@ -31,6 +44,7 @@ int main(int argc, char** argv) {
   resilinet::add_rate_command(app);
   resilinet::add_explain_command(app);
   resilinet::add_report_command(app);
+  resilinet::check_whole_numbers(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -40,22 +54,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    print_error("error", resilinet::shorten_numbers(resilinet::parse_error(app, e).what()) + " (see --help)");
     return 2;
   } catch (const resilinet::InputError& e) {
-    std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    print_error("error", e.what());
     resilinet::abort_job(2);  // a job of several ranks ends as a whole
     return 2;
   } catch (const resilinet::WriteError& e) {
-    std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    print_error("error", e.what());
     resilinet::abort_job(1);  // a job of several ranks ends as a whole
     return 1;
   } catch (const resilinet::TrainingDiverged& e) {
-    std::fprintf(stderr, "resilinet: error: %s\n", e.what());
+    print_error("error", e.what());
     resilinet::abort_job(1);  // a job of several ranks ends as a whole
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "resilinet: internal error: %s\n", e.what());
+    print_error("internal error", e.what());
     resilinet::abort_job(1);  // a job of several ranks ends as a whole
     return 1;
   }

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "datasets/input_error.hpp"
@@ -35,6 +36,16 @@ template <class V> void visit_explain(V& v, ExplainConfig& c) {
 
 kernels::LrpRule make_rule(const LrpRuleConfig& r, const std::string& file, const std::string& field,
                            std::vector<float> low, std::vector<float> high) {
+  // The epsilon rule's epsilon and the other rules' stabilizer are one float of the kernel: the
+  // error names the key that was written, and a value past a float's range is refused here before
+  // it turns into infinity.
+  const bool epsilon_rule = r.rule == "epsilon";
+  const double constant = epsilon_rule ? r.epsilon : r.stabilizer;
+  if (!(constant >= 0 && constant <= std::numeric_limits<float>::max())) {
+    std::ostringstream found;
+    found << constant;
+    throw InputError(file, field + (epsilon_rule ? ".epsilon" : ".stabilizer"), "a finite number >= 0", found.str());
+  }
   kernels::LrpRule settings;
   settings.epsilon = float(r.rule == "epsilon" ? r.epsilon : r.stabilizer);
   settings.gamma = float(r.gamma);

@@ -101,9 +101,6 @@ void require(bool ok, const TrainConfig& c, const std::string& key, const std::s
 }  // namespace
 
 void validate_train_config(const TrainConfig& c) {
-  auto positive = [&](long long v, const char* key) {
-    require(v > 0, c, key, "a positive integer", std::to_string(v));
-  };
   // Sizes are bounded up front, so that an absurd one is a config error rather than a failed
   // allocation or an overflow halfway through a run.
   auto size_at_most = [&](long long v, long long most, const char* key) {
@@ -154,7 +151,15 @@ void validate_train_config(const TrainConfig& c) {
           "a number in (0, 1]", std::to_string(c.clusters.restart_share));
   require(c.clusters.min_share >= 0 && c.clusters.min_share * c.clusters.k < 1, c, "clusters.min_share",
           "a number in [0, 1/k)", std::to_string(c.clusters.min_share));
-  positive(static_cast<long long>(c.clusters.kmeans.sample_rows), "clusters.kmeans.sample_rows");
+  // Each restart clusters its restart_share (80%) of this sample: with fewer than 10 cells per
+  // cluster, the least a data set must hold to be trained at all, the restarts fit noise (and
+  // under k cells every restart falls back to the whole sample, so they cannot disagree).
+  constexpr size_t kMinSampleRowsPerCluster = 10;
+  const size_t min_sample_rows = kMinSampleRowsPerCluster * size_t(c.clusters.k);
+  require(c.clusters.kmeans.sample_rows >= min_sample_rows, c, "clusters.kmeans.sample_rows",
+          fmt::format("an integer >= {} ({} cells per cluster, clusters.k = {})", min_sample_rows,
+                      kMinSampleRowsPerCluster, c.clusters.k),
+          std::to_string(c.clusters.kmeans.sample_rows));
   require(c.idec.refresh_every > 0 && c.idec.refresh_every <= 10, c, "idec.refresh_every",
           "a number of epochs in (0, 10]", std::to_string(c.idec.refresh_every));
   require(c.idec.tol >= 0 && c.idec.tol < 1, c, "idec.tol", "a number in [0, 1)", std::to_string(c.idec.tol));
