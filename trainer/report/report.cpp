@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "datasets/input_error.hpp"
 #include "trainer/model/model.hpp"
 #include "trainer/stages/training.hpp"
 
@@ -21,6 +23,52 @@ int risk_class(const std::vector<double>& cuts, double hazard) {
 
 // Cells in the top two risk classes and the bottom two levels (DESIGN.md: priority cells).
 bool is_priority(int risk, int32_t level) { return risk >= kRiskClasses - 2 && level <= 2; }
+
+std::string json_kind(const nlohmann::json& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "a list";
+  if (v.is_string()) return "a string";
+  if (v.is_boolean()) return "true or false";
+  if (v.is_number()) return "a number";
+  return "null";
+}
+
+bool is_object(const nlohmann::json& v) { return v.is_object(); }
+bool is_list(const nlohmann::json& v) { return v.is_array(); }
+bool is_string(const nlohmann::json& v) { return v.is_string(); }
+bool is_number(const nlohmann::json& v) { return v.is_number(); }
+// metrics.json holds null for a value that is not finite.
+bool is_number_or_null(const nlohmann::json& v) { return v.is_number() || v.is_null(); }
+bool is_level(const nlohmann::json& v) {
+  return v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= std::numeric_limits<int32_t>::max();
+}
+
+// Checks a JSON input member by member; messages name the file, the option and the member's path.
+class JsonShape {
+ public:
+  JsonShape(const std::string& file, const std::string& option) : file_(file), option_(option) {}
+
+  // The member `key` of the object at `path`: nullptr when absent and not required, else checked by `ok`.
+  const nlohmann::json* member(const nlohmann::json& object, const std::string& path, const std::string& key,
+                               const char* expected, bool (*ok)(const nlohmann::json&), bool required = false) const {
+    const std::string at = path.empty() ? key : path + "." + key;
+    const auto it = object.find(key);
+    if (it == object.end()) {
+      if (required) throw InputError(file_, option_ + " " + at, expected, "nothing");
+      return nullptr;
+    }
+    return &check(*it, at, expected, ok);
+  }
+  const nlohmann::json& check(const nlohmann::json& v, const std::string& at, const char* expected,
+                              bool (*ok)(const nlohmann::json&)) const {
+    if (!ok(v)) throw InputError(file_, option_ + " " + at, expected, json_kind(v));
+    return v;
+  }
+
+ private:
+  const std::string& file_;
+  const std::string& option_;
+};
 
 }  // namespace
 
@@ -100,6 +148,48 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
     for (size_t f = 0; f < F; ++f)
       if (feature_count[k * F + f] > 0) r.feature_means[k][f] = feature_sum[k * F + f] / feature_count[k * F + f];
   return r;
+}
+
+void check_report_metrics(const nlohmann::json& metrics, const std::string& file, const std::string& option) {
+  if (metrics.is_null()) return;
+  const JsonShape shape(file, option);
+  shape.check(metrics, "<top level>", "an object (metrics.json of a training run)", is_object);
+  if (const auto* c = shape.member(metrics, "", "clusters", "an object", is_object)) {
+    shape.member(*c, "clusters", "space", "a string", is_string);
+    if (const auto* w = shape.member(*c, "clusters", "warnings", "a list of strings", is_list))
+      for (size_t i = 0; i < w->size(); ++i)
+        shape.check((*w)[i], "clusters.warnings[" + std::to_string(i) + "]", "a string", is_string);
+    for (const char* key : {"restarts", "sample_cells", "restart_ari_mean", "restart_ari_min"})
+      shape.member(*c, "clusters", key, "a number or null", is_number_or_null);
+  }
+  if (const auto* e = shape.member(metrics, "", "evaluation", "an object", is_object)) {
+    for (const char* key : {"ari_planted", "ari_external", "kappa_external"})
+      shape.member(*e, "evaluation", key, "a number or null", is_number_or_null);
+    if (const auto* b = shape.member(*e, "evaluation", "baseline_kmeans", "an object", is_object))
+      for (const char* key : {"ari_model", "ari_planted", "ari_external", "kappa_external"})
+        shape.member(*b, "evaluation.baseline_kmeans", key, "a number or null", is_number_or_null);
+  }
+}
+
+void check_report_explanations(const nlohmann::json& explanations, const std::string& file,
+                               const std::string& option) {
+  if (explanations.is_null()) return;
+  const JsonShape shape(file, option);
+  shape.check(explanations, "<top level>", "an object (explain_summary.json of `resilinet explain`)", is_object);
+  const auto* relevance = shape.member(explanations, "", "relevance", "an object (the relevance summary)", is_object, true);
+  const auto* levels = shape.member(*relevance, "relevance", "levels", "a list of levels", is_list, true);
+  for (size_t i = 0; i < levels->size(); ++i) {
+    const std::string at = "relevance.levels[" + std::to_string(i) + "]";
+    const auto& level = shape.check((*levels)[i], at, "an object", is_object);
+    shape.member(level, at, "level", "an integer level from 1", is_level, true);
+    const auto* top = shape.member(level, at, "top_features", "a list of features", is_list);
+    for (size_t k = 0; top && k < top->size(); ++k) {
+      const std::string feature = at + ".top_features[" + std::to_string(k) + "]";
+      const auto& t = shape.check((*top)[k], feature, "an object", is_object);
+      shape.member(t, feature, "name", "a string", is_string, true);
+      shape.member(t, feature, "mean_abs", "a number", is_number, true);
+    }
+  }
 }
 
 nlohmann::json report_json(const Report& report, const nlohmann::json& metrics,

@@ -47,6 +47,13 @@ struct Report {
 Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress& progress,
                     size_t map_points_per_region = 4000);
 
+// Throw InputError(file, option + " " + member, ...) unless the JSON (null: not given) has the shape
+// that report_json and report_html read: metrics.json of `train` (clusters, evaluation) and
+// explain_summary.json of `explain` (relevance.levels with their top_features).
+void check_report_metrics(const nlohmann::json& metrics, const std::string& file, const std::string& option);
+void check_report_explanations(const nlohmann::json& explanations, const std::string& file,
+                               const std::string& option);
+
 // report.json: the numbers above (no map sample); metrics and explanations are attached if given.
 nlohmann::json report_json(const Report& report, const nlohmann::json& metrics,
                            const nlohmann::json& explanations);
