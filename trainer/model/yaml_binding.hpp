@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "datasets/input_error.hpp"
+#include "datasets/yaml_keys.hpp"
 
 namespace resilinet::yaml_binding {
 
@@ -67,16 +68,7 @@ class Reader {
 
   void finish() const {
     if (!node_ || !node_.IsMap()) return;
-    std::vector<std::string> seen;
-    for (const auto& kv : node_) {
-      if (!kv.first.IsScalar())
-        throw InputError(file_, path_.empty() ? "<top level>" : path_, "keys that are plain names",
-                         "a key that is " + describe(kv.first));
-      auto key = kv.first.as<std::string>();
-      // YAML allows no key twice, but the parser keeps either: refuse rather than guess which.
-      for (const auto& k : seen)
-        if (k == key) throw InputError(file_, qualified(key.c_str()), "each key once", "the key twice");
-      seen.push_back(key);
+    for (const std::string& key : yaml_map_keys(node_, file_, path_)) {
       bool ok = false;
       for (const auto& k : known_) ok = ok || k == key;
       if (!ok)
