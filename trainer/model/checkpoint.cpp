@@ -11,6 +11,7 @@
 #include "datasets/h5.hpp"
 #include "datasets/input_error.hpp"
 #include "datasets/text.hpp"
+#include "datasets/untrusted_file.hpp"
 
 namespace resilinet {
 namespace {
@@ -206,14 +207,61 @@ void check_values(const Checkpoint& ck, const std::string& path) {
     }
   }
   if (!ck.in_progress) return;
+  // The state a stage continues from (trainer/stages): the epoch and step the loader and the
+  // step counts start at, Adam's moments, and IDEC's target frequencies and step size.
   const StageProgress& p = *ck.in_progress;
-  need(p.epoch >= 0 && p.epoch <= 10000000, "in_progress/epoch", "an epoch in [0, 10000000]", std::to_string(p.epoch));
-  need(p.adam.step >= 0 && uint64_t(p.adam.step) <= p.step, "in_progress/adam_step",
-       "a step count in [0, in_progress/step]", std::to_string(p.adam.step));
-  finite(p.adam.m, "in_progress/adam_m");
-  const long long bad_v = first_bad(p.adam.v, [](double v) { return std::isfinite(v) && v >= 0; });
-  need(bad_v < 0, "in_progress/adam_v", "finite values >= 0",
-       bad_v < 0 ? "" : fmt::format("{} at index {}", p.adam.v[size_t(bad_v)], bad_v));
+  const TrainConfig& cfg = ck.config;
+  // A stage checkpoints before its last epoch only; min_steps stretches it to at most min_steps
+  // epochs (one batch each). The exact count needs the data: checked again on resume.
+  auto stretched = [](int epochs, int min_steps) { return epochs > 0 ? std::max(epochs, min_steps) : 0; };
+  const int epochs = p.stage == "idec"       ? cfg.idec.max_epochs
+                     : p.stage == "pretrain" ? stretched(cfg.pretrain.epochs, cfg.pretrain.min_steps)
+                                             : stretched(cfg.classifier.epochs, cfg.classifier.min_steps);
+  need(p.epoch >= 0 && p.epoch < epochs, "in_progress/epoch",
+       fmt::format("an epoch in [0, {}) (the epochs of stage {} in the stored config)", epochs, p.stage),
+       std::to_string(p.epoch));
+  // Every epoch has a batch or more; Adam counts the steps in 64 bits.
+  need(p.step >= uint64_t(p.epoch) && p.step <= uint64_t(INT64_MAX) && (p.epoch > 0 || p.step == 0),
+       "in_progress/step", "a step count in [in_progress/epoch, 2^63 - 1] (0 at epoch 0)", std::to_string(p.step));
+  // Adam takes fewer steps than the stage after an IDEC rollback or a batch with no training rows;
+  // its second moments are means of squares.
+  auto adam = [&](const AdamState& a, const std::string& prefix) {
+    need(a.step >= 0 && uint64_t(a.step) <= p.step, prefix + "_step", "a step count in [0, in_progress/step]",
+         std::to_string(a.step));
+    finite(a.m, prefix + "_m");
+    const long long bad_v = first_bad(a.v, [](double v) { return std::isfinite(v) && v >= 0; });
+    need(bad_v < 0, prefix + "_v", "finite values >= 0",
+         bad_v < 0 ? "" : fmt::format("{} at index {}", a.v[size_t(bad_v)], bad_v));
+  };
+  adam(p.adam, "in_progress/adam");
+  if (!p.idec) return;
+  const IdecProgress& c = *p.idec;
+  // The target distribution divides by each cluster's frequency (a sum of soft assignments).
+  auto frequencies = [&](const std::vector<double>& f, const std::string& where) {
+    const long long i = first_bad(f, [](double v) { return std::isfinite(v) && v > 0; });
+    need(i < 0, where, "finite values > 0", i < 0 ? "" : fmt::format("{} at index {}", f[size_t(i)], i));
+  };
+  adam(c.centroid_adam, "in_progress/centroid_adam");
+  frequencies(c.frequency, "in_progress/frequency");
+  finite(c.accepted.params, "in_progress/accepted/params");
+  finite(c.accepted.centroids, "in_progress/accepted/centroids");
+  adam(c.accepted.adam, "in_progress/accepted/adam");
+  adam(c.accepted.centroid_adam, "in_progress/accepted/centroid_adam");
+  frequencies(c.accepted.frequency, "in_progress/accepted/frequency");
+  // Each rollback is a refresh, and IDEC stops (without a checkpoint) once they pass the limit.
+  need(c.rollbacks >= 0 && c.rollbacks <= cfg.idec.max_rollbacks && c.refreshes >= c.rollbacks,
+       "in_progress/refreshes_rollbacks",
+       fmt::format("rollbacks in [0, {}] (idec.max_rollbacks) and at least as many refreshes", cfg.idec.max_rollbacks),
+       fmt::format("{} refreshes, {} rollbacks", c.refreshes, c.rollbacks));
+  need(std::isfinite(c.changed) && c.changed >= 0 && c.changed <= 1, "in_progress/changed_lr_scale",
+       "a share of changed labels in [0, 1]", fmt::format("{}", c.changed));
+  // The step size factor starts at 1 and halves at each rollback.
+  need(std::isfinite(c.lr_scale) && c.lr_scale > 0 && c.lr_scale <= 1, "in_progress/changed_lr_scale",
+       "a step size factor in (0, 1]", fmt::format("{}", c.lr_scale));
+  // The stage metrics are built on it.
+  const nlohmann::json start = nlohmann::json::parse(c.start_json, nullptr, false);
+  need(!start.is_discarded() && start.is_object(), "in_progress/start_json",
+       "a JSON object (the metrics of the initial clustering)", "unparsable text or another JSON type");
 }
 
 }  // namespace
@@ -280,6 +328,12 @@ void write_checkpoint(const std::string& path, const Checkpoint& ck) {
 
 Checkpoint read_checkpoint(const std::string& path) {
   if (!std::filesystem::exists(path)) throw InputError(path, "", "an existing checkpoint file", "no such file");
+  // Read once in a child process first (datasets/untrusted_file.hpp); the child reads it here.
+  static thread_local bool in_probe = false;
+  if (!in_probe) probe_untrusted_file(path, [&] {
+    in_probe = true;
+    read_checkpoint(path);
+  });
   h5::File f;
   try {
     f = h5::open_file_read_only(path);
@@ -355,6 +409,8 @@ Checkpoint read_checkpoint(const std::string& path) {
           p.adam.v.size() != params)
         throw InputError(path, "in_progress", "epoch, step and Adam moments of " + std::to_string(params) + " values",
                          "other sizes");
+      if (epoch[0] != int64_t(int(epoch[0])))  // the stages count epochs in an int
+        throw InputError(path, "in_progress/epoch", "an epoch count that fits in 32 bits", std::to_string(epoch[0]));
       p.epoch = int(epoch[0]);
       p.step = step[0];
       p.adam.step = adam_step[0];
@@ -377,17 +433,28 @@ void require_finished(const Checkpoint& checkpoint, const std::string& path) {
 void require_same_schema(const Schema& model_schema, const std::string& checkpoint_path,
                          const Schema& data_schema, const std::string& data_path) {
   if (model_schema == data_schema) return;
+  const std::string as_in = " as in checkpoint " + checkpoint_path;
   if (model_schema.size() != data_schema.size())
-    throw InputError(data_path, "feature_names",
-                     std::to_string(model_schema.size()) + " features as in checkpoint " + checkpoint_path,
+    throw InputError(data_path, "feature_names", std::to_string(model_schema.size()) + " features" + as_in,
                      std::to_string(data_schema.size()));
-  for (size_t i = 0; i < model_schema.size(); ++i)
-    if (!(model_schema.features[i] == data_schema.features[i]))
-      throw InputError(data_path, "feature " + std::to_string(i),
-                       "'" + model_schema.features[i].name + "' (" + model_schema.features[i].system + ", " +
-                           model_schema.features[i].component + ") as in checkpoint " + checkpoint_path,
-                       "'" + data_schema.features[i].name + "' (" + data_schema.features[i].system + ", " +
-                           data_schema.features[i].component + ")");
+  const auto quoted = [](const std::string& text) { return "'" + text + "'"; };
+  // The first attribute that differs, under its name in shards and checkpoints (docs/FORMAT.md).
+  for (size_t i = 0; i < model_schema.size(); ++i) {
+    const FeatureSpec& a = model_schema.features[i];
+    const FeatureSpec& b = data_schema.features[i];
+    if (a.name != b.name)
+      throw InputError(data_path, fmt::format("feature_names[{}]", i), quoted(a.name) + as_in, quoted(b.name));
+    const std::string at = fmt::format("[{}] ({})", i, a.name);
+    if (a.system != b.system)
+      throw InputError(data_path, "feature_system" + at, quoted(a.system) + as_in, quoted(b.system));
+    if (a.component != b.component)
+      throw InputError(data_path, "feature_component" + at, quoted(a.component) + as_in, quoted(b.component));
+    if (a.direction != b.direction)
+      throw InputError(data_path, "feature_direction" + at, std::to_string(a.direction) + as_in,
+                       std::to_string(b.direction));
+    if (a.unit != b.unit)
+      throw InputError(data_path, "feature_unit" + at, quoted(a.unit) + as_in, quoted(b.unit));
+  }
 }
 
 }  // namespace resilinet
