@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,21 +14,31 @@
 
 namespace resilinet {
 
-RunLock::RunLock(const std::string& dir, const std::string& field) {
-  const std::string file = path(dir);
-  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw InputError(file, field, "a run folder this process can write", std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    char holder[32] = {};
-    const ssize_t n = ::pread(fd_, holder, sizeof(holder) - 1, 0);
+RunLock::RunLock(const std::string& dir, const std::string& field) : file_(path(dir)) {
+  const std::string& file = file_;
+  for (;;) {
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw InputError(file, field, "a run folder this process can write", std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      char holder[32] = {};
+      const ssize_t n = ::pread(fd_, holder, sizeof(holder) - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      if (error != EWOULDBLOCK) throw InputError(file, field, "a run folder that can be locked", std::strerror(error));
+      std::string pid = n > 0 ? std::string(holder, size_t(n)) : "unknown";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+      throw InputError(file, field, "a run folder no other train is writing into",
+                       "it is locked by process " + pid);
+    }
+    // A holder that gives a folder back removes the file before it lets go (remove()): a lock on
+    // a file no longer under that name guards nothing, so take the one there now.
+    struct stat held {}, named {};
+    if (::fstat(fd_, &held) != 0 ||
+        (::stat(file.c_str(), &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino))
+      break;
     ::close(fd_);
     fd_ = -1;
-    if (error != EWOULDBLOCK) throw InputError(file, field, "a run folder that can be locked", std::strerror(error));
-    std::string pid = n > 0 ? std::string(holder, size_t(n)) : "unknown";
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    throw InputError(file, field, "a run folder no other train is writing into",
-                     "it is locked by process " + pid);
   }
   // Who holds it, for the message of the next one that tries.
   const std::string pid = std::to_string(::getpid()) + "\n";
@@ -45,6 +56,13 @@ RunLock::RunLock(const std::string& dir, const std::string& field) {
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+void RunLock::remove() {
+  if (fd_ < 0) return;
+  ::unlink(file_.c_str());  // while still held: no one takes a lock on it in between
+  ::close(fd_);
+  fd_ = -1;
 }
 
 }  // namespace resilinet

@@ -22,8 +22,12 @@ class RunLock {
   static std::string path(const std::string& dir) { return dir + "/.lock"; }
   // The stale temporaries removed when the lock was taken (file names), for the caller to report.
   const std::vector<std::string>& removed() const { return removed_; }
+  // Gives back a folder this holder made and is about to remove: deletes the lock file while it
+  // is still held, then releases it. A train that opened the file before takes the lock anew.
+  void remove();
 
  private:
+  std::string file_;
   int fd_ = -1;
   std::vector<std::string> removed_;
 };

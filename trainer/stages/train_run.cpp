@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iterator>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -15,6 +16,7 @@
 #include "datasets/output_files.hpp"
 #include "datasets/shard_set.hpp"
 #include "trainer/outputs/atomic_file.hpp"
+#include "trainer/outputs/run_folder_changes.hpp"
 #include "trainer/outputs/run_lock.hpp"
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/stages/training.hpp"
@@ -85,9 +87,22 @@ int stage_index(const std::string& stage) {
   return -1;
 }
 
-// The checkpoint to resume from, if any, after checking that it belongs to this config.
+// The epochs and batch size an epoch-driven stage (pretrain, idec, classifier) runs on `rows` cells.
+struct StageShape {
+  int epochs = 0;
+  size_t batch = 1;
+};
+StageShape stage_shape(const TrainConfig& config, const std::string& stage, size_t rows) {
+  const auto& p = config.pretrain;
+  const auto& c = config.classifier;
+  if (stage == "pretrain") return {stage_epochs(p.epochs, p.min_steps, p.batch, rows), size_t(p.batch)};
+  if (stage == "idec") return {config.idec.max_epochs, size_t(config.idec.batch)};
+  return {stage_epochs(c.epochs, c.min_steps, c.batch, rows), size_t(c.batch)};
+}
+
+// The checkpoint to resume from, if any, after checking that it belongs to this config and data.
 std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const std::string& path,
-                                               const Schema& schema) {
+                                               const Schema& schema, size_t rows) {
   if (!std::filesystem::exists(path)) return std::nullopt;
   Checkpoint ck = read_checkpoint(path);
   TrainConfig theirs = ck.config, ours = config;
@@ -109,6 +124,23 @@ std::optional<Checkpoint> checkpoint_to_resume(const TrainConfig& config, const 
                           (ck.in_progress->stage == "idec" && done == 0) ||
                           (ck.in_progress->stage == "classifier" && done == 1)))
     throw InputError(path, "in_progress/stage", "the stage after '" + ck.stage + "'", ck.in_progress->stage);
+  // Checkpoints fall between whole epochs of this data: the epoch is one the stage runs, and the
+  // step count (where the loader, the denoising draws and the IDEC refreshes continue) follows from it.
+  if (ck.in_progress) {
+    const StageProgress& p = *ck.in_progress;
+    const StageShape shape = stage_shape(config, p.stage, rows);
+    if (p.epoch >= shape.epochs)
+      throw InputError(path, "in_progress/epoch",
+                       fmt::format("an epoch below {}, the epochs of stage {} on the {} cells of {}", shape.epochs,
+                                   p.stage, rows, config.data),
+                       std::to_string(p.epoch));
+    const uint64_t per_epoch = (rows + shape.batch - 1) / shape.batch;
+    if (p.step != uint64_t(p.epoch) * per_epoch)
+      throw InputError(path, "in_progress/step",
+                       fmt::format("{} ({} epochs of {} batches of the {} cells of {})", uint64_t(p.epoch) * per_epoch,
+                                   p.epoch, per_epoch, rows, config.data),
+                       std::to_string(p.step));
+  }
   return ck;
 }
 
@@ -145,6 +177,7 @@ StopAfter parse_stop_after(const std::string& text) {
   return s;
 }
 
+
 }  // namespace
 
 TrainResult train_model(const TrainConfig& config, bool quiet) {
@@ -175,9 +208,7 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     const size_t rows = data.total_rows();
     const auto& p = config.pretrain;
     const auto& c = config.classifier;
-    const int epochs = stop.epoch_stage == "pretrain" ? stage_epochs(p.epochs, p.min_steps, p.batch, rows)
-                       : idec                         ? config.idec.max_epochs
-                                                      : stage_epochs(c.epochs, c.min_steps, c.batch, rows);
+    const int epochs = stage_shape(config, stop.epoch_stage, rows).epochs;
     const int configured = stop.epoch_stage == "pretrain" ? p.epochs : idec ? epochs : c.epochs;
     const int every = checkpoint_interval(config.checkpoint_every, configured, epochs);
     if (idec && config.clusters.space != "latent")
@@ -191,17 +222,24 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
 
   const std::string dir = config.run_dir;
   std::optional<RunLock> lock;
+  // After the lock, so undone while it is held; before the progress, so undone once its file is closed.
+  std::optional<RunFolderChanges> changes;
   if (writer) {
+    changes.emplace(dir);
     make_output_dir(dir, "run.dir");
     lock.emplace(dir, "run.dir");
+    changes->locked(*lock);
   }
   comm->barrier();  // the folder exists and is locked before any rank reads it
   const std::string checkpoint = dir + "/checkpoint.h5";
   std::optional<Checkpoint> resumed;
-  if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema());
+  if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema(), data.total_rows());
   if (writer) {
+    changes->replace("config.yaml");
     write_text_atomically(dir + "/config.yaml", to_yaml(config));
-    if (!resumed) std::filesystem::remove(dir + "/metrics.jsonl");
+    // A new run starts a new metrics file; a resumed one goes on with its own.
+    if (resumed) changes->append("metrics.jsonl");
+    else changes->replace("metrics.jsonl");
   }
   Progress progress(writer ? dir + "/metrics.jsonl" : "", options.quiet || !writer);
   if (lock)
@@ -241,7 +279,10 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   auto save = [&](int stage) {
     ck.stage = kTrainStages[stage];
     ck.in_progress.reset();
-    if (writer) write_checkpoint(checkpoint, ck);
+    if (writer) {
+      write_checkpoint(checkpoint, ck);
+      changes->keep();
+    }
     last_good = describe(ck);
     done = stage;
   };
@@ -254,7 +295,10 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   ctx.epoch_checkpoint = [&](const StageProgress& p) {
     ck.stage = done < 0 ? kNoStage : kTrainStages[done];
     ck.in_progress = p;
-    if (writer) write_checkpoint(checkpoint, ck);
+    if (writer) {
+      write_checkpoint(checkpoint, ck);
+      changes->keep();
+    }
     last_good = describe(ck);
     ck.in_progress.reset();
     stopped = p.stage == stop.epoch_stage && p.epoch == stop.epoch;
