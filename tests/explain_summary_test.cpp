@@ -111,10 +111,14 @@ TEST(RelevanceSummary, TwoBatchesEqualOneBatch) {
 TEST(RelevanceSummary, RejectsLevelsOutsideTheRange) {
   RelevanceSummary summary(four_features());
   std::vector<float> relevance(8, 1.0f);
-  std::vector<int32_t> zero = {1, 0}, six = {6, 1};
-  EXPECT_THROW(summary.add(relevance.data(), zero.data(), 2), std::invalid_argument);
+  std::vector<int32_t> negative = {1, -1}, six = {6, 1};
+  EXPECT_THROW(summary.add(relevance.data(), negative.data(), 2), std::invalid_argument);
   EXPECT_THROW(summary.add(relevance.data(), six.data(), 2), std::invalid_argument);
   EXPECT_EQ(summary.cells(), 0u);
+  // Level 0 is a cell that could not be rated (kNotRated): left out, not counted.
+  std::vector<int32_t> not_rated = {0, 2};
+  summary.add(relevance.data(), not_rated.data(), 2);
+  EXPECT_EQ(summary.cells(), 1u);
   EXPECT_THROW(RelevanceSummary(Schema{}), std::invalid_argument);
 }
 
