@@ -245,6 +245,10 @@ def run_case(c, root):
     os.chmod(work, 0o755)
     os.symlink(BASE, os.path.join(work, "base"))
     values = {"BIN": BIN, "BAD": BAD, "BASE": BASE, "WORK": work, "FILE": case_file(c.name)}
+    if "unprivileged" in c.options and os.geteuid() == 0:
+        # nobody may not reach the build or the checkout (a clone in a private folder): use the
+        # world-readable copies main() made
+        values["BIN"], values["BASE"] = os.path.join(root, "nobody", "resilinet"), os.path.join(root, "nobody", "base")
     run_setup(c.setup, values)
     command = [substitute(w, values) for w in shlex.split(c.command)]
     fragments = [substitute(f, values) for f in c.fragments]
@@ -342,6 +346,15 @@ def main(patterns):
     root = tempfile.mkdtemp(prefix="resilinet-bad-")
     try:
         os.chmod(root, 0o755)  # `unprivileged` cases run as nobody
+        if os.geteuid() == 0 and any("unprivileged" in c.options for c in cases):
+            shared = os.path.join(root, "nobody")
+            os.makedirs(shared)
+            shutil.copy2(BIN, os.path.join(shared, "resilinet"))
+            shutil.copytree(BASE, os.path.join(shared, "base"))
+            for dirpath, dirnames, filenames in os.walk(shared):
+                os.chmod(dirpath, 0o755)
+                for f in filenames:
+                    os.chmod(os.path.join(dirpath, f), 0o755)
         for c in cases:
             problems, summary = run_case(c, root)
             if problems:
