@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package that resilinet's build, tests, benchmarks and report rendering need.
+# Installs every Debian package that resilinet's build, tests, benchmarks and report rendering need
+# (clang and libclang-rt-14-dev: the sanitizer and libFuzzer build, scripts/asan-build.sh).
 # Idempotent and non-interactive; safe to run again. Run as root (or with sudo available).
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   slurm-wlm munge
   python3 python3-numpy python3-h5py python3-matplotlib
+  clang libclang-rt-14-dev
 )
 # Peer benchmarks only (large); opt in with RESILINET_BENCH_DEPS=1.
 if [[ "${RESILINET_BENCH_DEPS:-0}" == "1" ]]; then

@@ -60,6 +60,7 @@ void expect_every_level_used(const std::vector<int32_t>& levels, double min_shar
 }  // namespace
 
 TEST(ClusteringScale, ThousandCellsOfEveryGeneratorUseEveryLevelAndSeedsAgree) {
+  if (rt::small_tests()) GTEST_SKIP() << "RESILINET_TEST_SMALL: six default-config trainings (3000+ steps each)";
   auto dir = rt::scratch_dir();
   for (const std::string generator : {"metro", "factors", "skewed"}) {
     SCOPED_TRACE(generator);
@@ -82,16 +83,19 @@ TEST(ClusteringScale, ThousandCellsOfEveryGeneratorUseEveryLevelAndSeedsAgree) {
 
 TEST(ClusteringScale, MillionCellsWithASmallBudget) {
   auto dir = rt::scratch_dir();
-  const std::string data = synth(dir / "data", "--cells 1000000 --regions 4 --seed 7");
+  // RESILINET_TEST_SMALL: 150,000 cells (still three loader slabs) and no minimum step count.
+  const size_t cells = rt::small_tests() ? 150000 : 1000000;
+  const std::string data = synth(dir / "data", "--cells " + std::to_string(cells) + " --regions 4 --seed 7");
   std::vector<std::vector<int32_t>> levels;
   for (uint64_t seed : {0, 1}) {
     TrainConfig c = default_config(data, dir / ("run" + std::to_string(seed)), seed);
     c.pretrain.epochs = 1;  // the budget: one pass of pretraining and of the head
     c.classifier.epochs = 1;
+    if (rt::small_tests()) c.pretrain.min_steps = c.classifier.min_steps = 0;
     const auto r = train_model(c, true);
     EXPECT_EQ(r.metrics["pretrain"]["epochs"].get<int>(), 1);
     levels.push_back(cluster_levels(r.checkpoint_path, data));
-    ASSERT_EQ(levels.back().size(), 1000000u);
+    ASSERT_EQ(levels.back().size(), cells);
     expect_every_level_used(levels.back(), 0.02);
     EXPECT_TRUE(r.metrics["evaluation"]["level_order_consistent"].get<bool>());
   }

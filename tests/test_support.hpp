@@ -21,6 +21,14 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+// RESILINET_TEST_SMALL (set by scripts/sanitize-check.sh; any value but "" or "0"): reduced sizes,
+// for runs under sanitizers, which are several times slower. Tests of statistical quality at full
+// size skip; others shrink their data where their checks still hold.
+inline bool small_tests() {
+  const char* v = std::getenv("RESILINET_TEST_SMALL");
+  return v && *v && std::string(v) != "0";
+}
+
 // Runs a shell command and captures its output (stdout and stderr) and exit code.
 inline CommandResult run_command(const std::string& command) {
   std::string cmd = command + " 2>&1";

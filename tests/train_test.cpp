@@ -116,6 +116,7 @@ const PlantedRun& planted_run() {
 }
 
 TEST(Train, LevelsAreOrderedAndTheClassifierHeadReproducesThem) {
+  if (rt::small_tests()) GTEST_SKIP() << "RESILINET_TEST_SMALL: default-config training on 100,000 cells";
   const PlantedRun& run = planted_run();
   const auto& m = run.a.metrics["evaluation"];
   const auto& planted = run.planted;
@@ -149,6 +150,7 @@ TEST(Train, LevelsAreOrderedAndTheClassifierHeadReproducesThem) {
 // the clusters are formed on the features completed by the denoising autoencoder instead. The
 // run's built-in baseline (k-means on its own scaled features) reports the same gap.
 TEST(Train, RecoversPlantedLevelsAndBeatsKMeans) {
+  if (rt::small_tests()) GTEST_SKIP() << "RESILINET_TEST_SMALL: two default-config trainings on 100,000 cells";
   const PlantedRun& run = planted_run();
   const auto& planted = run.planted;
   auto dir = rt::scratch_dir();
