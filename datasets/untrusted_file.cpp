@@ -92,6 +92,9 @@ void probe_untrusted_file(const std::string& path, const std::function<void()>& 
   }
   if (child == 0) {
     ::close(pipe_fds[0]);
+    // A crash here is the verdict, not an event for handlers the parent installed (a fuzzer's,
+    // a sanitizer's): die of the signal.
+    for (int signal : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM}) std::signal(signal, SIG_DFL);
     ::alarm(seconds);
     limit_child_memory();
     // The child's verdict: nothing when the reads succeed, else the error's four parts.
