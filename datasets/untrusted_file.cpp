@@ -136,6 +136,10 @@ void probe_untrusted_file(const std::string& path, const std::function<void()>& 
                          : fmt::format("a corrupt file: reading its metadata crashed libhdf5 ({})",
                                        strsignal(signal)));
   }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)  // ended by someone else's handler (a sanitizer's)
+    throw InputError(path, "", "a readable HDF5 file",
+                     fmt::format("a corrupt file: reading its metadata failed (exit status {})",
+                                 WEXITSTATUS(status)));
   if (!verdict.empty()) {
     // The child failed cleanly, within its memory cap: report that error rather than read the
     // file again here without the cap.

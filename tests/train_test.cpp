@@ -59,7 +59,7 @@ TrainConfig quick_config(const std::string& data, const std::filesystem::path& r
 }
 
 bool same(const std::vector<float>& x, const std::vector<float>& y) {
-  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+  return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0);
 }
 
 template <class T> std::vector<T> read_column(const std::string& file, const char* name, hid_t type) {
