@@ -243,12 +243,12 @@ def run_case(c, root):
     work = os.path.join(root, re.sub(r"[^A-Za-z0-9_.-]", "_", c.name))
     os.makedirs(work)
     os.chmod(work, 0o755)
-    os.symlink(BASE, os.path.join(work, "base"))
     values = {"BIN": BIN, "BAD": BAD, "BASE": BASE, "WORK": work, "FILE": case_file(c.name)}
     if "unprivileged" in c.options and os.geteuid() == 0:
         # nobody may not reach the build or the checkout (a clone in a private folder): use the
         # world-readable copies main() made
         values["BIN"], values["BASE"] = os.path.join(root, "nobody", "resilinet"), os.path.join(root, "nobody", "base")
+    os.symlink(values["BASE"], os.path.join(work, "base"))
     run_setup(c.setup, values)
     command = [substitute(w, values) for w in shlex.split(c.command)]
     fragments = [substitute(f, values) for f in c.fragments]
