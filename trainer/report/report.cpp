@@ -12,17 +12,7 @@
 namespace resilinet {
 namespace {
 
-constexpr size_t kHazardSampleCap = size_t(1) << 20;  // hazard values kept for the quantiles
-constexpr uint64_t kHazardSampleSeed = 0x68617a;
 constexpr uint64_t kMapSampleSeed = 0x6d6170;
-
-// Risk class 0 (lowest) .. kRiskClasses - 1 (highest) of a hazard value.
-int risk_class(const std::vector<double>& cuts, double hazard) {
-  return int(std::upper_bound(cuts.begin(), cuts.end(), hazard) - cuts.begin());
-}
-
-// Cells in the top two risk classes and the bottom two levels (DESIGN.md: priority cells).
-bool is_priority(int risk, int32_t level) { return risk >= kRiskClasses - 2 && level <= 2; }
 
 std::string json_kind(const nlohmann::json& v) {
   if (v.is_object()) return "an object";
@@ -90,22 +80,13 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
     r.regions.push_back(std::move(g));
   }
 
-  // Pass 1: cells per region (for the map sample) and a bounded sample of the hazard, picked by
-  // hashed cell id so that it does not depend on the shard layout.
-  const double hazard_share = std::min(1.0, double(kHazardSampleCap) / double(std::max<size_t>(1, data.total_rows())));
-  std::vector<double> hazard;
+  // Pass 1: cells per region (for the map sample) and the hazard's risk classes.
+  HazardSample hazard(data.total_rows());
   for_each_scaled_batch(data, slab, nullptr, 65536, [&](const Batch& b, const float*) {
-    for (size_t i = 0; i < b.rows; ++i) {
-      ++r.regions[b.region[i]].cells;
-      if (b.hazard && std::isfinite(b.hazard[i]) &&
-          (hazard_share >= 1.0 || is_holdout(b.cell_id[i], kHazardSampleSeed, hazard_share)))
-        hazard.push_back(b.hazard[i]);
-    }
+    for (size_t i = 0; i < b.rows; ++i) ++r.regions[b.region[i]].cells;
+    hazard.add(b);
   });
-  if (r.has_hazard && !hazard.empty()) {
-    std::sort(hazard.begin(), hazard.end());
-    for (int k = 1; k < kRiskClasses; ++k) r.hazard_cuts.push_back(hazard[hazard.size() * k / kRiskClasses]);
-  }
+  if (r.has_hazard) r.hazard_cuts = hazard.cuts();
   const bool with_risk = r.has_hazard && !r.hazard_cuts.empty();
 
   // Pass 2: rate every cell and aggregate.
@@ -130,7 +111,7 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
       bool priority = false;
       if (with_risk && std::isfinite(b.hazard[i])) {
         const int risk = risk_class(r.hazard_cuts, b.hazard[i]);
-        ++g.risk_levels[risk][level - 1];
+        ++g.risk_levels[risk - 1][level - 1];
         priority = is_priority(risk, level);
         g.priority_cells += priority;
       }

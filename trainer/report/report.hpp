@@ -13,10 +13,9 @@
 #include "datasets/shard_set.hpp"
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/outputs/progress.hpp"
+#include "trainer/report/hazard_risk.hpp"
 
 namespace resilinet {
-
-inline constexpr int kRiskClasses = 5;
 
 struct MapPoint {
   double lon = 0, lat = 0;
