@@ -1,15 +1,27 @@
 // Tests of the cluster and rating quality metrics against hand-computed cases, plain fp64
 // restatements of each formula, and values computed once with scikit-learn 1.2.1 (Debian's
-// python3-sklearn, sklearn.metrics, in fp64) that are hard-coded below.
+// python3-sklearn, sklearn.metrics, in fp64) that are hard-coded below. The last test trains a
+// small model and checks the evaluation's tables in metrics.json against a recount from `rate`.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "datasets/h5.hpp"
+#include "datasets/shard.hpp"
+#include "datasets/synth.hpp"
+#include "test_support.hpp"
+#include "trainer/model/config.hpp"
 #include "trainer/stages/cluster_metrics.hpp"
+#include "trainer/stages/train_run.hpp"
+#include "trainer/stages/training.hpp"
 
 using namespace resilinet;
 
@@ -104,6 +116,45 @@ double plain_davies_bouldin(const std::vector<float>& z, int dims, const std::ve
     total += worst;
   }
   return total / clusters;
+}
+
+// Ranks 1..n of values, tied values sharing the mean of their ranks.
+std::vector<double> plain_midranks(const std::vector<int32_t>& v) {
+  std::vector<size_t> order(v.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> rank(v.size());
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && v[order[j]] == v[order[i]]) ++j;
+    for (size_t k = i; k < j; ++k) rank[order[k]] = (double(i + 1) + double(j)) / 2.0;  // mean of i+1..j
+    i = j;
+  }
+  return rank;
+}
+
+// Spearman's rho as Pearson's correlation of the midranks of two vectors.
+double plain_spearman(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const std::vector<double> ra = plain_midranks(a), rb = plain_midranks(b);
+  const double n = double(a.size());
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ma += ra[i] / n;
+    mb += rb[i] / n;
+  }
+  double cov = 0, va = 0, vb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    cov += (ra[i] - ma) * (rb[i] - mb);
+    va += (ra[i] - ma) * (ra[i] - ma);
+    vb += (rb[i] - mb) * (rb[i] - mb);
+  }
+  return cov / std::sqrt(va * vb);
+}
+
+ContingencyTable table_of(const std::vector<int32_t>& a, const std::vector<int32_t>& b, int rows, int cols) {
+  ContingencyTable t(rows, cols);
+  for (size_t i = 0; i < a.size(); ++i) t.add(a[i], b[i]);
+  return t;
 }
 
 }  // namespace
@@ -233,4 +284,241 @@ TEST(Classification, AccuracyConfusionAndMacroF1) {
   EXPECT_EQ(accuracy(halves), accuracy(truth, predicted));
   EXPECT_TRUE(std::isnan(accuracy(ConfusionMatrix(3))));
   EXPECT_THROW(halves.add(4, 0), std::out_of_range);
+}
+
+TEST(Kappa, QuadraticWeightsHandWorked) {
+  // k = 3, weights (a-b)^2/4. Table {{2,1,0},{0,1,1},{1,0,2}}, n = 8: observed weighted
+  // disagreement (1/4 + 1/4 + 1) / 8 = 0.1875; margins 3,2,3 both ways, expected
+  // (4 * 6 / 4 + 2 * 9) / 64 = 0.375; kappa = 1 - 0.1875 / 0.375 = 0.5.
+  ContingencyTable t(3, 3);
+  t.counts = {2, 1, 0, 0, 1, 1, 1, 0, 2};
+  EXPECT_NEAR(quadratic_weighted_kappa(t), 0.5, 1e-15);
+  // k = 2: the weights are 0/1, so it is Cohen's kappa: po = 35/50, pe = (25*30 + 25*20)/2500 = 0.5,
+  // kappa = (0.7 - 0.5) / 0.5 = 0.4.
+  ContingencyTable two(2, 2);
+  two.counts = {20, 5, 10, 15};
+  EXPECT_NEAR(quadratic_weighted_kappa(two), 0.4, 1e-15);
+  // Identical ratings score 1. Reversed ones, cells (0,2), (1,1), (2,0) once each: observed
+  // (1 + 1) / 3 = 2/3; margins all 1, expected = (sum of the nine weights) / 9 = 3/9; kappa = -1.
+  ContingencyTable same(3, 3), reversed(3, 3);
+  same.counts = {4, 0, 0, 0, 2, 0, 0, 0, 3};
+  reversed.counts = {0, 0, 1, 0, 1, 0, 1, 0, 0};
+  EXPECT_DOUBLE_EQ(quadratic_weighted_kappa(same), 1.0);
+  EXPECT_NEAR(quadratic_weighted_kappa(reversed), -1.0, 1e-15);
+  EXPECT_TRUE(std::isnan(quadratic_weighted_kappa(ContingencyTable(3, 3))));
+  EXPECT_THROW(quadratic_weighted_kappa(ContingencyTable(3, 2)), std::invalid_argument);
+}
+
+TEST(Spearman, HandWorkedWithTies) {
+  // a = {0,0,1,1,2}, b = {0,1,0,2,2}. Midranks a: 1.5 1.5 3.5 3.5 5; b: 1.5 3 1.5 4.5 4.5; both
+  // mean 3. Deviations a: -1.5 -1.5 .5 .5 2, b: -1.5 0 -1.5 1.5 1.5: covariance 2.25 + 0 - .75 +
+  // .75 + 3 = 5.25, variances 9 and 9: rho = 5.25 / 9 = 7/12.
+  const std::vector<int32_t> a = {0, 0, 1, 1, 2}, b = {0, 1, 0, 2, 2};
+  EXPECT_NEAR(spearman(table_of(a, b, 3, 3)), 7.0 / 12.0, 1e-15);
+  EXPECT_NEAR(plain_spearman(a, b), 7.0 / 12.0, 1e-15);
+  // Symmetric, and empty rows and columns change nothing (labels 0, 2, 4 and 1, 3, 5 of 6).
+  EXPECT_NEAR(spearman(table_of(b, a, 3, 3)), 7.0 / 12.0, 1e-15);
+  const std::vector<int32_t> a_spread = {0, 0, 2, 2, 4}, b_spread = {1, 3, 1, 5, 5};
+  EXPECT_NEAR(spearman(table_of(a_spread, b_spread, 6, 6)), 7.0 / 12.0, 1e-15);
+  // Monotone with ties: +1; reversed: -1 (not 1 as ARI would say).
+  EXPECT_NEAR(spearman(table_of({0, 0, 1, 1, 1, 2}, {0, 0, 1, 1, 1, 3}, 3, 4)), 1.0, 1e-15);
+  EXPECT_NEAR(spearman(table_of({0, 0, 1, 1, 1, 2}, {2, 2, 1, 1, 1, 0}, 3, 3)), -1.0, 1e-15);
+}
+
+TEST(Spearman, MatchesMidrankPearsonOnRandomTables) {
+  std::mt19937_64 rng(17);
+  int compared = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const int rows = 2 + int(rng() % 5), cols = 2 + int(rng() % 5);
+    const size_t n = 5 + rng() % 200;
+    std::vector<int32_t> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = int32_t(rng() % rows);
+      b[i] = int32_t(std::min<uint64_t>(cols - 1, (a[i] * cols) / rows + rng() % 2));  // correlated
+    }
+    const double plain = plain_spearman(a, b);
+    if (std::isnan(plain)) continue;  // a constant side, tested below
+    EXPECT_NEAR(spearman(table_of(a, b, rows, cols)), plain, 1e-12) << "trial " << trial;
+    ++compared;
+  }
+  EXPECT_GE(compared, 15);
+}
+
+TEST(Spearman, ZeroVarianceIsNaN) {
+  EXPECT_TRUE(std::isnan(spearman(ContingencyTable(3, 3))));                            // empty
+  EXPECT_TRUE(std::isnan(spearman(table_of({1, 1, 1}, {0, 1, 2}, 3, 3))));              // one row
+  EXPECT_TRUE(std::isnan(spearman(table_of({0, 1, 2}, {2, 2, 2}, 3, 3))));              // one column
+  EXPECT_TRUE(std::isnan(spearman(table_of({0}, {0}, 1, 1))));                          // one cell
+}
+
+// A small training on synthetic regions with an external rating (levels 1..5 or 0 = none, K = 4 so
+// that rating 5 falls outside 1..K too) and a region without cells. The evaluation's tables in
+// metrics.json must match a recount from the per-cell levels that `rate` writes, the held-out split
+// (is_holdout) and the data's regions, planted levels and ratings.
+namespace {
+
+template <class T> std::vector<T> read_ratings_column(const std::string& file, const char* name, hid_t type) {
+  auto f = h5::open_file_read_only(file);
+  auto ds = h5::open_row_dataset(f, name);
+  auto dims = h5::dataset_dims(ds);
+  std::vector<T> out(dims[0]);
+  h5::read_rows(ds, type, 0, dims[0], out.data());
+  return out;
+}
+
+double number(const nlohmann::json& v) {
+  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+}
+
+}  // namespace
+
+TEST(Evaluation, MetricsJsonTablesMatchARecountFromRatings) {
+  const auto dir = resilinet::testing::scratch_dir();
+  const int K = 4;
+  // The data: three synthetic regions of 1,200 cells each plus a region name no cell uses.
+  SynthOptions options;
+  options.seed = 7;
+  options.regions = regions_for_cells(3600, 3);
+  SynthPlan plan(options);
+  std::vector<std::string> region_names = plan.region_names();
+  region_names.push_back("no-cells");
+  std::filesystem::create_directories(dir / "data");
+  const std::string shard = (dir / "data" / "part-00000.h5").string();
+  std::vector<int32_t> region, planted, external;
+  {
+    ShardWriterOptions w;
+    w.chunk_rows = 1024;
+    w.has_hazard = w.has_external_rating = w.has_planted_level = true;
+    ShardWriter writer(shard, plan.schema(), region_names, w);
+    for (size_t r = 0; r < plan.region_names().size(); ++r)
+      for (size_t block = 0; block < plan.region_blocks(r); ++block) {
+        ShardColumns c;
+        plan.generate_block(r, block, c);
+        c.external_rating.resize(c.rows);
+        for (size_t i = 0; i < c.rows; ++i) {
+          const size_t row = region.size();
+          // Mostly the planted level, some shifted up, every 10th none.
+          const int shifted = std::min(5, c.planted_level[i] + 1);
+          c.external_rating[i] = int8_t(row % 10 == 0 ? 0 : row % 10 == 1 ? shifted : c.planted_level[i]);
+          region.push_back(int32_t(c.region[i]));
+          planted.push_back(c.planted_level[i]);
+          external.push_back(c.external_rating[i]);
+        }
+        writer.append(c);
+      }
+    writer.commit();
+  }
+  const size_t N = region.size();
+  ASSERT_EQ(N, 3600u);
+
+  TrainConfig config = load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
+  config.data = shard;
+  config.run_dir = (dir / "run").string();
+  config.seed = 3;
+  config.threads = 2;
+  config.clusters.k = K;
+  config.pretrain.epochs = 3;
+  config.pretrain.min_steps = 0;
+  config.classifier.epochs = 3;
+  config.classifier.min_steps = 0;
+  const TrainResult trained = train_model(config, true);
+  const nlohmann::json metrics =
+      nlohmann::json::parse(resilinet::testing::read_text(dir / "run" / "metrics.json"));
+  ASSERT_EQ(metrics["evaluation"], trained.metrics["evaluation"]);
+  const nlohmann::json& e = metrics["evaluation"];
+
+  const auto r = resilinet::testing::run_resilinet("rate --quiet --checkpoint " + trained.checkpoint_path + " --data " +
+                                                   shard + " --out " + (dir / "rate").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string ratings = (dir / "rate" / "ratings.h5").string();
+  const auto level = read_ratings_column<int32_t>(ratings, "level", H5T_NATIVE_INT32);
+  const auto cluster_level = read_ratings_column<int32_t>(ratings, "cluster_level", H5T_NATIVE_INT32);
+  const auto cell_id = read_ratings_column<int64_t>(ratings, "cell_id", H5T_NATIVE_INT64);
+  ASSERT_EQ(level.size(), N);
+
+  // The recount: held-out confusion (cluster level x rated level), per region the same and the
+  // rated levels, external rating x rated level over ratings 1..K.
+  const size_t R = region_names.size();
+  std::vector<int64_t> confusion(K * K, 0), external_confusion(K * K, 0);
+  std::vector<std::vector<int64_t>> region_confusion(R, std::vector<int64_t>(K * K, 0)),
+      region_levels(R, std::vector<int64_t>(K, 0));
+  std::vector<std::vector<int32_t>> region_cluster(R), region_planted(R);
+  std::vector<int32_t> rated_external, external_kept;
+  for (size_t i = 0; i < N; ++i) {
+    ASSERT_TRUE(level[i] >= 1 && level[i] <= K && cluster_level[i] >= 1 && cluster_level[i] <= K) << "cell " << i;
+    ++region_levels[region[i]][level[i] - 1];
+    region_cluster[region[i]].push_back(cluster_level[i]);
+    region_planted[region[i]].push_back(planted[i]);
+    if (is_holdout(cell_id[i], config.seed, config.classifier.holdout)) {
+      ++confusion[(cluster_level[i] - 1) * K + level[i] - 1];
+      ++region_confusion[region[i]][(cluster_level[i] - 1) * K + level[i] - 1];
+    }
+    if (external[i] >= 1 && external[i] <= K) {
+      ++external_confusion[(external[i] - 1) * K + level[i] - 1];
+      rated_external.push_back(level[i]);
+      external_kept.push_back(external[i]);
+    }
+  }
+  auto flat = [&](const nlohmann::json& rows) {
+    EXPECT_EQ(rows.size(), size_t(K));
+    std::vector<int64_t> out;
+    for (const auto& row : rows) {
+      EXPECT_EQ(row.size(), size_t(K));
+      for (const auto& v : row) out.push_back(v.get<int64_t>());
+    }
+    return out;
+  };
+
+  // classifier_confusion: the recount; sums to holdout_cells; its diagonal share is the accuracy.
+  const std::vector<int64_t> got_confusion = flat(e["classifier_confusion"]);
+  EXPECT_EQ(got_confusion, confusion);
+  const int64_t holdout_cells = e["holdout_cells"].get<int64_t>();
+  EXPECT_EQ(std::accumulate(got_confusion.begin(), got_confusion.end(), int64_t(0)), holdout_cells);
+  EXPECT_GT(holdout_cells, int64_t(N / 10));  // about 20% of the cells
+  int64_t diagonal = 0;
+  for (int k = 0; k < K; ++k) diagonal += got_confusion[k * K + k];
+  EXPECT_NEAR(e["classifier_accuracy"].get<double>(), double(diagonal) / double(holdout_cells), 1e-15);
+  ConfusionMatrix recount(K);
+  recount.counts = confusion;
+  EXPECT_NEAR(e["classifier_macro_f1"].get<double>(), macro_f1(recount), 1e-15);
+
+  // regions: in order, adding up to the whole.
+  ASSERT_EQ(e["regions"].size(), R);
+  int64_t cells = 0, holdout = 0;
+  for (size_t g = 0; g < R; ++g) {
+    const auto& one = e["regions"][g];
+    SCOPED_TRACE("region " + region_names[g]);
+    EXPECT_EQ(one["name"], region_names[g]);
+    EXPECT_EQ(one["cells"].get<int64_t>(), int64_t(region_cluster[g].size()));
+    EXPECT_EQ(one["rated_level_cells"].get<std::vector<int64_t>>(), region_levels[g]);
+    const int64_t region_holdout = std::accumulate(region_confusion[g].begin(), region_confusion[g].end(), int64_t(0));
+    EXPECT_EQ(one["holdout_cells"].get<int64_t>(), region_holdout);
+    ConfusionMatrix m(K);
+    m.counts = region_confusion[g];
+    if (region_holdout == 0) {
+      EXPECT_TRUE(one["classifier_accuracy"].is_null());
+      EXPECT_TRUE(one["classifier_macro_f1"].is_null());
+    } else {
+      EXPECT_NEAR(one["classifier_accuracy"].get<double>(), accuracy(m), 1e-15);
+      EXPECT_NEAR(one["classifier_macro_f1"].get<double>(), macro_f1(m), 1e-15);
+    }
+    if (region_cluster[g].empty())
+      EXPECT_TRUE(one["ari_planted"].is_null());
+    else
+      EXPECT_NEAR(one["ari_planted"].get<double>(), adjusted_rand_index(region_cluster[g], region_planted[g]), 1e-12);
+    cells += one["cells"].get<int64_t>();
+    holdout += one["holdout_cells"].get<int64_t>();
+  }
+  EXPECT_EQ(cells, e["cells"].get<int64_t>());
+  EXPECT_EQ(holdout, holdout_cells);
+  EXPECT_EQ(e["regions"][R - 1]["cells"].get<int64_t>(), 0);
+
+  // External rating: ratings 0 and 5 (outside 1..K) are left out.
+  EXPECT_EQ(e["external_cells"].get<int64_t>(), int64_t(rated_external.size()));
+  EXPECT_LT(rated_external.size(), N * 9 / 10);
+  EXPECT_EQ(flat(e["external_confusion"]), external_confusion);
+  EXPECT_NEAR(number(e["spearman_external"]), plain_spearman(external_kept, rated_external), 1e-12);
+  EXPECT_GT(number(e["spearman_external"]), 0.5);  // the rating follows the planted levels
+  const double base_spearman = number(e["baseline_kmeans"]["spearman_external"]);
+  EXPECT_TRUE(base_spearman >= -1.0 && base_spearman <= 1.0) << e["baseline_kmeans"].dump();
 }

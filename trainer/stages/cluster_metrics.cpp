@@ -1,5 +1,6 @@
-// Cluster and rating quality metrics: adjusted Rand index, silhouette, Calinski-Harabasz,
-// Davies-Bouldin, accuracy, confusion matrix and macro F1, all accumulated in double.
+// Cluster and rating quality metrics: adjusted Rand index, quadratic weighted kappa, Spearman's
+// rank correlation, silhouette, Calinski-Harabasz, Davies-Bouldin, accuracy, confusion matrix and
+// macro F1, all accumulated in double.
 // Definitions follow scikit-learn's, including its conventions at degenerate inputs.
 #include "trainer/stages/cluster_metrics.hpp"
 
@@ -108,6 +109,20 @@ std::vector<size_t> sample_rows(size_t rows, size_t max_sample, uint64_t seed) {
   return index;
 }
 
+// The midrank of every category (1-based ranks; tied rows share the mean of theirs) from the
+// category sizes in order; also how many categories are not empty.
+std::vector<double> midranks(const std::vector<double>& sizes, int& occupied) {
+  std::vector<double> rank(sizes.size(), 0.0);
+  double before = 0;
+  occupied = 0;
+  for (size_t c = 0; c < sizes.size(); ++c) {
+    rank[c] = before + (sizes[c] + 1.0) / 2.0;
+    before += sizes[c];
+    occupied += sizes[c] > 0;
+  }
+  return rank;
+}
+
 }  // namespace
 
 double adjusted_rand_index(std::span<const int32_t> labels_a, std::span<const int32_t> labels_b) {
@@ -168,6 +183,28 @@ double quadratic_weighted_kappa(const ContingencyTable& t) {
       expected += w * row[a] * col[b] / (n * n);
     }
   return expected > 0 ? 1.0 - observed / expected : kNaN;
+}
+
+double spearman(const ContingencyTable& t) {
+  std::vector<double> row(t.rows, 0.0), col(t.cols, 0.0);
+  double n = 0;
+  for (int a = 0; a < t.rows; ++a)
+    for (int b = 0; b < t.cols; ++b) {
+      const double c = double(t.at(a, b));
+      row[a] += c;
+      col[b] += c;
+      n += c;
+    }
+  int rows_occupied = 0, cols_occupied = 0;
+  const std::vector<double> rank_a = midranks(row, rows_occupied), rank_b = midranks(col, cols_occupied);
+  if (rows_occupied < 2 || cols_occupied < 2) return kNaN;  // one side constant: 0/0
+  const double mean = (n + 1.0) / 2.0;                       // of ranks 1..n, either side
+  double covariance = 0, var_a = 0, var_b = 0;
+  for (int a = 0; a < t.rows; ++a) var_a += row[a] * (rank_a[a] - mean) * (rank_a[a] - mean);
+  for (int b = 0; b < t.cols; ++b) var_b += col[b] * (rank_b[b] - mean) * (rank_b[b] - mean);
+  for (int a = 0; a < t.rows; ++a)
+    for (int b = 0; b < t.cols; ++b) covariance += double(t.at(a, b)) * (rank_a[a] - mean) * (rank_b[b] - mean);
+  return std::clamp(covariance / std::sqrt(var_a * var_b), -1.0, 1.0);
 }
 
 double silhouette_score(const float* z, size_t rows, int dims, std::span<const int32_t> labels,

@@ -1,6 +1,7 @@
 // Quality of a clustering or a rating: agreement between two labelings (adjusted Rand index,
-// accuracy, macro F1, confusion matrix) and internal cluster quality on the latent z (silhouette,
-// Calinski-Harabasz, Davies-Bouldin). All sums in double. No I/O and no label matching here.
+// quadratic weighted kappa, Spearman's rank correlation, accuracy, macro F1, confusion matrix) and
+// internal cluster quality on the latent z (silhouette, Calinski-Harabasz, Davies-Bouldin). All
+// sums in double. No I/O and no label matching here.
 #pragma once
 #include "trainer/stages/room.hpp"
 #include <cstddef>
@@ -30,6 +31,12 @@ double adjusted_rand_index(const ContingencyTable& table);
 // Cohen's kappa with quadratic weights (a - b)^2 / (k - 1)^2 between two ordinal labelings 0..k-1
 // given as a square table; 1 = identical, 0 = chance. NaN for an empty table.
 double quadratic_weighted_kappa(const ContingencyTable& table);
+// Spearman's rank correlation of two ordinal labelings given as their table: rows 0..rows-1 and
+// columns 0..cols-1 in increasing order. Tied rows share the mean of their ranks (midranks, from
+// the table's margins), and the result is Pearson's correlation of those ranks over the rows
+// counted, as scipy.stats.spearmanr. Empty rows and columns do not matter. NaN when either side
+// has zero variance (all counted rows in one row or in one column, or an empty table).
+double spearman(const ContingencyTable& table);
 
 // Mean silhouette over a sample of at most max_sample rows drawn without replacement with seed
 // (all rows when rows <= max_sample), exact Euclidean distances among the sampled rows.

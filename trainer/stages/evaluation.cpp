@@ -1,10 +1,12 @@
 // End-of-training evaluation in one natural-order pass: reconstruction MSE, level sizes, cluster
 // quality in the clustering space (silhouette, Calinski-Harabasz, Davies-Bouldin on a hashed sample
-// of cells), classifier accuracy and macro-F1 on the held-out cells, agreement of the classifier
-// with the cluster levels on all cells, the level order checked against the direction-signed
-// feature means, and the adjusted Rand index against /planted_level and /external_rating when
-// present. Every run also rates the cells with a built-in baseline, k-means on the scaled features
-// with the same K and ordering rule, so that the metrics show what the deep model adds.
+// of cells), classifier accuracy, macro-F1 and confusion on the held-out cells, agreement of the
+// classifier with the cluster levels on all cells, the level order checked against the
+// direction-signed feature means, the adjusted Rand index against /planted_level, and agreement
+// with /external_rating (ARI, kappa, Spearman, confusion) when present; the same per region. Every
+// run also rates the cells with a built-in baseline, k-means on the scaled features with the same K
+// and ordering rule, so that the metrics show what the deep model adds. Memory grows with regions
+// x K^2, never with the cells.
 #include <algorithm>
 #include <map>
 #include <cmath>
@@ -44,6 +46,36 @@ ContingencyTable relabel_rows(const ContingencyTable& t, const std::vector<int32
   ContingencyTable out(t.rows, t.cols);
   for (int r = 0; r < t.rows; ++r)
     for (int c = 0; c < t.cols; ++c) out.counts[size_t(map[r] - 1) * t.cols + c] = t.at(r, c);
+  return out;
+}
+
+// What one region's cells add up to: counts only, so that memory grows with regions, not cells.
+struct RegionTally {
+  int64_t cells = 0;
+  std::vector<int64_t> rated_level_cells;              // [K], rated level 1..K
+  ConfusionMatrix holdout;                             // cluster level x rated level, held-out cells
+  std::map<std::pair<int32_t, int>, int64_t> planted;  // (cluster level, planted column) -> cells
+};
+
+// The cluster-level x planted-level table of cells counted in a map (planted_column's columns).
+ContingencyTable planted_table(const std::map<std::pair<int32_t, int>, int64_t>& counts, int K, int columns) {
+  ContingencyTable table(K + 1, columns);
+  for (const auto& [cell, count] : counts) table.counts[size_t(cell.first) * table.cols + cell.second] += count;
+  return table;
+}
+
+// A table's counts as a JSON array of rows.
+nlohmann::json count_rows(const std::vector<int64_t>& counts, int rows, int cols) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int r = 0; r < rows; ++r)
+    out.push_back(std::vector<int64_t>(counts.begin() + size_t(r) * cols, counts.begin() + size_t(r + 1) * cols));
+  return out;
+}
+
+ContingencyTable transposed(const ContingencyTable& t) {
+  ContingencyTable out(t.cols, t.rows);
+  for (int r = 0; r < t.rows; ++r)
+    for (int c = 0; c < t.cols; ++c) out.counts[size_t(c) * t.rows + r] = t.at(r, c);
   return out;
 }
 
@@ -89,8 +121,13 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   std::vector<int64_t> level_cells(K, 0);
   // Counts only, never a value per cell: a pass split between ranks would add these up.
   ConfusionMatrix holdout(K);
-  std::map<int32_t, int> planted_column;  // planted level -> its column of cluster_vs_planted
-  std::map<std::pair<int32_t, int>, int64_t> cluster_vs_planted;
+  std::map<int32_t, int> planted_column;  // planted level -> its column of the regions' planted tables
+  const size_t R = ctx.data.region_names().size();
+  std::vector<RegionTally> regions(R);
+  for (RegionTally& t : regions) {
+    t.rated_level_cells.assign(K, 0);
+    t.holdout = ConfusionMatrix(K);
+  }
   std::vector<float> sample_z;
   std::vector<int32_t> sample_level;
   uint64_t agree = 0, seen = 0;
@@ -117,6 +154,9 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                             ++level_cells[cl - 1];
                             const int32_t rated = out.level[i], base = base_labels[i];
                             ++rated_counts[rated - 1];
+                            RegionTally& region = regions[b.region[i]];
+                            ++region.cells;
+                            ++region.rated_level_cells[rated - 1];
                             for (size_t f = 0; f < F; ++f) level_sums[size_t(rated - 1) * F + f] += x[i * F + f];
                             base_vs_model.add(base, cl);
                             if (planted) base_vs_planted.add(base, std::clamp<int>(b.planted_level[i], 0, K));
@@ -126,11 +166,13 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                               model_vs_external.add(rated, e);
                             }
                             agree += out.level[i] == cl;
-                            if (is_holdout(b.cell_id[i], ctx.config.seed, ctx.config.classifier.holdout))
+                            if (is_holdout(b.cell_id[i], ctx.config.seed, ctx.config.classifier.holdout)) {
                               holdout.add(cl - 1, out.level[i] - 1);
+                              region.holdout.add(cl - 1, out.level[i] - 1);
+                            }
                             if (planted) {
                               const auto column = planted_column.emplace(b.planted_level[i], int(planted_column.size()));
-                              ++cluster_vs_planted[{cl, column.first->second}];
+                              ++region.planted[{cl, column.first->second}];
                             }
                             if (sample_share >= 1.0 || is_holdout(b.cell_id[i], ctx.config.seed + 29, sample_share)) {
                               sample_z.insert(sample_z.end(), out.space.begin() + i * D, out.space.begin() + (i + 1) * D);
@@ -156,12 +198,34 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
     m["classifier_accuracy"] = accuracy(holdout);
     m["classifier_macro_f1"] = macro_f1(holdout);
   }
+  m["classifier_confusion"] = count_rows(holdout.counts, K, K);
   m["classifier_agreement_all_cells"] = double(agree) / double(std::max<size_t>(1, N));
+  const int planted_columns = int(planted_column.size());
   if (planted) {
-    ContingencyTable table(K + 1, int(planted_column.size()));
-    for (const auto& [cell, count] : cluster_vs_planted) table.counts[size_t(cell.first) * table.cols + cell.second] = count;
+    ContingencyTable table(K + 1, planted_columns);
+    for (const RegionTally& region : regions) {
+      const ContingencyTable part = planted_table(region.planted, K, planted_columns);
+      for (size_t k = 0; k < table.counts.size(); ++k) table.counts[k] += part.counts[k];
+    }
     m["ari_planted"] = adjusted_rand_index(table);
   }
+  nlohmann::json region_metrics = nlohmann::json::array();
+  for (size_t r = 0; r < R; ++r) {
+    const RegionTally& t = regions[r];
+    nlohmann::json one;
+    one["name"] = ctx.data.region_names()[r];
+    one["cells"] = t.cells;
+    one["holdout_cells"] = t.holdout.total();
+    one["rated_level_cells"] = t.rated_level_cells;
+    one["classifier_accuracy"] = finite_or_null(accuracy(t.holdout));
+    one["classifier_macro_f1"] = finite_or_null(macro_f1(t.holdout));
+    if (planted) {  // null for a region without cells, where the index is 0/0
+      const ContingencyTable table = planted_table(t.planted, K, planted_columns);
+      one["ari_planted"] = t.cells > 0 ? finite_or_null(adjusted_rand_index(table)) : nlohmann::json();
+    }
+    region_metrics.push_back(std::move(one));
+  }
+  m["regions"] = std::move(region_metrics);
 
   // The rated levels in order: their direction-signed feature means (the ordering rule's score)
   // must rise with the level.
@@ -193,8 +257,11 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
     m["external_cells"] = std::accumulate(model_ext.counts.begin(), model_ext.counts.end(), int64_t(0));
     m["ari_external"] = adjusted_rand_index(model_ext);
     m["kappa_external"] = finite_or_null(quadratic_weighted_kappa(model_ext));
+    m["spearman_external"] = finite_or_null(spearman(model_ext));
+    m["external_confusion"] = count_rows(transposed(model_ext).counts, K, K);  // external rating x rated level
     base["ari_external"] = adjusted_rand_index(base_ext);
     base["kappa_external"] = finite_or_null(quadratic_weighted_kappa(base_ext));
+    base["spearman_external"] = finite_or_null(spearman(base_ext));
   }
   m["baseline_kmeans"] = base;
   ctx.progress.record({{"stage", "evaluate"}, {"metrics", m}});
