@@ -24,26 +24,8 @@ const std::vector<std::string> kColumnKeys = {"id",     "lon",         "lat",   
                                               "region_name", "hazard", "external_rating"};
 const std::vector<std::string> kTransforms = {"none", "log1p", "per_capita"};
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-  return s;
-}
-
 std::string qualified(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
-}
-
-// Every key of the map a plain name, given once (yaml_keys.hpp), and one of `valid`.
-void check_keys(const YAML::Node& node, const std::vector<std::string>& valid,
-                const std::string& file, const std::string& path) {
-  for (const std::string& key : yaml_map_keys(node, file, path)) {
-    bool ok = false;
-    for (const auto& v : valid) ok = ok || v == key;
-    if (!ok)
-      throw InputError(file, qualified(path, key), "one of the keys " + join(valid),
-                       "unknown key '" + key + "'");
-  }
 }
 
 // A scalar string value; "" when absent and not required.
@@ -80,13 +62,13 @@ FeatureTransform parse_transform(const std::string& s, const std::string& file, 
   if (s.empty() || s == "none") return FeatureTransform::none;
   if (s == "log1p") return FeatureTransform::log1p;
   if (s == "per_capita") return FeatureTransform::per_capita;
-  throw InputError(file, field, "one of " + join(kTransforms), "'" + s + "'");
+  throw InputError(file, field, "one of " + join_names(kTransforms), "'" + s + "'");
 }
 
 void read_feature(const YAML::Node& node, size_t index, const std::string& file, SchemaFile& out) {
   const std::string path = "features[" + std::to_string(index) + "]";
-  if (!node.IsMap()) throw InputError(file, path, "a map with keys " + join(kFeatureKeys));
-  check_keys(node, kFeatureKeys, file, path);
+  if (!node.IsMap()) throw InputError(file, path, "a map with keys " + join_names(kFeatureKeys));
+  known_map_keys(node, kFeatureKeys, file, path);
 
   FeatureSpec f;
   f.name = string_value(node, "name", file, path, true);
@@ -100,7 +82,7 @@ void read_feature(const YAML::Node& node, size_t index, const std::string& file,
   bool known = false;
   for (const auto& c : known_components()) known = known || c == f.component;
   if (!known)
-    throw InputError(file, path + ".component", "one of " + join(known_components()),
+    throw InputError(file, path + ".component", "one of " + join_names(known_components()),
                      "'" + f.component + "'");
   double direction = number_value(node, "direction", file, path, 0.0);
   if (direction != 1.0 && direction != -1.0)
@@ -134,8 +116,8 @@ void read_feature(const YAML::Node& node, size_t index, const std::string& file,
 }
 
 void read_columns(const YAML::Node& node, const std::string& file, SchemaFile& out) {
-  if (!node.IsMap()) throw InputError(file, "columns", "a map with keys " + join(kColumnKeys));
-  check_keys(node, kColumnKeys, file, "columns");
+  if (!node.IsMap()) throw InputError(file, "columns", "a map with keys " + join_names(kColumnKeys));
+  known_map_keys(node, kColumnKeys, file, "columns");
   IngestColumns& c = out.columns;
   c.id = string_value(node, "id", file, "columns", false);
   c.lon = string_value(node, "lon", file, "columns", false);
@@ -170,8 +152,8 @@ SchemaFile parse_schema_yaml(const std::string& yaml_text, const std::string& fi
     throw InputError(file, "line " + std::to_string(e.mark.line + 1), "valid YAML", e.msg);
   }
   if (!root || !root.IsMap())
-    throw InputError(file, "<top level>", "a map with keys " + join(kTopKeys));
-  check_keys(root, kTopKeys, file, "");
+    throw InputError(file, "<top level>", "a map with keys " + join_names(kTopKeys));
+  known_map_keys(root, kTopKeys, file, "");
 
   SchemaFile out;
   out.path = file;

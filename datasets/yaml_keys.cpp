@@ -28,4 +28,23 @@ std::vector<std::string> yaml_map_keys(const YAML::Node& map, const std::string&
   return keys;
 }
 
+std::vector<std::string> known_map_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                                        const std::string& file, const std::string& path) {
+  std::vector<std::string> keys = yaml_map_keys(map, file, path);
+  for (const std::string& key : keys) {
+    bool ok = false;
+    for (const auto& v : valid) ok = ok || v == key;
+    if (!ok)
+      throw InputError(file, path.empty() ? key : path + "." + key, "one of the keys " + join_names(valid),
+                       "unknown key '" + key + "'");
+  }
+  return keys;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
+  return s;
+}
+
 }  // namespace resilinet

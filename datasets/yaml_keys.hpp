@@ -16,4 +16,12 @@ namespace resilinet {
 std::vector<std::string> yaml_map_keys(const YAML::Node& map, const std::string& file,
                                        const std::string& path);
 
+// yaml_map_keys, each of which must also be one of `valid`: an unknown key throws InputError naming
+// path.key and listing the valid keys.
+std::vector<std::string> known_map_keys(const YAML::Node& map, const std::vector<std::string>& valid,
+                                        const std::string& file, const std::string& path);
+
+// "a, b, c": names listed in a message.
+std::string join_names(const std::vector<std::string>& names);
+
 }  // namespace resilinet

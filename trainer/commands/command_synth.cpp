@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/yaml_keys.hpp"
 #include "datasets/output_files.hpp"
 #include "datasets/synth.hpp"
 #include "trainer/commands/commands.hpp"
@@ -37,24 +38,6 @@ struct SynthSettings {
   std::optional<int> deflate;
   std::vector<SynthRegion> region_list;  // explicit regions from the YAML file
 };
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-  return s;
-}
-
-void check_keys(const YAML::Node& node, const std::vector<std::string>& valid, const std::string& file,
-                const std::string& path) {
-  for (const auto& kv : node) {
-    std::string key = kv.first.as<std::string>();
-    bool ok = false;
-    for (const auto& v : valid) ok = ok || v == key;
-    if (!ok)
-      throw InputError(file, path.empty() ? key : path + "." + key, "one of the keys " + join(valid),
-                       "unknown key '" + key + "'");
-  }
-}
 
 template <class T>
 T scalar(const YAML::Node& v, const std::string& file, const std::string& key, const char* what) {
@@ -82,8 +65,8 @@ SynthSettings read_config(const std::string& path) {
   }
   SynthSettings s;
   if (!root || root.IsNull()) return s;
-  if (!root.IsMap()) throw InputError(path, "<top level>", "a map with keys " + join(kConfigKeys));
-  check_keys(root, kConfigKeys, path, "");
+  if (!root.IsMap()) throw InputError(path, "<top level>", "a map with keys " + join_names(kConfigKeys));
+  known_map_keys(root, kConfigKeys, path, "");
   const char* count = "a non-negative integer";
   if (root["generator"])
     s.generator = scalar<std::string>(root["generator"], path, "generator", "a generator name");
@@ -103,8 +86,8 @@ SynthSettings read_config(const std::string& path) {
       for (size_t i = 0; i < regions.size(); ++i) {
         const std::string at = fmt::format("regions[{}]", i);
         const YAML::Node g = regions[i];
-        if (!g.IsMap()) throw InputError(path, at, "a map with keys " + join(kRegionKeys));
-        check_keys(g, kRegionKeys, path, at);
+        if (!g.IsMap()) throw InputError(path, at, "a map with keys " + join_names(kRegionKeys));
+        known_map_keys(g, kRegionKeys, path, at);
         for (const char* key : {"name", "width", "height"})
           if (!g[key]) throw InputError(path, at + "." + key, "a value (the key is required)", "nothing");
         SynthRegion r = regions_for_grid(scalar<size_t>(g["width"], path, at + ".width", count),
@@ -245,7 +228,7 @@ void add_synth_command(CLI::App& app) {
     progress.end(fmt::format("{} cells", s.cells));
     if (args->quiet) return;
     std::printf("synth: %zu cells in %zu regions (%s) -> %zu shard(s) in %s, %.1f s\n", s.cells,
-                s.region_names.size(), join(s.region_names).c_str(), s.shard_paths.size(),
+                s.region_names.size(), join_names(s.region_names).c_str(), s.shard_paths.size(),
                 args->out.c_str(), s.seconds);
     std::printf("generator %s; planted levels 1..5: %zu %zu %zu %zu %zu; missing feature values: %zu (%.2f%%)\n",
                 s.generator.c_str(), s.level_cells[0], s.level_cells[1], s.level_cells[2], s.level_cells[3],
