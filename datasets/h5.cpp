@@ -253,13 +253,23 @@ void write_int32_attribute(hid_t location, const std::string& name, int32_t valu
   RESILINET_H5(H5Awrite(attribute, H5T_NATIVE_INT32, &value));
 }
 
-void write_int8_array_attribute(hid_t location, const std::string& name,
-                                const std::vector<int8_t>& values) {
+namespace {
+template <typename T>
+void write_array_attribute(hid_t location, const std::string& name, hid_t file_type, hid_t memory_type,
+                           const std::vector<T>& values) {
   Dataspace space = vector_space(values.size());
-  Attribute attribute(RESILINET_H5(
-      H5Acreate2(location, name.c_str(), H5T_STD_I8LE, space, H5P_DEFAULT, H5P_DEFAULT)));
-  int8_t none = 0;
-  RESILINET_H5(H5Awrite(attribute, H5T_NATIVE_INT8, values.empty() ? &none : values.data()));
+  Attribute attribute(RESILINET_H5(H5Acreate2(location, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT)));
+  T none{};
+  RESILINET_H5(H5Awrite(attribute, memory_type, values.empty() ? &none : values.data()));
+}
+}  // namespace
+
+void write_int8_array_attribute(hid_t location, const std::string& name, const std::vector<int8_t>& values) {
+  write_array_attribute(location, name, H5T_STD_I8LE, H5T_NATIVE_INT8, values);
+}
+
+void write_double_array_attribute(hid_t location, const std::string& name, const std::vector<double>& values) {
+  write_array_attribute(location, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values);
 }
 
 Attribute open_attribute(hid_t location, const std::string& name) {

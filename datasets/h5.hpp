@@ -121,6 +121,8 @@ void write_string_array_attribute(hid_t location, const std::string& name,
 void write_int32_attribute(hid_t location, const std::string& name, int32_t value);
 void write_int8_array_attribute(hid_t location, const std::string& name,
                                 const std::vector<int8_t>& values);
+void write_double_array_attribute(hid_t location, const std::string& name,
+                                  const std::vector<double>& values);
 
 Attribute open_attribute(hid_t location, const std::string& name);
 Datatype attribute_type(hid_t attribute);

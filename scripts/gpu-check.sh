@@ -357,7 +357,7 @@ else
     j=$("${compare[@]}" ratings "$a" "$b" --min-agreement "$min_agreement" 2>>"$e2e_log"); rc=$?
     echo "rate cpu vs $device: $j" >> "$e2e_log"
     record "d6. rate $device vs cpu" "$([[ $rc == 0 ]] && echo pass || echo fail)" "$(seconds_since "$t")" \
-      "same level $(json_get "$j" 'f"{100*level_agreement:.3f}"')%, cluster level $(json_get "$j" 'f"{100*cluster_level_agreement:.3f}"')% (>= $(awk -v m=$min_agreement 'BEGIN{print 100*m}')%); max|dq| $(json_get "$j" 'f"{max_abs_dq:.2e}"'), max|dz| $(json_get "$j" 'f"{max_abs_dz:.2e}"')"
+      "same level $(json_get "$j" 'f"{100*level_agreement:.3f}"')%, cluster level $(json_get "$j" 'f"{100*cluster_level_agreement:.3f}"')% (>= $(awk -v m=$min_agreement 'BEGIN{print 100*m}')%); max|dp| $(json_get "$j" 'f"{max_abs_dp:.2e}"'), max|dz| $(json_get "$j" 'f"{max_abs_dz:.2e}"')"
   else
     record "d6. rate $device vs cpu" fail "$(seconds_since "$t")" "needs d1 and both ratings"
   fi

@@ -5,7 +5,7 @@ criteria hold, 1 when they do not, 2 on unreadable input.
 
   ratings A.csv B.csv [--min-agreement 0.999] [--min-ari 0]
       two `resilinet rate` outputs (ratings.csv) of the same cells: share of cells with the same
-      level and cluster level, adjusted Rand index (ARI) of both, largest |dq| and |dz|
+      level and cluster level, adjusted Rand index (ARI) of both, largest |dp| (level probabilities) and |dz|
   relevance A.csv B.csv [--rtol 1e-3] [--atol-scale 1e-4] [--min-share 0.999]
       two `resilinet explain` outputs (relevance.csv): A is the reference (CPU). On the cells whose
       seed level agrees, element (i, f) is within tolerance when
@@ -108,7 +108,7 @@ def cmd_ratings(args):
         same = sum(x == y for x, y in zip(la, lb)) / max(1, n)
         out[f"{name}_agreement"] = same
         out[f"{name}_ari"] = adjusted_rand_index(la, lb)
-    out["max_abs_dq"] = max_abs_diff(rows_a, rows_b, columns(header, "q"))
+    out["max_abs_dp"] = max_abs_diff(rows_a, rows_b, columns(header, "p_level"))
     out["max_abs_dz"] = max_abs_diff(rows_a, rows_b, columns(header, "z"))
     if args.min_agreement is not None:
         out["min_agreement"] = args.min_agreement

@@ -1,5 +1,6 @@
 // `resilinet rate --checkpoint C --data GLOB --out DIR`: rates every cell with the frozen model
-// (classifier head level, nearest-cluster level, q and z) and writes HDF5, CSV and GeoJSON. Under
+// (classifier head level with its probability per level, nearest-cluster level, hazard risk class
+// and priority flag, q and z) and writes HDF5, CSV and GeoJSON. Under
 // an MPI launcher the ranks share the cells (the loader's slabs r, r + world, ...) and each writes
 // its own part, DIR/part-R-of-W/; rank 0 then writes DIR/parts.json (docs/FORMAT.md).
 #include <memory>
@@ -13,6 +14,7 @@
 #include "trainer/commands/rank_parts.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/outputs/ratings_writer.hpp"
+#include "trainer/report/hazard_risk.hpp"
 #include "trainer/stages/train_run.hpp"
 #include "trainer/stages/training.hpp"
 
@@ -52,10 +54,12 @@ void add_rate_command(CLI::App& app) {
     // The cells are shared between the ranks of an MPI job: host sums only, so never NCCL.
     const std::unique_ptr<Communicator> comm = make_communicator("auto");
     const int rank = comm->rank(), world = comm->world();
+    // Risk classes are quantiles over all cells: every rank reads the whole hazard column.
+    const std::vector<double> cuts = hazard_cuts(data, ck.config.slab_rows);
     Progress progress("", args->quiet || rank != 0);
     progress.begin(world > 1 ? "rate (rank 0's part)" : "rate", data.total_rows() / size_t(world));
-    RatingsWriter writer(rank_part_folder(args->out, *comm), data.region_names(), ck.model.clusters,
-                         ck.model.latent_dims(), outputs);
+    RatingsWriter writer(rank_part_folder(args->out, *comm), data.region_names(), ck.model, data.has_hazard(),
+                         cuts, outputs);
     const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;
     std::vector<int64_t> counts(ck.model.clusters + 1, 0);  // [0]: cells not rated

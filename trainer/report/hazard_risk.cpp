@@ -37,9 +37,4 @@ std::vector<double> hazard_cuts(const ShardSet& data, size_t slab_rows) {
   return sample.cuts();
 }
 
-int risk_class(const std::vector<double>& cuts, double hazard) {
-  if (cuts.empty() || !std::isfinite(hazard)) return 0;
-  return 1 + int(std::upper_bound(cuts.begin(), cuts.end(), hazard) - cuts.begin());
-}
-
 }  // namespace resilinet

@@ -1,0 +1,88 @@
+// `resilinet rate`'s files against the model and the shards: probabilities per level that agree
+// with the rated level, risk classes recounted from the hazard quintiles, priority cells equal to a
+// direct filter, and CSV and GeoJSON that carry the same cells.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "datasets/shard_set.hpp"
+#include "small_run.hpp"
+#include "trainer/stages/training.hpp"
+
+using namespace resilinet;
+namespace rt = resilinet::testing;
+
+TEST(Ratings, LevelProbabilitiesRiskClassesAndPriorityMatchARecount) {
+  const rt::SmallRun& run = rt::small_trained_run();
+  const auto out = run.dir / "ratings";
+  const auto res = rt::run_resilinet("rate --quiet --checkpoint " + run.checkpoint + " --data '" + run.data +
+                                     "' --out " + out.string());
+  ASSERT_EQ(res.exit_code, 0) << res.output;
+  const auto h5 = out / "ratings.h5";
+  const auto level = rt::read_h5_rows<int32_t>(h5, "level", H5T_NATIVE_INT32);
+  const auto p = rt::read_h5_rows<float>(h5, "p_level", H5T_NATIVE_FLOAT);
+  const auto risk = rt::read_h5_rows<int8_t>(h5, "risk_class", H5T_NATIVE_INT8);
+  const auto priority = rt::read_h5_rows<int8_t>(h5, "priority", H5T_NATIVE_INT8);
+  const size_t n = level.size(), K = 5;
+  ASSERT_EQ(n, 12000u);
+  ASSERT_EQ(p.size(), n * K);
+
+  // The hazard of every cell, in the order rate writes them (natural order).
+  const ShardSet data = ShardSet::open(run.data);
+  std::vector<double> hazard;
+  for_each_scaled_batch(data, 65536, nullptr, 4096,
+                        [&](const Batch& b, const float*) { hazard.insert(hazard.end(), b.hazard, b.hazard + b.rows); });
+  ASSERT_EQ(hazard.size(), n);
+  std::vector<double> sorted;
+  for (double h : hazard)
+    if (std::isfinite(h)) sorted.push_back(h);
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<double> cuts;
+  for (size_t k = 1; k < 5; ++k) cuts.push_back(sorted[sorted.size() * k / 5]);
+
+  size_t priority_cells = 0;
+  std::vector<size_t> class_cells(6, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const float* pi = p.data() + i * K;
+    double sum = 0;
+    for (size_t k = 0; k < K; ++k) sum += pi[k];
+    EXPECT_NEAR(sum, 1.0, 1e-5) << "cell " << i;
+    EXPECT_EQ(int32_t(std::max_element(pi, pi + K) - pi) + 1, level[i]) << "cell " << i;
+    int expected_class = 0;
+    if (std::isfinite(hazard[i])) expected_class = 1 + int(std::count_if(cuts.begin(), cuts.end(), [&](double c) { return c <= hazard[i]; }));
+    EXPECT_EQ(risk[i], expected_class) << "cell " << i << " hazard " << hazard[i];
+    const bool expected_priority = expected_class >= 4 && level[i] >= 1 && level[i] <= 2;
+    EXPECT_EQ(priority[i], int8_t(expected_priority)) << "cell " << i;
+    priority_cells += expected_priority;
+    ++class_cells[size_t(expected_class)];
+  }
+  EXPECT_GT(priority_cells, 0u);
+  for (int c = 1; c <= 5; ++c) EXPECT_NEAR(double(class_cells[c]) / double(n - class_cells[0]), 0.2, 0.01);
+
+  // The CSV and GeoJSON carry the same cells, with the probabilities, risk class and flag.
+  std::ifstream csv(out / "ratings.csv");
+  std::string header, line;
+  std::getline(csv, header);
+  EXPECT_EQ(header.rfind("cell_id,region,lon,lat,level,cluster_level,p_level1,p_level2,p_level3,p_level4,p_level5,"
+                         "hazard,risk_class,priority,z1",
+                         0),
+            0u)
+      << header;
+  size_t csv_rows = 0;
+  while (std::getline(csv, line)) ++csv_rows;
+  EXPECT_EQ(csv_rows, n);
+  std::ifstream geojson(out / "ratings.geojson");
+  const nlohmann::json g = nlohmann::json::parse(geojson);
+  ASSERT_EQ(g["features"].size(), n);
+  for (size_t i = 0; i < n; i += 997) {
+    const auto& props = g["features"][i]["properties"];
+    EXPECT_EQ(props["level"].get<int32_t>(), level[i]);
+    EXPECT_EQ(props["risk_class"].get<int>(), risk[i]);
+    EXPECT_EQ(props["priority"].get<int>(), priority[i]);
+    ASSERT_EQ(props["p_level"].size(), K);
+    EXPECT_NEAR(props["p_level"][size_t(level[i] - 1)].get<double>(), p[i * K + size_t(level[i] - 1)], 1e-5);
+  }
+}

@@ -1,0 +1,60 @@
+// A small trained run shared by the tests of one executable: synthetic data (12,000 cells in 2
+// regions, with hazard and planted levels) and a short training with configs/default.yaml, made
+// once per test binary. Also reads datasets of the HDF5 files the commands write.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "datasets/h5.hpp"
+#include "test_support.hpp"
+#include "trainer/model/config.hpp"
+#include "trainer/stages/train_run.hpp"
+
+namespace resilinet::testing {
+
+struct SmallRun {
+  std::filesystem::path dir;
+  std::string data, checkpoint;
+};
+
+inline const SmallRun& small_trained_run() {
+  static const SmallRun run = [] {
+    SmallRun r;
+    // Not scratch_dir(): the tests' own scratch folders are emptied as they start.
+    r.dir = std::filesystem::temp_directory_path() / ("resilinet-test-" + std::to_string(::getpid())) / "small-run";
+    std::filesystem::remove_all(r.dir);
+    std::filesystem::create_directories(r.dir);
+    const auto res = run_resilinet("synth --quiet --out " + (r.dir / "data").string() +
+                                   " --cells 12000 --regions 2 --seed 5");
+    EXPECT_EQ(res.exit_code, 0) << res.output;
+    r.data = (r.dir / "data" / "*.h5").string();
+    TrainConfig c = load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
+    c.data = r.data;
+    c.run_dir = (r.dir / "run").string();
+    c.pretrain.epochs = 3;
+    c.pretrain.min_steps = 0;
+    c.classifier.epochs = 3;
+    c.classifier.min_steps = 0;
+    r.checkpoint = train_model(c, true).checkpoint_path;
+    return r;
+  }();
+  return run;
+}
+
+// A whole row dataset of an HDF5 file as T (rows x columns values).
+template <typename T>
+std::vector<T> read_h5_rows(const std::filesystem::path& file, const std::string& name, hid_t memory_type) {
+  auto f = h5::open_file_read_only(file.string());
+  auto ds = h5::open_row_dataset(f, name);
+  const std::vector<hsize_t> dims = h5::dataset_dims(ds);
+  size_t n = dims.empty() ? 0 : size_t(dims[0]);
+  const size_t width = dims.size() > 1 ? size_t(dims[1]) : 1;
+  std::vector<T> out(n * width);
+  if (n) h5::read_rows(ds, memory_type, 0, n, out.data());
+  return out;
+}
+
+}  // namespace resilinet::testing
