@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -85,4 +87,27 @@ TEST(Ratings, LevelProbabilitiesRiskClassesAndPriorityMatchARecount) {
     ASSERT_EQ(props["p_level"].size(), K);
     EXPECT_NEAR(props["p_level"][size_t(level[i] - 1)].get<double>(), p[i * K + size_t(level[i] - 1)], 1e-5);
   }
+}
+
+// Off a terminal (stderr is a pipe here) a stage prints a few lines at most, and one that ends
+// within a second prints only its end line.
+TEST(Progress, OffATerminalAFewLinesPerStage) {
+  const rt::SmallRun& run = rt::small_trained_run();
+  const auto dir = rt::scratch_dir();
+  rt::write_text(dir / "train.yaml", "data: '" + run.data + "'\nrun: {dir: " + (dir / "run").string() +
+                                         "}\npretrain: {epochs: 2, min_steps: 0}\nclassifier: {epochs: 2, min_steps: 0}\n");
+  const auto train = rt::run_resilinet("train --config " + (dir / "train.yaml").string());
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  std::map<std::string, int> lines;  // per stage: its "[stage] ..." lines
+  std::istringstream in(train.output);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > 2 && line[0] == '[') ++lines[line.substr(1, line.find(']') - 1)];
+  EXPECT_GE(lines.size(), 3u) << train.output;
+  for (const auto& [stage, count] : lines) EXPECT_LE(count, 4) << stage << "\n" << train.output;
+
+  const auto rate = rt::run_resilinet("rate --format hdf5 --checkpoint " + run.checkpoint + " --data '" + run.data +
+                                      "' --out " + (dir / "ratings").string());
+  ASSERT_EQ(rate.exit_code, 0) << rate.output;
+  EXPECT_EQ(std::count(rate.output.begin(), rate.output.end(), '\n'), 1) << rate.output;  // 12,000 cells: well under 2 s
+  EXPECT_EQ(rate.output.rfind("[rate] done in", 0), 0u) << rate.output;
 }

@@ -29,7 +29,7 @@ void Progress::begin(const std::string& stage, uint64_t total_steps) {
   stage_ = stage;
   total_ = total_steps;
   start_ = last_ = Clock::now();
-  last_decile_ = -1;
+  last_quarter_ = 0;
 }
 
 void Progress::update(uint64_t step, const std::string& detail, uint64_t samples_done) {
@@ -40,11 +40,14 @@ void Progress::update(uint64_t step, const std::function<std::string()>& detail,
   if (quiet_) return;
   auto now = Clock::now();
   double elapsed = std::chrono::duration<double>(now - start_).count();
-  int decile = total_ ? int(10 * step / total_) : 0;
-  bool due = tty_ ? std::chrono::duration<double>(now - last_).count() > 0.25 : decile > last_decile_;
+  // Off a terminal (batch logs) a line per quarter reached, and none for a stage shorter than
+  // kQuietSeconds: its end line is enough.
+  const int quarter = total_ ? int(4 * std::min(step, total_) / total_) : 0;
+  const bool due = tty_ ? std::chrono::duration<double>(now - last_).count() > 0.25
+                        : quarter > last_quarter_ && quarter < 4 && elapsed >= kQuietSeconds;
   if (!due) return;
   last_ = now;
-  last_decile_ = decile;
+  last_quarter_ = quarter;
   double rate = elapsed > 0 ? samples_done / elapsed : 0;
   double eta = (total_ && step > 0) ? elapsed * double(total_ - std::min(step, total_)) / step : 0;
   std::string line = fmt::format("[{}] step {}/{} {} {:.0f} samples/s ETA {:.0f}s", stage_, step,

@@ -1,5 +1,7 @@
-// Progress for long commands: a live line on a terminal (stage, epoch, loss, samples/s, ETA), plain
-// periodic lines otherwise, and metrics as JSON lines in the run folder for programs.
+// Progress for long commands: a live line on a terminal (stage, epoch, loss, samples/s, ETA); off a
+// terminal (batch logs) a line at 25, 50 and 75% of a stage that runs longer than 2 s, so a few lines
+// per stage; an end line per stage either way; and metrics as JSON lines in the run folder for
+// programs.
 #pragma once
 #include "trainer/outputs/room.hpp"
 #include <chrono>
@@ -38,7 +40,8 @@ class Progress {
   std::string stage_;
   uint64_t total_ = 0;
   Clock::time_point start_, last_;
-  int last_decile_ = -1;
+  int last_quarter_ = 0;
+  static constexpr double kQuietSeconds = 2.0;
 };
 
 }  // namespace resilinet
