@@ -7,7 +7,7 @@ bin=./build/resilinet
 rm -rf data/default
 $bin synth --out data/default
 $bin inspect data/default
-$bin train --config configs/default.yaml
+$bin train --config configs/default.yaml --overwrite
 $bin rate --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/ratings
 $bin explain --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/explain
 $bin report --checkpoint runs/default/checkpoint.h5 --data 'data/default/*.h5' --out runs/default/report \

@@ -90,7 +90,7 @@ TEST(Ratings, LevelProbabilitiesRiskClassesAndPriorityMatchARecount) {
 }
 
 // Off a terminal (stderr is a pipe here) a stage prints a few lines at most, and one that ends
-// within a second prints only its end line.
+// within a second prints only its end line. A finished run is not replaced by mistake.
 TEST(Progress, OffATerminalAFewLinesPerStage) {
   const rt::SmallRun& run = rt::small_trained_run();
   const auto dir = rt::scratch_dir();
@@ -104,6 +104,23 @@ TEST(Progress, OffATerminalAFewLinesPerStage) {
     if (line.size() > 2 && line[0] == '[') ++lines[line.substr(1, line.find(']') - 1)];
   EXPECT_GE(lines.size(), 3u) << train.output;
   for (const auto& [stage, count] : lines) EXPECT_LE(count, 4) << stage << "\n" << train.output;
+
+  // The folder now holds a finished run: training into it again is refused unless --overwrite;
+  // --resume goes on (here: nothing left to do).
+  const std::string again = "train --quiet --config " + (dir / "train.yaml").string();
+  const auto refused = rt::run_resilinet(again);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find((dir / "run" / "checkpoint.h5").string() + ": run.dir: expected a run folder without "
+                                "a run in it (--overwrite replaces the run, --resume continues it)"),
+            std::string::npos)
+      << refused.output;
+  const auto before = std::filesystem::last_write_time(dir / "run" / "checkpoint.h5");
+  EXPECT_EQ(rt::run_resilinet(again + " --resume").exit_code, 0);
+  EXPECT_EQ(std::filesystem::last_write_time(dir / "run" / "checkpoint.h5"), before);
+  const auto replaced = rt::run_resilinet(again + " --overwrite");
+  EXPECT_EQ(replaced.exit_code, 0) << replaced.output;
+  EXPECT_NE(std::filesystem::last_write_time(dir / "run" / "checkpoint.h5"), before);
+  EXPECT_EQ(rt::run_resilinet(again + " --overwrite --resume").exit_code, 2);
 
   const auto rate = rt::run_resilinet("rate --format hdf5 --checkpoint " + run.checkpoint + " --data '" + run.data +
                                       "' --out " + (dir / "ratings").string());

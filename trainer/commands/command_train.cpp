@@ -15,7 +15,7 @@ struct TrainArgs {
   std::optional<uint64_t> seed;  // run.seed's type: a negative value is refused by CLI parsing
   std::optional<int> threads;
   bool quiet = false;
-  bool resume = false;
+  bool resume = false, overwrite = false;
   std::string stop_after;
 };
 }  // namespace
@@ -34,6 +34,9 @@ void add_train_command(CLI::App& app) {
   sub->add_flag("--resume", args->resume,
                 "Continue from the run folder's checkpoint after its last completed stage (same config "
                 "required); starts from the beginning if there is none");
+  sub->add_flag("--overwrite", args->overwrite,
+                "Replace the run already in the run folder (without it, a folder that holds a checkpoint is "
+                "refused)")->excludes("--resume");
   sub->add_option("--stop-after", args->stop_after, "Stop after this checkpoint: pretrain or clusters (a stage), or pretrain:EPOCH, idec:EPOCH, classifier:EPOCH (an epoch with a checkpoint, see run.checkpoint_every)");
   sub->callback([args] {
     TrainConfig config = load_train_config(args->config);
@@ -46,6 +49,7 @@ void add_train_command(CLI::App& app) {
     TrainOptions options;
     options.quiet = args->quiet;
     options.resume = args->resume;
+    options.overwrite = args->overwrite;
     options.stop_after = args->stop_after;
     train_model(config, options);
   });

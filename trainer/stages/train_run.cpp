@@ -232,6 +232,10 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   }
   comm->barrier();  // the folder exists and is locked before any rank reads it
   const std::string checkpoint = dir + "/checkpoint.h5";
+  if (!options.resume && !options.overwrite && std::filesystem::exists(checkpoint))
+    throw InputError(checkpoint, "run.dir",
+                     "a run folder without a run in it (--overwrite replaces the run, --resume continues it)",
+                     "the checkpoint of an earlier run");
   std::optional<Checkpoint> resumed;
   if (options.resume) resumed = checkpoint_to_resume(config, checkpoint, data.schema(), data.total_rows());
   if (writer) {

@@ -27,6 +27,9 @@ struct TrainOptions {
   // (run.threads and run.checkpoint_every aside); otherwise InputError naming the first key that
   // differs. Without a checkpoint the run starts from the beginning.
   bool resume = false;
+  // Replace a run already in run_dir. Without resume or overwrite, a run folder that holds
+  // checkpoint.h5 is refused (InputError), so that a finished run is not lost by mistake.
+  bool overwrite = false;
   // Stop once this checkpoint is written: "pretrain" or "clusters" (a stage), "pretrain:EPOCH",
   // "idec:EPOCH" or "classifier:EPOCH" (inside a stage, at an epoch that run.checkpoint_every
   // checkpoints), or "" (run to the end).
