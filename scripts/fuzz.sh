@@ -15,7 +15,7 @@ seconds=${1:?$usage}
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "$usage" >&2; exit 2; }
 shift
 build=$(realpath -m "${RESILINET_ASAN_BUILD:-build-asan}")
-all=(fuzz_config fuzz_schema fuzz_csv_ingest fuzz_shard fuzz_checkpoint)
+all=(fuzz_config fuzz_schema fuzz_scenario fuzz_csv_ingest fuzz_shard fuzz_checkpoint)
 harnesses=("$@")
 ((${#harnesses[@]})) || harnesses=("${all[@]}")
 for h in "${harnesses[@]}"; do

@@ -150,7 +150,14 @@ struct Reader {
         std::ifstream in(path);
         std::stringstream body;
         body << in.rdbuf();
-        for (Polygon& p : parse_geojson_polygons(body.str(), path.string(), "geometry")) s.polygons.push_back(std::move(p));
+        std::vector<Polygon> polygons;
+        try {
+          polygons = parse_geojson_polygons(body.str(), path.string(), "geometry");
+        } catch (const InputError& e) {  // named from the scenario, with the GeoJSON file's own field
+          throw InputError(file, field + " (" + name + (e.field().empty() ? "" : " " + e.field()) + ")", e.expected(),
+                           e.found());
+        }
+        for (Polygon& p : polygons) s.polygons.push_back(std::move(p));
       } else if (key == "ids") {
         s.ids = one_or_list<int64_t>(v, field, [&](const YAML::Node& i, const std::string& f) {
           return integer(i, f, "a cell id (a whole number)");

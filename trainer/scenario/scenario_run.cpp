@@ -231,8 +231,9 @@ nlohmann::json run_scenarios(const Checkpoint& checkpoint, const ShardSet& data,
             const GoalResult& r = goals[j];
             goal_reached[j] = r.reached;
             goal_feature[j] = r.feature;
-            goal_value[j] = r.feature >= 0 ? r.value : std::nanf("");
-            goal_change[j] = r.feature >= 0 ? r.change : (r.reached ? 0.0f : std::nanf(""));
+            // No answer (already at the target, or none found): no feature, and zeros rather than NaN.
+            goal_value[j] = r.feature >= 0 ? r.value : 0.0f;
+            goal_change[j] = r.feature >= 0 ? r.change : 0.0f;
             t.goal_reached += r.reached;
             t.goal_already += r.reached && r.feature < 0;
             if (r.feature >= 0) ++t.goal_by_feature[size_t(r.feature)];

@@ -73,6 +73,8 @@ RESUME = "{BIN} train --quiet --config {BASE}/tiny.yaml --resume"
 RESUME_LATENT = "{BIN} train --quiet --config {BASE}/tiny_latent.yaml --resume"
 INGEST = "{BIN} ingest --quiet --csv {FILE} --schema {BASE}/schema.yaml --out {WORK}/out"
 INGEST_SCHEMA = "{BIN} ingest --quiet --csv {BASE}/ok.csv --schema {FILE} --out {WORK}/out"
+SCENARIO = ("{BIN} scenario --quiet --checkpoint {BASE}/checkpoint.h5 --data {BASE}/shard.h5 --scenario {FILE}"
+            " --out {WORK}/out")
 
 # ---------------------------------------------------------------------------------------------
 # Base inputs
@@ -744,6 +746,65 @@ def explain_config_cases():
          EXPLAIN_CONFIG.replace("{FILE}", "{WORK}/cfgdir"), setup="mkdir {WORK}/cfgdir")
 
 
+def scenario_cases():
+    def scn(name, text, *fragments, options="", names_file=True):
+        write_text(name + ".yaml", text)
+        case(name, 2, ([name + ".yaml"] if names_file else []) + list(fragments), SCENARIO + options)
+    one = "scenarios:\n  - name: s\n    edits:\n      - "
+    write_text("ok_scenario_base.yaml", "scenarios:\n  - name: s\n    edits: [{set: {poverty: 1}}]\n")
+    case("ok_scenario_base", 0, [], SCENARIO + " --target-level 3")
+    scn("scn_malformed_yaml", "scenarios: [\n", "valid YAML")
+    scn("scn_empty_file", "", "<top level>")
+    scn("scn_no_scenarios", "scenarios: []\n", "scenarios: expected a non-empty list")
+    scn("scn_unknown_top_key", "scenario: []\n", "unknown key 'scenario'")
+    scn("scn_unknown_feature", one + "set: {povety: 1}\n", "scenarios[0] (s).edits[0].set", "feature of the data")
+    scn("scn_unknown_selection", one + "select: {county: x}\n        set: {poverty: 1}\n",
+        "scenarios[0] (s).edits[0].select.county", "one of the keys")
+    scn("scn_unknown_region", one + "select: {region: metro-z}\n        set: {poverty: 1}\n",
+        "select.region", "a region of the data")
+    scn("scn_empty_selection", one + "select: {bbox: [0, 0, 1, 1]}\n        set: {poverty: 1}\n",
+        "scenarios[0] (s).edits[0].select", "at least one cell")
+    scn("scn_empty_ids", one + "select: {ids: [999999999]}\n        set: {poverty: 1}\n", "at least one cell")
+    scn("scn_level_out_of_range", one + "select: {level: 9}\n        set: {poverty: 1}\n", "select.level", "from 1 to")
+    scn("scn_level_fraction", one + "select: {level: 1.5}\n        set: {poverty: 1}\n", "select.level")
+    scn("scn_two_actions", one + "set: {poverty: 1}\n        add: {poverty: 1}\n", "exactly one action")
+    scn("scn_no_action", one + "select: {all: true}\n", "exactly one action")
+    scn("scn_value_nan", one + "set: {poverty: .nan}\n", "set.poverty", "finite")
+    scn("scn_value_inf", one + "scale: {poverty: .inf}\n", "scale.poverty", "finite")
+    scn("scn_value_text", one + "add: {poverty: lots}\n", "add.poverty", "a number")
+    scn("scn_bbox_inverted", one + "select: {bbox: [10, 10, 0, 0]}\n        set: {poverty: 1}\n", "select.bbox")
+    scn("scn_bbox_short", one + "select: {bbox: [0, 0, 1]}\n        set: {poverty: 1}\n", "select.bbox")
+    scn("scn_polygon_two_points", one + "select: {polygon: [[0, 0], [1, 1]]}\n        set: {poverty: 1}\n",
+        "select.polygon", "at least 3 points")
+    scn("scn_latitude_out_of_range", one + "facility: {feature: hospitals, lon: 0, lat: 91, radius_km: 5}\n",
+        "facility.lat", "latitude")
+    scn("scn_radius_zero", one + "facility: {feature: hospitals, lon: 0, lat: 0, radius_km: 0}\n",
+        "facility.radius_km")
+    scn("scn_facility_missing_radius", one + "facility: {feature: hospitals, lon: 0, lat: 0}\n",
+        "facility.radius_km")
+    scn("scn_threshold_no_bound", one + "select: {threshold: {feature: poverty}}\n        set: {poverty: 1}\n",
+        "select.threshold", "above")
+    scn("scn_name_with_slash", "scenarios:\n  - name: ../out\n    edits: [{set: {poverty: 1}}]\n",
+        "scenarios[0].name", "output folder")
+    scn("scn_name_twice", "scenarios:\n  - name: s\n    edits: [{set: {poverty: 1}}]\n"
+        "  - name: s\n    edits: [{set: {poverty: 2}}]\n", "scenarios[1].name", "used once")
+    scn("scn_name_control", "scenarios:\n  - name: \"a\\x01b\"\n    edits: [{set: {poverty: 1}}]\n",
+        "scenarios[0].name")
+    scn("scn_duplicate_key", one + "set: {poverty: 1, poverty: 2}\n", "poverty", "once")
+    scn("scn_geojson_missing", one + "select: {geojson: nowhere.geojson}\n        set: {poverty: 1}\n",
+        "select.geojson", "nowhere.geojson")
+    write_text("scn_geojson_bad_area.geojson", '{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}')
+    scn("scn_geojson_bad", one + "select: {geojson: scn_geojson_bad_area.geojson}\n        set: {poverty: 1}\n",
+        "select.geojson (scn_geojson_bad_area.geojson geometry.coordinates[0])", "ring")
+    write_text("scn_geojson_not_json_area.geojson", '{"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1')
+    scn("scn_geojson_not_json", one + "select: {geojson: scn_geojson_not_json_area.geojson}\n        set: {poverty: 1}\n",
+        "select.geojson (scn_geojson_not_json_area.geojson)", "valid GeoJSON")
+    scn("scn_target_level_zero", "scenarios:\n  - name: s\n    edits: [{set: {poverty: 1}}]\n", "--target-level",
+        options=" --target-level 0", names_file=False)
+    case("scn_scenario_is_directory", 2, ["{WORK}/scdir", "not a regular file"],
+         SCENARIO.replace("{FILE}", "{WORK}/scdir"), setup="mkdir {WORK}/scdir")
+
+
 def schema_cases():
     base = SCHEMA_YAML
 
@@ -1305,6 +1366,7 @@ def main():
     config_cases()
     cli_cases()
     explain_config_cases()
+    scenario_cases()
     schema_cases()
     csv_cases()
     shard_cases()
