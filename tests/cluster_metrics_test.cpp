@@ -17,6 +17,7 @@
 #include "datasets/h5.hpp"
 #include "datasets/shard.hpp"
 #include "datasets/synth.hpp"
+#include "h5_rows.hpp"
 #include "test_support.hpp"
 #include "trainer/model/config.hpp"
 #include "trainer/stages/cluster_metrics.hpp"
@@ -357,15 +358,6 @@ TEST(Spearman, ZeroVarianceIsNaN) {
 // (is_holdout) and the data's regions, planted levels and ratings.
 namespace {
 
-template <class T> std::vector<T> read_ratings_column(const std::string& file, const char* name, hid_t type) {
-  auto f = h5::open_file_read_only(file);
-  auto ds = h5::open_row_dataset(f, name);
-  auto dims = h5::dataset_dims(ds);
-  std::vector<T> out(dims[0]);
-  h5::read_rows(ds, type, 0, dims[0], out.data());
-  return out;
-}
-
 double number(const nlohmann::json& v) {
   return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
 }
@@ -431,9 +423,9 @@ TEST(Evaluation, MetricsJsonTablesMatchARecountFromRatings) {
                                                    shard + " --out " + (dir / "rate").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string ratings = (dir / "rate" / "ratings.h5").string();
-  const auto level = read_ratings_column<int32_t>(ratings, "level", H5T_NATIVE_INT32);
-  const auto cluster_level = read_ratings_column<int32_t>(ratings, "cluster_level", H5T_NATIVE_INT32);
-  const auto cell_id = read_ratings_column<int64_t>(ratings, "cell_id", H5T_NATIVE_INT64);
+  const auto level = resilinet::testing::read_h5_rows<int32_t>(ratings, "level", H5T_NATIVE_INT32);
+  const auto cluster_level = resilinet::testing::read_h5_rows<int32_t>(ratings, "cluster_level", H5T_NATIVE_INT32);
+  const auto cell_id = resilinet::testing::read_h5_rows<int64_t>(ratings, "cell_id", H5T_NATIVE_INT64);
   ASSERT_EQ(level.size(), N);
 
   // The recount: held-out confusion (cluster level x rated level), per region the same and the

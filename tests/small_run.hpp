@@ -1,6 +1,6 @@
 // A small trained run shared by the tests of one executable: synthetic data (12,000 cells in 2
 // regions, with hazard and planted levels) and a short training with configs/default.yaml, made
-// once per test binary. Also reads datasets of the HDF5 files the commands write.
+// once per test binary.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "datasets/h5.hpp"
+#include "h5_rows.hpp"
 #include "test_support.hpp"
 #include "trainer/model/config.hpp"
 #include "trainer/stages/train_run.hpp"
@@ -42,19 +42,6 @@ inline const SmallRun& small_trained_run() {
     return r;
   }();
   return run;
-}
-
-// A whole row dataset of an HDF5 file as T (rows x columns values).
-template <typename T>
-std::vector<T> read_h5_rows(const std::filesystem::path& file, const std::string& name, hid_t memory_type) {
-  auto f = h5::open_file_read_only(file.string());
-  auto ds = h5::open_row_dataset(f, name);
-  const std::vector<hsize_t> dims = h5::dataset_dims(ds);
-  size_t n = dims.empty() ? 0 : size_t(dims[0]);
-  const size_t width = dims.size() > 1 ? size_t(dims[1]) : 1;
-  std::vector<T> out(n * width);
-  if (n) h5::read_rows(ds, memory_type, 0, n, out.data());
-  return out;
 }
 
 }  // namespace resilinet::testing

@@ -14,6 +14,7 @@
 #include "datasets/input_error.hpp"
 #include "datasets/shard_set.hpp"
 #include "kernels/ops.hpp"
+#include "h5_rows.hpp"
 #include "test_support.hpp"
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/outputs/run_lock.hpp"
@@ -62,15 +63,6 @@ bool same(const std::vector<float>& x, const std::vector<float>& y) {
   return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0);
 }
 
-template <class T> std::vector<T> read_column(const std::string& file, const char* name, hid_t type) {
-  auto f = h5::open_file_read_only(file);
-  auto ds = h5::open_row_dataset(f, name);
-  auto dims = h5::dataset_dims(ds);
-  std::vector<T> out(dims[0]);
-  h5::read_rows(ds, type, 0, dims[0], out.data());
-  return out;
-}
-
 // Cluster levels of every cell in natural order, as `rate` writes them.
 struct Rated {
   std::vector<int32_t> level, cluster_level;
@@ -80,9 +72,9 @@ Rated rate(const std::string& checkpoint, const std::string& data, const std::fi
   auto r = rt::run_resilinet("rate --quiet --checkpoint " + checkpoint + " --data '" + data + "' --out " + out.string());
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::string file = (out / "ratings.h5").string();
-  return {read_column<int32_t>(file, "level", H5T_NATIVE_INT32),
-          read_column<int32_t>(file, "cluster_level", H5T_NATIVE_INT32),
-          read_column<int64_t>(file, "cell_id", H5T_NATIVE_INT64)};
+  return {rt::read_h5_rows<int32_t>(file, "level", H5T_NATIVE_INT32),
+          rt::read_h5_rows<int32_t>(file, "cluster_level", H5T_NATIVE_INT32),
+          rt::read_h5_rows<int64_t>(file, "cell_id", H5T_NATIVE_INT64)};
 }
 
 std::vector<int32_t> planted_levels(const std::string& data) {
