@@ -20,6 +20,7 @@
 #include "trainer/explain/explain_config.hpp"
 #include "trainer/commands/rank_parts.hpp"
 #include "trainer/explain/explain_summary.hpp"
+#include "trainer/explain/head_on_backend.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/stages/train_run.hpp"
 #include "trainer/stages/training.hpp"
@@ -143,22 +144,8 @@ void run_explain(const ExplainArgs& args) {
   RelevanceSummary gxi_summary(model.schema, model.clusters);
   PerturbationSensitivity sensitivity(model.schema, config.delta, model.clusters);
   const auto backend = make_device_backend(args.device, "resilinet explain", "--device");
-  kernels::Backend& b = *backend;
-  const auto head = b.network(model.classifier);
-  const kernels::BackendArray<float> head_params(b, model.classifier_params);
-  kernels::Staged<float> x_in(b);
-  kernels::Staged<int32_t> class_in(b);
-  kernels::Landing<float> logits_out(b), relevance_out(b), gxi_out(b);
-  const RateFunction rate = [&](const float* x, size_t rows, int32_t* level) {
-    std::vector<float> logits(rows * model.clusters);
-    b.mlp_forward(*head, head_params.data(), x_in.put(x, rows * F), rows, logits_out.at(logits.data(), logits.size()));
-    logits_out.get();
-    for (size_t i = 0; i < rows; ++i) {
-      const float* l = logits.data() + i * model.clusters;
-      const bool finite = std::all_of(l, l + model.clusters, [](float v) { return std::isfinite(v); });
-      level[i] = finite ? int32_t(std::max_element(l, l + model.clusters) - l) + 1 : kNotRated;
-    }
-  };
+  HeadOnBackend head(model, *backend, composite);
+  const RateFunction rate = [&](const float* x, size_t rows, int32_t* level) { head.levels(x, rows, level); };
 
   std::vector<int32_t> level, seed_class, seed_level;
   std::vector<float> relevance, gxi;
@@ -175,12 +162,7 @@ void run_explain(const ExplainArgs& args) {
     }
     relevance.resize(b.rows * F);
     gxi.resize(b.rows * F);
-    const float* xb = x_in.put(x, b.rows * F);
-    const int32_t* classes = class_in.put(seed_class.data(), b.rows);
-    backend->lrp(*head, head_params.data(), composite, xb, b.rows, classes, relevance_out.at(relevance.data(), relevance.size()));
-    backend->gradient_x_input(*head, head_params.data(), xb, b.rows, classes, gxi_out.at(gxi.data(), gxi.size()));
-    relevance_out.get();
-    gxi_out.get();
+    head.relevance(x, b.rows, seed_class.data(), relevance.data(), gxi.data());
     // A cell without a finite rating or explanation is explained as not rated: level 0, zeros.
     for (size_t i = 0; i < b.rows; ++i) {
       float* r = relevance.data() + i * F;

@@ -7,15 +7,14 @@
 
 namespace resilinet {
 
-void seek_level(const ModelOnBackend& on_backend, const float* raw, const int32_t* level, size_t rows, int target,
-                GoalResult* out) {
-  const Model& model = on_backend.model();
+void seek_level(const Model& model, HeadOnBackend& head, const float* raw, const int32_t* level, size_t rows,
+                int target, GoalResult* out) {
   const Scaler& scaler = model.scaler;
   const size_t F = size_t(model.features());
   const size_t per_cell = F * 2 * kGoalSteps;  // candidate rows per cell: features x directions x steps
   const size_t chunk = std::max<size_t>(1, 65536 / per_cell);
   std::vector<float> candidates, scaled;
-  RatingBuffers rated;
+  std::vector<int32_t> rated;
   for (size_t first = 0; first < rows; first += chunk) {
     const size_t n = std::min(chunk, rows - first);
     candidates.resize(n * per_cell * F);
@@ -35,8 +34,8 @@ void seek_level(const ModelOnBackend& on_backend, const float* raw, const int32_
     const size_t m = n * per_cell;
     scaled.resize(m * F);
     scaler.transform(candidates.data(), m, scaled.data());
-    rate_scaled(on_backend, candidates.data(), scaled.data(), m, rated, true);
-    mark_not_rated(rated, m);
+    rated.resize(m);
+    head.levels(scaled.data(), m, rated.data());
     for (size_t i = 0; i < n; ++i) {
       GoalResult& r = out[first + i];
       r = GoalResult{};
@@ -50,7 +49,7 @@ void seek_level(const ModelOnBackend& on_backend, const float* raw, const int32_
         for (int dir = 0; dir < 2; ++dir)
           for (int s = 0; s < kGoalSteps; ++s) {
             const size_t c = ((i * F + f) * 2 + dir) * kGoalSteps + s;
-            if (rated.level[c] != target) continue;
+            if (rated[c] != target) continue;
             const float value = candidates[c * F + f];
             const double from = std::isnan(x[f]) ? scaler.median[f] : double(x[f]);
             const double distance = std::fabs(double(value) - from) / scaler.scale[f];

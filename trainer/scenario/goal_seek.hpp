@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "trainer/explain/head_on_backend.hpp"
 #include "trainer/model/model.hpp"
 
 namespace resilinet {
@@ -22,8 +23,9 @@ struct GoalResult {
 // within 1/kGoalSteps of the range of the smallest change.
 inline constexpr int kGoalSteps = 32;
 
-// raw [rows x F] (NaN = missing), level [rows] the cells' rated levels. out [rows].
-void seek_level(const ModelOnBackend& model, const float* raw, const int32_t* level, size_t rows, int target,
-                GoalResult* out);
+// raw [rows x F] (NaN = missing), level [rows] the cells' rated levels. out [rows]. The rating is the
+// classifier head's level on the scaled row, as `rate` gives it.
+void seek_level(const Model& model, HeadOnBackend& head, const float* raw, const int32_t* level, size_t rows,
+                int target, GoalResult* out);
 
 }  // namespace resilinet

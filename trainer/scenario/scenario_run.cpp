@@ -9,8 +9,8 @@
 
 #include "datasets/input_error.hpp"
 #include "datasets/output_files.hpp"
-#include "kernels/lrp.hpp"
 #include "trainer/explain/explain_config.hpp"
+#include "trainer/explain/head_on_backend.hpp"
 #include "trainer/model/model.hpp"
 #include "trainer/outputs/atomic_file.hpp"
 #include "trainer/scenario/goal_seek.hpp"
@@ -20,37 +20,15 @@
 namespace resilinet {
 namespace {
 
-// LRP of the classifier head, seeded at each cell's level, with the default explain composite (the
-// one `resilinet explain` uses without --config). A cell at level 0 (not rated) gets zeros.
-class HeadRelevance {
- public:
-  HeadRelevance(const Model& model, kernels::Backend& backend)
-      : model_(model), backend_(backend), head_(backend.network(model.classifier)),
-        params_(backend, model.classifier_params), composite_(build_composite(load_explain_config(""), model)),
-        x_(backend), classes_(backend), relevance_(backend) {}
-
-  void run(const float* scaled, const int32_t* level, size_t rows, float* out) {
-    const size_t F = size_t(model_.features());
-    classes_host_.resize(rows);
-    for (size_t i = 0; i < rows; ++i) classes_host_[i] = std::max(level[i] - 1, 0);
-    backend_.lrp(*head_, params_.data(), composite_, x_.put(scaled, rows * F), rows,
-                 classes_.put(classes_host_.data(), rows), relevance_.at(out, rows * F));
-    relevance_.get();
-    for (size_t i = 0; i < rows; ++i)
-      if (level[i] == kNotRated) std::fill_n(out + i * F, F, 0.0f);
-  }
-
- private:
-  const Model& model_;
-  kernels::Backend& backend_;
-  std::unique_ptr<kernels::Network> head_;
-  kernels::BackendArray<float> params_;
-  kernels::LrpComposite composite_;
-  kernels::Staged<float> x_;
-  kernels::Staged<int32_t> classes_;
-  kernels::Landing<float> relevance_;
-  std::vector<int32_t> classes_host_;
-};
+// LRP relevance of the classifier head seeded at each cell's level; zeros for a cell not rated.
+void relevance_at_levels(HeadOnBackend& head, const float* scaled, const int32_t* level, size_t rows, size_t F,
+                         std::vector<int32_t>& classes, float* out) {
+  classes.resize(rows);
+  for (size_t i = 0; i < rows; ++i) classes[i] = std::max(level[i] - 1, 0);
+  head.relevance(scaled, rows, classes.data(), out);
+  for (size_t i = 0; i < rows; ++i)
+    if (level[i] == kNotRated) std::fill_n(out + i * F, F, 0.0f);
+}
 
 // What one scenario has seen so far, and its cells table.
 struct Tally {
@@ -131,7 +109,9 @@ nlohmann::json run_scenarios(const Checkpoint& checkpoint, const ShardSet& data,
     }
 
     const ModelOnBackend on_backend(model, backend);
-    HeadRelevance relevance(model, backend);
+    // The default composite of `explain` (its config without --config).
+    HeadOnBackend head(model, backend, build_composite(load_explain_config(""), model));
+    std::vector<int32_t> classes;
     RatingBuffers before, after;
     std::vector<size_t> rows;
     std::vector<float> raw, scaled, scaled_before, raw_before, lrp_before, lrp_after;
@@ -206,8 +186,8 @@ nlohmann::json run_scenarios(const Checkpoint& checkpoint, const ShardSet& data,
         gather(x, rows, F, scaled_before);
         lrp_before.resize(n * F);
         lrp_after.resize(n * F);
-        relevance.run(scaled_before.data(), level_before.data(), n, lrp_before.data());
-        relevance.run(scaled.data(), after.level.data(), n, lrp_after.data());
+        relevance_at_levels(head, scaled_before.data(), level_before.data(), n, F, classes, lrp_before.data());
+        relevance_at_levels(head, scaled.data(), after.level.data(), n, F, classes, lrp_after.data());
         for (size_t j = 0; j < n; ++j) {
           if (level_before[j] == kNotRated || after.level[j] == kNotRated) continue;
           for (size_t f = 0; f < F; ++f) {
@@ -222,7 +202,7 @@ nlohmann::json run_scenarios(const Checkpoint& checkpoint, const ShardSet& data,
         if (goal) {
           gather(b.x, rows, F, raw_before);
           goals.resize(n);
-          seek_level(on_backend, raw_before.data(), level_before.data(), n, options.target_level, goals.data());
+          seek_level(model, head, raw_before.data(), level_before.data(), n, options.target_level, goals.data());
           goal_reached.resize(n);
           goal_feature.resize(n);
           goal_value.resize(n);
