@@ -31,8 +31,13 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # OpenMPI and PMIx unload their plugins (mca_*.so) in MPI_Finalize, which leaves the plugins'
 # allocations with stacks of "<unknown module>" that no suppression can name; a preloaded no-op
 # dlclose (tests/sanitizer/keep_plugins_loaded.c, built without sanitizers) keeps them mapped.
-clang -shared -fPIC -O2 -o "$build/libkeep_plugins_loaded.so" tests/sanitizer/keep_plugins_loaded.c
-export LD_PRELOAD="$build/libkeep_plugins_loaded.so${LD_PRELOAD:+:$LD_PRELOAD}"
+# It goes where every user can load it: tests run some commands as nobody (tests/bad_inputs_test.py),
+# and the build folder may sit in a folder only its owner can enter.
+preload=$(mktemp -d "${TMPDIR:-/tmp}/resilinet-preload.XXXXXX")
+chmod 755 "$preload"
+clang -shared -fPIC -O2 -o "$preload/libkeep_plugins_loaded.so" tests/sanitizer/keep_plugins_loaded.c
+chmod 755 "$preload/libkeep_plugins_loaded.so"
+export LD_PRELOAD="$preload/libkeep_plugins_loaded.so${LD_PRELOAD:+:$LD_PRELOAD}"
 # tests/bad_inputs_test.py caps each command's address space unless told not to: ASan reserves
 # terabytes of shadow memory.
 export RESILINET_BAD_INPUTS_MEMORY=0
@@ -64,6 +69,6 @@ if ((${#reports[@]})); then
   done
   status=1
 fi
-rm -rf "$logs"
+rm -rf "$logs" "$preload"
 echo "sanitize-check: build $((built - start)) s, tests $((SECONDS - built)) s, status $status"
 exit "$status"
