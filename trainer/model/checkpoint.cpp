@@ -53,8 +53,14 @@ std::vector<T> read_array(hid_t loc, const std::string& name, const std::string&
   if (!h5::has_link(loc, name)) throw InputError(file, name, "a dataset in the checkpoint", "missing");
   auto ds = h5::open_row_dataset(loc, name);
   auto dims = h5::dataset_dims(ds);
+  // Every checkpoint array has rows (a scalar dataspace has no dims to read by); the product of a
+  // corrupt file's dims must not wrap.
+  if (dims.empty()) throw InputError(file, name, "an array of rows", "a scalar");
   size_t n = 1;
-  for (auto d : dims) n *= d;
+  for (auto d : dims) {
+    if (d != 0 && n > (size_t(1) << 40) / d) throw InputError(file, name, "an array of at most 2^40 values", "more");
+    n *= d;
+  }
   std::vector<T> out(n);
   if (n) h5::read_rows(ds, memory_type<T>(), 0, dims[0], out.data());
   return out;

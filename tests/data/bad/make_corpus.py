@@ -1166,6 +1166,8 @@ def checkpoint_cases():
     ck("ckpt_scaler_median_nan", setv("scaler/median", at(3, np.nan)), ["scaler/median"], ("rate", "explain"))
     ck("ckpt_scaler_max_inf", setv("scaler/max", at(3, np.inf)), ["scaler/max"], ("explain",))
     ck("ckpt_scaler_clip_nan", setv("scaler/clip", at(0, np.nan)), ["scaler/clip"])
+    # A scalar where an array of rows belongs (fuzz_checkpoint: read past an empty shape).
+    ck("ckpt_cluster_scale_scalar", setv("clusters/scale", lambda a: np.float64(a.flat[0])), ["scale", "a scalar"])
     ck("ckpt_scaler_clip_negative", setv("scaler/clip", at(0, -1.0)), ["scaler/clip"])
     ck("ckpt_levels_out_of_range", setv("clusters/level", at(1, 7)), ["clusters/level"], ("rate", "explain", "report"))
     ck("ckpt_levels_duplicate", setv("clusters/level", lambda a: np.full_like(a, 1)), ["clusters/level"],
