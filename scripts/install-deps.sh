@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that resilinet's build, tests, benchmarks and report rendering need
-# (clang and libclang-rt-14-dev: the sanitizer and libFuzzer build, scripts/asan-build.sh).
+# (clang and libclang-rt-14-dev: the sanitizer and libFuzzer build, scripts/asan-build.sh; chromium:
+# the headless browser that tests/report_browser_test.cpp loads report.html in).
 # Idempotent and non-interactive; safe to run again. Run as root (or with sudo available).
 set -euo pipefail
 
@@ -14,6 +15,7 @@ packages=(
   slurm-wlm munge
   python3 python3-numpy python3-h5py python3-matplotlib
   clang libclang-rt-14-dev
+  chromium
 )
 # Peer benchmarks only (large); opt in with RESILINET_BENCH_DEPS=1.
 if [[ "${RESILINET_BENCH_DEPS:-0}" == "1" ]]; then

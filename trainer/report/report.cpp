@@ -1,11 +1,13 @@
-// Aggregation behind `resilinet report` (trainer/report/report.hpp) and its JSON form.
+// Aggregation behind `resilinet report` (trainer/report/report.hpp): one pass for the hazard cuts
+// and region sizes, one that rates every cell and adds it to its region and to all regions. The
+// JSON and HTML forms are in report_json.cpp and report_html.cpp; input checks in report_checks.cpp.
 #include "trainer/report/report.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <queue>
 
-#include "datasets/input_error.hpp"
 #include "trainer/model/model.hpp"
 #include "trainer/stages/training.hpp"
 
@@ -14,218 +16,162 @@ namespace {
 
 constexpr uint64_t kMapSampleSeed = 0x6d6170;
 
-std::string json_kind(const nlohmann::json& v) {
-  if (v.is_object()) return "an object";
-  if (v.is_array()) return "a list";
-  if (v.is_string()) return "a string";
-  if (v.is_boolean()) return "true or false";
-  if (v.is_number()) return "a number";
-  return "null";
-}
+// Sums of one region (or of all) while streaming; finish() turns them into a RegionReport.
+struct RegionSums {
+  RegionReport out;
+  std::vector<double> signed_sum;             // [level][feature], direction * scaled
+  std::vector<double> raw_sum, raw_count;     // [level][feature], observed raw values
+  double map_share = 1.0;
 
-bool is_object(const nlohmann::json& v) { return v.is_object(); }
-bool is_list(const nlohmann::json& v) { return v.is_array(); }
-bool is_string(const nlohmann::json& v) { return v.is_string(); }
-bool is_number(const nlohmann::json& v) { return v.is_number(); }
-// metrics.json holds null for a value that is not finite.
-bool is_number_or_null(const nlohmann::json& v) { return v.is_number() || v.is_null(); }
-bool is_level(const nlohmann::json& v) {
-  return v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= std::numeric_limits<int32_t>::max();
-}
-
-// Checks a JSON input member by member; messages name the file, the option and the member's path.
-class JsonShape {
- public:
-  JsonShape(const std::string& file, const std::string& option) : file_(file), option_(option) {}
-
-  // The member `key` of the object at `path`: nullptr when absent and not required, else checked by `ok`.
-  const nlohmann::json* member(const nlohmann::json& object, const std::string& path, const std::string& key,
-                               const char* expected, bool (*ok)(const nlohmann::json&), bool required = false) const {
-    const std::string at = path.empty() ? key : path + "." + key;
-    const auto it = object.find(key);
-    if (it == object.end()) {
-      if (required) throw InputError(file_, option_ + " " + at, expected, "nothing");
-      return nullptr;
-    }
-    return &check(*it, at, expected, ok);
+  RegionSums(std::string name, int levels, size_t features, bool with_hazard) {
+    out.name = std::move(name);
+    out.level_cells.assign(levels, 0);
+    if (with_hazard) out.risk_levels.assign(kRiskClasses, std::vector<uint64_t>(levels, 0));
+    signed_sum.assign(size_t(levels) * features, 0.0);
+    raw_sum.assign(size_t(levels) * features, 0.0);
+    raw_count.assign(size_t(levels) * features, 0.0);
   }
-  const nlohmann::json& check(const nlohmann::json& v, const std::string& at, const char* expected,
-                              bool (*ok)(const nlohmann::json&)) const {
-    if (!ok(v)) throw InputError(file_, option_ + " " + at, expected, json_kind(v));
-    return v;
+
+  void add(const Schema& schema, const float* raw, const float* scaled, int32_t level, int risk, bool priority) {
+    const size_t F = schema.size();
+    ++out.level_cells[level - 1];
+    double* s = signed_sum.data() + size_t(level - 1) * F;
+    double* rs = raw_sum.data() + size_t(level - 1) * F;
+    double* rc = raw_count.data() + size_t(level - 1) * F;
+    for (size_t f = 0; f < F; ++f) {
+      s[f] += schema.features[f].direction * double(scaled[f]);
+      if (std::isnan(raw[f])) continue;
+      rs[f] += raw[f];
+      rc[f] += 1;
+    }
+    if (risk > 0) ++out.risk_levels[risk - 1][level - 1];
+    out.priority_cells += priority;
+  }
+
+  RegionReport finish(size_t features) && {
+    const int K = int(out.level_cells.size());
+    out.profile.assign(K, std::vector<double>(features, std::nan("")));
+    out.raw_means.assign(K, std::vector<double>(features, std::nan("")));
+    for (int k = 0; k < K; ++k)
+      for (size_t f = 0; f < features; ++f) {
+        const size_t i = size_t(k) * features + f;
+        if (out.level_cells[k] > 0) out.profile[k][f] = signed_sum[i] / double(out.level_cells[k]);
+        if (raw_count[i] > 0) out.raw_means[k][f] = raw_sum[i] / raw_count[i];
+      }
+    return std::move(out);
+  }
+};
+
+// The highest-hazard priority cells, at most cap of them, whatever order the cells come in: a heap
+// whose top is the weakest cell kept.
+class PriorityList {
+ public:
+  explicit PriorityList(size_t cap) : cap_(cap) {}
+  void add(const PriorityCell& c) {
+    if (cap_ == 0) return;
+    if (heap_.size() < cap_) {
+      heap_.push(c);
+    } else if (ranks_before(c, heap_.top())) {
+      heap_.pop();
+      heap_.push(c);
+    }
+  }
+  // Highest hazard first; ties by cell id.
+  std::vector<PriorityCell> sorted() && {
+    std::vector<PriorityCell> out;
+    while (!heap_.empty()) out.push_back(heap_.top()), heap_.pop();
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+  static bool ranks_before(const PriorityCell& a, const PriorityCell& b) {
+    return a.hazard != b.hazard ? a.hazard > b.hazard : a.cell_id < b.cell_id;
   }
 
  private:
-  const std::string& file_;
-  const std::string& option_;
+  struct Later {
+    bool operator()(const PriorityCell& a, const PriorityCell& b) const { return ranks_before(a, b); }
+  };
+  size_t cap_;
+  std::priority_queue<PriorityCell, std::vector<PriorityCell>, Later> heap_;
 };
 
 }  // namespace
 
 Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress& progress,
-                    size_t map_points_per_region) {
+                    const ReportOptions& options) {
   const Model& m = checkpoint.model;
   const int K = m.clusters;
   const size_t F = size_t(m.features());
   const size_t slab = checkpoint.config.slab_rows;
   Report r;
   r.levels = K;
+  r.schema = m.schema;
+  r.config = checkpoint.config;
+  for (const auto& s : data.shards()) r.shards.emplace_back(s.path, s.rows);
   r.has_hazard = data.has_hazard();
-  for (const auto& f : m.schema.features) r.feature_names.push_back(f.name);
-  for (const auto& name : data.region_names()) {
-    RegionReport g;
-    g.name = name;
-    g.level_cells.assign(K, 0);
-    if (r.has_hazard) g.risk_levels.assign(kRiskClasses, std::vector<uint64_t>(K, 0));
-    r.regions.push_back(std::move(g));
-  }
+  r.hazard_unit = options.hazard_unit;
+  r.priority_cap = options.priority_rows;
+  std::vector<RegionSums> regions;
+  for (const auto& name : data.region_names()) regions.emplace_back(name, K, F, r.has_hazard);
+  RegionSums all("All regions", K, F, r.has_hazard);
 
-  // Pass 1: cells per region (for the map sample) and the hazard's risk classes.
+  // Pass 1: cells per region (for the map samples) and the hazard's risk classes.
   HazardSample hazard(data.total_rows());
   for_each_scaled_batch(data, slab, nullptr, 65536, [&](const Batch& b, const float*) {
-    for (size_t i = 0; i < b.rows; ++i) ++r.regions[b.region[i]].cells;
+    for (size_t i = 0; i < b.rows; ++i) ++regions[b.region[i]].out.cells;
     hazard.add(b);
   });
   if (r.has_hazard) r.hazard_cuts = hazard.cuts();
   const bool with_risk = r.has_hazard && !r.hazard_cuts.empty();
+  all.out.cells = data.total_rows();
+  const auto share_of = [&](uint64_t cells) {
+    return double(options.map_points) / double(std::max<uint64_t>(1, cells));
+  };
+  for (RegionSums& g : regions) g.map_share = share_of(g.out.cells);
+  all.map_share = share_of(all.out.cells);
 
   // Pass 2: rate every cell and aggregate.
-  std::vector<double> feature_sum(size_t(K) * F, 0.0), feature_count(size_t(K) * F, 0.0);
+  PriorityList priority(options.priority_rows);
+  double hazard_min = std::numeric_limits<double>::infinity(), hazard_max = -hazard_min;
   RatingBuffers rated;
   size_t done = 0;
   progress.begin("report", data.total_rows());
   for_each_scaled_batch(data, slab, &m.scaler, 8192, [&](const Batch& b, const float* x) {
     rate_scaled(m, b.x, x, b.rows, rated, true);
-    r.not_rated += mark_not_rated(rated, b.rows);
+    const size_t not_rated = mark_not_rated(rated, b.rows);
+    r.not_rated += not_rated;
     for (size_t i = 0; i < b.rows; ++i) {
-      RegionReport& g = r.regions[b.region[i]];
+      RegionSums& g = regions[b.region[i]];
       const int32_t level = rated.level[i];
-      if (level == kNotRated) continue;
-      ++g.level_cells[level - 1];
-      for (size_t f = 0; f < F; ++f) {
-        const float v = b.x[i * F + f];
-        if (std::isnan(v)) continue;
-        feature_sum[(level - 1) * F + f] += v;
-        feature_count[(level - 1) * F + f] += 1;
+      if (level == kNotRated) {
+        ++g.out.not_rated;
+        ++all.out.not_rated;
+        continue;
       }
-      bool priority = false;
-      if (with_risk && std::isfinite(b.hazard[i])) {
-        const int risk = risk_class(r.hazard_cuts, b.hazard[i]);
-        ++g.risk_levels[risk - 1][level - 1];
-        priority = is_priority(risk, level);
-        g.priority_cells += priority;
+      const int risk = with_risk ? risk_class(r.hazard_cuts, b.hazard[i]) : 0;
+      const bool is_prio = is_priority(risk, level);
+      if (risk > 0) {
+        hazard_min = std::min(hazard_min, double(b.hazard[i]));
+        hazard_max = std::max(hazard_max, double(b.hazard[i]));
       }
-      const double map_share = double(map_points_per_region) / double(std::max<uint64_t>(1, g.cells));
-      if (map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, map_share))
-        g.map.push_back({b.lonlat[2 * i], b.lonlat[2 * i + 1], level, priority});
+      g.add(m.schema, b.x + i * F, x + i * F, level, risk, is_prio);
+      all.add(m.schema, b.x + i * F, x + i * F, level, risk, is_prio);
+      const MapPoint point{b.lonlat[2 * i], b.lonlat[2 * i + 1], level, risk, is_prio};
+      if (g.map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, g.map_share)) g.out.map.push_back(point);
+      if (all.map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, all.map_share)) all.out.map.push_back(point);
+      if (is_prio)
+        priority.add({b.cell_id[i], b.region[i], point.lon, point.lat, level, b.hazard[i], risk});
     }
     done += b.rows;
     progress.update(done, "", done);
   });
   progress.end(std::to_string(done) + " cells rated for the report");
 
-  r.feature_means.assign(K, std::vector<double>(F, std::nan("")));
-  for (int k = 0; k < K; ++k)
-    for (size_t f = 0; f < F; ++f)
-      if (feature_count[k * F + f] > 0) r.feature_means[k][f] = feature_sum[k * F + f] / feature_count[k * F + f];
+  if (hazard_min <= hazard_max) r.hazard_min = hazard_min, r.hazard_max = hazard_max;
+  for (RegionSums& g : regions) r.regions.push_back(std::move(g).finish(F));
+  r.all = std::move(all).finish(F);
+  r.priority = std::move(priority).sorted();
   return r;
-}
-
-void check_report_metrics(const nlohmann::json& metrics, const std::string& file, const std::string& option) {
-  if (metrics.is_null()) return;
-  const JsonShape shape(file, option);
-  shape.check(metrics, "<top level>", "an object (metrics.json of a training run)", is_object);
-  if (const auto* c = shape.member(metrics, "", "clusters", "an object", is_object)) {
-    shape.member(*c, "clusters", "space", "a string", is_string);
-    if (const auto* w = shape.member(*c, "clusters", "warnings", "a list of strings", is_list))
-      for (size_t i = 0; i < w->size(); ++i)
-        shape.check((*w)[i], "clusters.warnings[" + std::to_string(i) + "]", "a string", is_string);
-    for (const char* key : {"restarts", "sample_cells", "restart_ari_mean", "restart_ari_min"})
-      shape.member(*c, "clusters", key, "a number or null", is_number_or_null);
-  }
-  if (const auto* e = shape.member(metrics, "", "evaluation", "an object", is_object)) {
-    for (const char* key : {"ari_planted", "ari_external", "kappa_external"})
-      shape.member(*e, "evaluation", key, "a number or null", is_number_or_null);
-    if (const auto* b = shape.member(*e, "evaluation", "baseline_kmeans", "an object", is_object))
-      for (const char* key : {"ari_model", "ari_planted", "ari_external", "kappa_external"})
-        shape.member(*b, "evaluation.baseline_kmeans", key, "a number or null", is_number_or_null);
-  }
-}
-
-void check_report_explanations(const nlohmann::json& explanations, const std::string& file,
-                               const std::string& option) {
-  if (explanations.is_null()) return;
-  const JsonShape shape(file, option);
-  shape.check(explanations, "<top level>", "an object (explain_summary.json of `resilinet explain`)", is_object);
-  const auto* relevance = shape.member(explanations, "", "relevance", "an object (the relevance summary)", is_object, true);
-  const auto* levels = shape.member(*relevance, "relevance", "levels", "a list of levels", is_list, true);
-  for (size_t i = 0; i < levels->size(); ++i) {
-    const std::string at = "relevance.levels[" + std::to_string(i) + "]";
-    const auto& level = shape.check((*levels)[i], at, "an object", is_object);
-    shape.member(level, at, "level", "an integer level from 1", is_level, true);
-    const auto* top = shape.member(level, at, "top_features", "a list of features", is_list);
-    for (size_t k = 0; top && k < top->size(); ++k) {
-      const std::string feature = at + ".top_features[" + std::to_string(k) + "]";
-      const auto& t = shape.check((*top)[k], feature, "an object", is_object);
-      shape.member(t, feature, "name", "a string", is_string, true);
-      shape.member(t, feature, "mean_abs", "a number", is_number, true);
-    }
-  }
-}
-
-nlohmann::json report_json(const Report& report, const nlohmann::json& metrics,
-                           const nlohmann::json& explanations) {
-  using nlohmann::json;
-  const int K = report.levels;
-  json regions = json::array();
-  RegionReport total;
-  total.name = "all regions";
-  total.level_cells.assign(K, 0);
-  if (report.has_hazard) total.risk_levels.assign(kRiskClasses, std::vector<uint64_t>(K, 0));
-  auto region_json = [&](const RegionReport& g) {
-    json shares = json::array();
-    for (uint64_t c : g.level_cells) shares.push_back(g.cells ? double(c) / double(g.cells) : 0.0);
-    json out = {{"name", g.name}, {"cells", g.cells}, {"level_cells", g.level_cells}, {"level_share", shares}};
-    if (!g.risk_levels.empty()) {
-      out["risk_by_level"] = g.risk_levels;
-      out["priority_cells"] = g.priority_cells;
-      out["priority_share"] = g.cells ? double(g.priority_cells) / double(g.cells) : 0.0;
-    }
-    return out;
-  };
-  for (const RegionReport& g : report.regions) {
-    regions.push_back(region_json(g));
-    total.cells += g.cells;
-    total.priority_cells += g.priority_cells;
-    for (int k = 0; k < K; ++k) total.level_cells[k] += g.level_cells[k];
-    for (size_t c = 0; c < g.risk_levels.size(); ++c)
-      for (int k = 0; k < K; ++k) total.risk_levels[c][k] += g.risk_levels[c][k];
-  }
-  json means = json::array();
-  for (int k = 0; k < K; ++k) {
-    json features = json::object();
-    for (size_t f = 0; f < report.feature_names.size(); ++f) {
-      const double v = report.feature_means[k][f];
-      features[report.feature_names[f]] = std::isnan(v) ? json(nullptr) : json(v);
-    }
-    means.push_back({{"level", k + 1}, {"features", features}});
-  }
-  json out = {{"levels", K}, {"regions", regions}, {"all_regions", region_json(total)},
-              {"not_rated_cells", report.not_rated},
-              {"feature_means_by_level", means}};
-  if (report.has_hazard)
-    out["risk_classes"] = {{"cuts", report.hazard_cuts},
-                           {"rule", "quintiles of /hazard over all cells; class 1 lowest, 5 highest; "
-                                    "risk_by_level[class - 1][level - 1] counts cells; priority cells are "
-                                    "risk classes 4-5 at levels 1-2"}};
-  if (!metrics.is_null()) out["training_metrics"] = metrics;
-  if (!explanations.is_null() && explanations.contains("relevance") && explanations["relevance"].contains("levels")) {
-    json top = json::array();
-    for (const auto& l : explanations["relevance"]["levels"])
-      top.push_back({{"level", l.value("level", 0)}, {"top_features", l.value("top_features", json::array())}});
-    out["relevance_top_features_by_level"] = top;
-  }
-  return out;
 }
 
 }  // namespace resilinet

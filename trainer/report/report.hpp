@@ -1,7 +1,8 @@
-// The per-region report: levels per region, the resilience-risk overlay (hazard binned into five
-// classes against the levels, with the priority cells), mean features per level, and a sample of
-// cells for the map. build_report streams the data twice (hazard quantiles, then rating); nothing
-// grows with the number of cells except the bounded map sample.
+// The per-region report: levels per region and for all regions together, the resilience-risk
+// overlay (hazard binned into five classes against the levels, with the priority cells), feature
+// profiles per level, a sample of cells for the maps and the highest-hazard priority cells.
+// build_report streams the data twice (hazard quantiles, then rating); nothing grows with the number
+// of cells: the map samples and the priority list are capped (ReportOptions).
 #pragma once
 #include "trainer/report/room.hpp"
 #include <cstdint>
@@ -20,45 +21,101 @@ namespace resilinet {
 struct MapPoint {
   double lon = 0, lat = 0;
   int32_t level = 0;
+  int risk = 0;  // risk class 1..kRiskClasses; 0: none (no hazard column or value)
   bool priority = false;
 };
 
+struct PriorityCell {
+  int64_t cell_id = 0;
+  uint32_t region = 0;  // index into Report::regions
+  double lon = 0, lat = 0;
+  int32_t level = 0;
+  float hazard = 0;
+  int risk = 0;
+};
+
+// One region, or every region together (Report::all).
 struct RegionReport {
   std::string name;
-  uint64_t cells = 0;
+  uint64_t cells = 0;                              // every cell, rated or not
+  uint64_t not_rated = 0;                          // left out of every table below
   std::vector<uint64_t> level_cells;               // [K]: cells rated at level k + 1
-  std::vector<std::vector<uint64_t>> risk_levels;  // [risk class][level]; empty without hazard
+  std::vector<std::vector<uint64_t>> risk_levels;  // [risk class - 1][level - 1]; empty without hazard
   uint64_t priority_cells = 0;                     // the top two risk classes in the bottom two levels
+  // [level - 1][feature]: mean of direction * scaled value (the checkpoint's scaler, missing values
+  // imputed with the training median, as the model and the level-ordering rule see them), so that
+  // higher is more resilient for every feature; NaN for a level without cells.
+  std::vector<std::vector<double>> profile;
+  // [level - 1][feature]: mean raw value in the feature's unit, missing values skipped; NaN if none.
+  std::vector<std::vector<double>> raw_means;
   std::vector<MapPoint> map;                       // a deterministic sample of cells
+};
+
+struct ReportOptions {
+  size_t map_points = 4000;       // cells drawn on each map (per region, and for all regions)
+  size_t priority_rows = 10000;   // priority cells listed (the highest hazard first)
+  std::string hazard_unit;        // shown with the hazard cuts; "" when not known
 };
 
 struct Report {
   int levels = 0;
+  Schema schema;
+  TrainConfig config;  // the checkpoint's resolved config (provenance)
+  std::vector<std::pair<std::string, size_t>> shards;  // path, rows
   bool has_hazard = false;
   std::vector<double> hazard_cuts;  // kRiskClasses - 1 quantiles of the hazard over all cells
-  std::vector<std::string> feature_names;
-  std::vector<std::vector<double>> feature_means;  // [level][feature], raw units, missing skipped
+  double hazard_min = 0, hazard_max = 0;  // over the finite hazard values of rated cells
+  std::string hazard_unit;
   std::vector<RegionReport> regions;
+  RegionReport all;  // every region together, with its own map sample
+  // The options.priority_rows priority cells of highest hazard (ties: lower cell id first), in that
+  // order; all.priority_cells is how many there are in total.
+  std::vector<PriorityCell> priority;
+  size_t priority_cap = 0;
   uint64_t not_rated = 0;  // cells whose rating was not finite (model.hpp: mark_not_rated); left out
+};
+
+// What the page says it was made from, beyond the checkpoint and the data (filled by the command).
+struct ReportProvenance {
+  std::string checkpoint, data, metrics, explain, metrics_log;
+  std::string version, commit, created_utc;
+};
+
+// The optional inputs of the page; null members render nothing.
+struct ReportInputs {
+  nlohmann::json metrics;       // metrics.json of `train`
+  nlohmann::json explanations;  // explain_summary.json of `explain`
+  nlohmann::json training_log;  // the records of metrics.jsonl, as a list
+  // Reserved for the summary of `resilinet scenario` (being written elsewhere): report_html's
+  // scenarios section renders it; null renders nothing.
+  nlohmann::json scenarios;
+  ReportProvenance provenance;
 };
 
 // Rates every cell of data with the checkpoint's classifier head (as `rate` does) and aggregates.
 Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress& progress,
-                    size_t map_points_per_region = 4000);
+                    const ReportOptions& options = {});
 
 // Throw InputError(file, option + " " + member, ...) unless the JSON (null: not given) has the shape
-// that report_json and report_html read: metrics.json of `train` (clusters, evaluation) and
-// explain_summary.json of `explain` (relevance.levels with their top_features).
+// that report_json and report_html read: metrics.json of `train`, explain_summary.json of `explain`
+// and the records of metrics.jsonl (check_report_training_log names the line of a bad record).
 void check_report_metrics(const nlohmann::json& metrics, const std::string& file, const std::string& option);
 void check_report_explanations(const nlohmann::json& explanations, const std::string& file,
                                const std::string& option);
+void check_report_training_log(const nlohmann::json& records, const std::string& file, const std::string& option);
 
-// report.json: the numbers above (no map sample); metrics and explanations are attached if given.
-nlohmann::json report_json(const Report& report, const nlohmann::json& metrics,
-                           const nlohmann::json& explanations);
+// report.json: the numbers of the page (no map sample); the inputs' members that the page shows.
+nlohmann::json report_json(const Report& report, const ReportInputs& inputs);
 
-// report.html: one self-contained page (inline SVG and CSS, no scripts or external files).
-std::string report_html(const Report& report, const nlohmann::json& metrics,
-                        const nlohmann::json& explanations);
+// report.json's text: indented, except that each row of the priority list is one line (the list
+// may hold ten thousand rows).
+std::string report_json_text(const nlohmann::json& report);
+
+// report.html: one self-contained page (inline SVG and CSS, no scripts, no external files).
+std::string report_html(const Report& report, const ReportInputs& inputs);
+
+// The ids of the page's sections, in page order, for these inputs (a test loads the page in a
+// browser and looks for each).
+std::vector<std::string> report_section_ids(const Report& report, const ReportInputs& inputs);
 
 }  // namespace resilinet
