@@ -4,6 +4,7 @@
 // must log no console message at all (the page has no scripts, so any message is an error: a
 // resource it tried to load, a parse problem). Skipped, with a message, where chromium is not
 // installed (scripts/install-deps.sh installs it; RESILINET_CHROMIUM names another binary).
+#include <algorithm>
 #include <cstdlib>
 #include <regex>
 
@@ -39,7 +40,13 @@ TEST(ReportBrowser, EverySectionRendersWithoutConsoleErrors) {
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (apt-get install chromium, or scripts/install-deps.sh)";
   const rt::ReportRun& t = rt::report_run();
   const auto out = t.dir / "browser";
-  auto r = rt::run_report(t, out, "--metrics " + t.metrics + " --explain " + t.explain);
+  // With a scenario, so that every section kind is on the page.
+  rt::write_text(t.dir / "browser.yaml", "scenarios:\n  - name: hospital\n    edits: [{add: {hospitals: 1}}]\n");
+  auto r = rt::run_resilinet("scenario --quiet --checkpoint " + t.checkpoint + " --data '" + t.data + "' --scenario " +
+                             (t.dir / "browser.yaml").string() + " --out " + (out / "scenarios").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = rt::run_report(t, out, "--metrics " + t.metrics + " --explain " + t.explain + " --scenarios " +
+                                 (out / "scenarios" / "scenario_summary.json").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   // A profile folder of its own (root's home may be read-only or shared); the DOM on stdout, the
@@ -56,6 +63,7 @@ TEST(ReportBrowser, EverySectionRendersWithoutConsoleErrors) {
   const auto report = nlohmann::json::parse(rt::read_text(out / "report.json"));
   const auto ids = report["section_ids"].get<std::vector<std::string>>();
   ASSERT_GT(ids.size(), 30u);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "scenario-1"), ids.end());
   for (const auto& id : ids) EXPECT_EQ(count_of(dom, "id=\"" + id + "\""), 1u) << id;
   // Sections close where they should: as many in the DOM as on the page, and none inside a table
   // or an SVG (where a stray tag would have moved it).

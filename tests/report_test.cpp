@@ -456,19 +456,56 @@ TEST(Report, PageSizeDoesNotGrowWithTheCells) {
   }
 }
 
-TEST(Report, ScenariosSectionOnlyWithASummary) {
+// `report --scenarios` shows what `resilinet scenario` wrote: a section per scenario with its
+// transition matrix, and the same summary in report.json; a summary for another K is bad input.
+TEST(Report, ScenariosSectionShowsTheScenarioSummary) {
   const rt::ReportRun& t = rt::report_run();
   Progress progress("", true);
   const Report report = build_report(read_checkpoint(t.checkpoint), ShardSet::open(t.data), progress);
-  ReportInputs inputs;
-  EXPECT_EQ(report_html(report, inputs).find("id='scenarios'"), std::string::npos);
-  inputs.scenarios = {{"scenarios", json::array({json{{"name", "flood-2050"}}})}};
-  const std::string html = report_html(report, inputs);
-  EXPECT_NE(html.find("id='scenarios'"), std::string::npos);
-  EXPECT_NE(html.find("flood-2050"), std::string::npos);
-  const auto ids = report_section_ids(report, inputs);
+  EXPECT_EQ(report_html(report, ReportInputs{}).find("id='scenarios'"), std::string::npos);
+
+  const auto dir = rt::scratch_dir();
+  rt::write_text(dir / "s.yaml", "scenarios:\n  - name: broadband\n    description: fast internet at levels 1-2\n"
+                                 "    edits: [{select: {level: [1, 2]}, set: {internet_speed: 150}}]\n");
+  auto r = rt::run_resilinet("scenario --quiet --checkpoint " + t.checkpoint + " --data '" + t.data + "' --scenario " +
+                             (dir / "s.yaml").string() + " --out " + (dir / "scenarios").string() + " --target-level 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string summary_path = (dir / "scenarios" / "scenario_summary.json").string();
+  r = rt::run_report(t, dir / "report", "--scenarios " + summary_path);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json summary = json::parse(rt::read_text(summary_path));
+  const json out = json::parse(rt::read_text(dir / "report" / "report.json"));
+  EXPECT_EQ(out["scenarios"], summary);
+  const auto ids = out["section_ids"].get<std::vector<std::string>>();
   EXPECT_NE(std::find(ids.begin(), ids.end(), "scenarios"), ids.end());
-  EXPECT_EQ(report_json(report, inputs)["scenarios"], inputs.scenarios);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "scenario-1"), ids.end());
+  const std::string html = rt::read_text(dir / "report" / "report.html");
+  EXPECT_NE(html.find("Scenario broadband"), std::string::npos);
+  EXPECT_NE(html.find("fast internet at levels 1-2"), std::string::npos);
+  // The transition matrix's counts, row by row, as the page prints them.
+  const json& s = summary["scenarios"][0];
+  const std::string section = html.substr(html.find("Scenario broadband"));
+  for (const json& row : s["transitions"]) {
+    int64_t total = 0;
+    for (const json& v : row) total += v.get<int64_t>();
+    EXPECT_NE(section.find("<td>" + std::to_string(total) + "</td></tr>"), std::string::npos) << total;
+  }
+  EXPECT_NE(section.find("Goal seeking"), std::string::npos);
+
+  // A summary made for another number of levels, or of another shape, is bad input; nothing written.
+  json other = summary;
+  other["levels"] = 4;
+  rt::write_text(dir / "other.json", other.dump());
+  r = rt::run_report(t, dir / "report-other", "--scenarios " + (dir / "other.json").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--scenarios levels: expected 5 levels"), std::string::npos) << r.output;
+  json broken = summary;
+  broken["scenarios"][0].erase("transitions");
+  rt::write_text(dir / "broken.json", broken.dump());
+  r = rt::run_report(t, dir / "report-other", "--scenarios " + (dir / "broken.json").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("scenarios[0].transitions"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "report-other"));
 }
 
 TEST(Report, WithoutAHazardColumnThePageLeavesOutTheRiskParts) {

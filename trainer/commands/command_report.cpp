@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -32,7 +33,7 @@ namespace resilinet {
 namespace {
 
 struct ReportArgs {
-  std::string checkpoint, data, out = "report", metrics, metrics_log, explain, hazard_unit;
+  std::string checkpoint, data, out = "report", metrics, metrics_log, explain, scenarios, hazard_unit;
   size_t map_points = 4000, priority_rows = 10000;
   bool quiet = false;
 };
@@ -40,7 +41,7 @@ struct ReportArgs {
 // An optional JSON input: null when no path is given; InputError when it is missing, malformed or not
 // of the shape `check` accepts (the members the report reads), before anything is written.
 nlohmann::json read_json_file(const std::string& path, const std::string& option,
-                              void (*check)(const nlohmann::json&, const std::string&, const std::string&)) {
+                              const std::function<void(const nlohmann::json&, const std::string&, const std::string&)>& check) {
   if (path.empty()) return nullptr;
   // A folder opens as a stream on Linux and then reads as malformed JSON.
   if (std::error_code ec; std::filesystem::is_directory(path, ec))
@@ -109,6 +110,8 @@ void add_report_command(CLI::App& app) {
   sub->add_option("--priority-rows", args->priority_rows,
                   "Priority cells listed (and in the page's CSV links), the highest hazard first")
       ->capture_default_str();
+  sub->add_option("--scenarios", args->scenarios,
+                  "scenario_summary.json from `resilinet scenario`, shown as the report's scenarios section");
   sub->add_option("--hazard-unit", args->hazard_unit, "Unit of the data's /hazard, shown with the risk classes");
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] {
@@ -132,7 +135,10 @@ void add_report_command(CLI::App& app) {
     inputs.metrics = metrics;
     inputs.explanations = explanations;
     inputs.training_log = training_log;
-    // inputs.scenarios stays null: the scenario summary is not an input of this command (yet).
+    inputs.scenarios = read_json_file(args->scenarios, "--scenarios", [&](const nlohmann::json& j, const std::string& file,
+                                                                          const std::string& option) {
+      check_report_scenarios(j, ck.model.clusters, file, option);
+    });
     inputs.provenance = {args->checkpoint, args->data,      args->metrics,    args->explain,
                          log_path,         RESILINET_VERSION, RESILINET_COMMIT, utc_now()};
     const std::string json_text = report_json_text(report_json(report, inputs));

@@ -86,8 +86,8 @@ struct ReportInputs {
   nlohmann::json metrics;       // metrics.json of `train`
   nlohmann::json explanations;  // explain_summary.json of `explain`
   nlohmann::json training_log;  // the records of metrics.jsonl, as a list
-  // Reserved for the summary of `resilinet scenario` (being written elsewhere): report_html's
-  // scenarios section renders it; null renders nothing.
+  // scenario_summary.json of `resilinet scenario` (--scenarios): the scenarios section renders it;
+  // null renders nothing.
   nlohmann::json scenarios;
   ReportProvenance provenance;
 };
@@ -103,6 +103,10 @@ void check_report_metrics(const nlohmann::json& metrics, const std::string& file
 void check_report_explanations(const nlohmann::json& explanations, const std::string& file,
                                const std::string& option);
 void check_report_training_log(const nlohmann::json& records, const std::string& file, const std::string& option);
+// scenario_summary.json of `resilinet scenario` (as docs/FORMAT.md describes it), for a checkpoint
+// with `levels` levels.
+void check_report_scenarios(const nlohmann::json& summary, int levels, const std::string& file,
+                            const std::string& option);
 
 // report.json: the numbers of the page (no map sample); the inputs' members that the page shows.
 nlohmann::json report_json(const Report& report, const ReportInputs& inputs);

@@ -204,4 +204,54 @@ void check_report_training_log(const json& records, const std::string& file, con
   }
 }
 
+void check_report_scenarios(const nlohmann::json& summary, int levels, const std::string& file,
+                            const std::string& option) {
+  if (summary.is_null()) return;
+  const JsonShape shape(file, option);
+  shape.check(summary, "<top level>", "an object (scenario_summary.json of `resilinet scenario`)", is_object);
+  const json* levels_given = shape.member(summary, "", "levels", "the number of levels", is_level, true);
+  if (levels_given->get<int64_t>() != levels)
+    throw InputError(file, option + " levels", std::to_string(levels) + " levels, as the checkpoint",
+                     std::to_string(levels_given->get<int64_t>()));
+  shape.member(summary, "", "target_level", "a level or null", [](const json& v) { return v.is_null() || is_level(v); });
+  const json* list = shape.member(summary, "", "scenarios", "a list of scenarios", is_list, true);
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string at = at_index("scenarios", i);
+    const json& s = shape.check((*list)[i], at, "an object", is_object);
+    shape.member(s, at, "name", "a string", is_string, true);
+    shape.member(s, at, "description", "a string", is_string);
+    for (const char* key : {"cells_edited", "improved", "same", "worse", "out_of_range_cells"})
+      shape.member(s, at, key, "a count (a number >= 0)", is_count, true);
+    shape.count_table(s, at, "transitions");
+    const json& t = *shape.member(s, at, "transitions", "a square table", is_list, true);
+    if (int64_t(t.size()) != levels)
+      throw InputError(file, option + " " + at + ".transitions", std::to_string(levels) + " rows",
+                       std::to_string(t.size()));
+    if (const json* regions = shape.member(s, at, "regions", "a list", is_list))
+      for (size_t r = 0; r < regions->size(); ++r) {
+        const std::string rat = at_index(at + ".regions", r);
+        const json& g = shape.check((*regions)[r], rat, "an object", is_object);
+        shape.member(g, rat, "name", "a string", is_string, true);
+        for (const char* key : {"cells_edited", "improved", "same", "worse"})
+          shape.member(g, rat, key, "a count (a number >= 0)", is_count, true);
+      }
+    if (const json* features = shape.member(s, at, "edited_features", "a list", is_list))
+      for (size_t f = 0; f < features->size(); ++f) {
+        const std::string fat = at_index(at + ".edited_features", f);
+        const json& e = shape.check((*features)[f], fat, "an object", is_object);
+        shape.member(e, fat, "name", "a string", is_string, true);
+        for (const char* key : {"cells", "out_of_range_cells"}) shape.member(e, fat, key, "a count", is_count, true);
+        shape.numbers(e, fat, {"relevance_before", "relevance_after"});
+      }
+    if (const json* goal = shape.member(s, at, "goal", "an object", is_object)) {
+      shape.member(*goal, at + ".goal", "target_level", "a level", is_level, true);
+      for (const char* key : {"cells", "reached", "already_at_target", "not_reachable"})
+        shape.member(*goal, at + ".goal", key, "a count", is_count, true);
+      if (const json* by = shape.member(*goal, at + ".goal", "by_feature", "an object", is_object))
+        for (const auto& [name, count] : by->items())
+          shape.check(count, at + ".goal.by_feature." + name, "a count", is_count);
+    }
+  }
+}
+
 }  // namespace resilinet

@@ -91,26 +91,6 @@ void meaning_rows(Page& page, const json& object, const Meaning* begin, const Me
   page << "</table>";
 }
 
-// A square table of counts, each row shaded by its own shares; the diagonal (agreement) in bold.
-void count_table(Page& page, const json& rows, const std::string& row_label, const std::string& col_label) {
-  page << fmt::format("<table><tr><th class=l>{} &darr; / {} &rarr;</th>", escape(row_label), escape(col_label));
-  for (size_t c = 0; c < rows.size(); ++c) page << fmt::format("<th>{}</th>", c + 1);
-  page << "<th>cells</th></tr>";
-  for (size_t r = 0; r < rows.size(); ++r) {
-    double total = 0;
-    for (const json& v : rows[r]) total += v.get<double>();
-    page << fmt::format("<tr><th>{}</th>", r + 1);
-    for (size_t c = 0; c < rows[r].size(); ++c) {
-      const double v = rows[r][c].get<double>();
-      const std::string text = r == c ? "<b>" + number(v) + "</b>" : number(v);
-      page << shaded_cell(text, sequential_color(total > 0 ? v / total : 0),
-                          total > 0 ? percent(v / total) + " of the row" : "");
-    }
-    page << fmt::format("<td>{}</td></tr>", number(total));
-  }
-  page << "</table>";
-}
-
 void cluster_quality(Page& page, const json& metrics, std::set<std::string>& shown) {
   const json& e = evaluation_of(metrics);
   page.open("cluster-quality", "Cluster quality", 3);

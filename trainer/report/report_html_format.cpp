@@ -146,4 +146,24 @@ std::string data_uri(const std::string& mime, const std::string& text) {
   return out;
 }
 
+// A square table of counts, each row shaded by its own shares; the diagonal (agreement) in bold.
+void count_table(Page& page, const nlohmann::json& rows, const std::string& row_label, const std::string& col_label) {
+  page << fmt::format("<table><tr><th class=l>{} &darr; / {} &rarr;</th>", escape(row_label), escape(col_label));
+  for (size_t c = 0; c < rows.size(); ++c) page << fmt::format("<th>{}</th>", c + 1);
+  page << "<th>cells</th></tr>";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    double total = 0;
+    for (const nlohmann::json& v : rows[r]) total += v.get<double>();
+    page << fmt::format("<tr><th>{}</th>", r + 1);
+    for (size_t c = 0; c < rows[r].size(); ++c) {
+      const double v = rows[r][c].get<double>();
+      const std::string text = r == c ? "<b>" + number(v) + "</b>" : number(v);
+      page << shaded_cell(text, sequential_color(total > 0 ? v / total : 0),
+                          total > 0 ? percent(v / total) + " of the row" : "");
+    }
+    page << fmt::format("<td>{}</td></tr>", number(total));
+  }
+  page << "</table>";
+}
+
 }  // namespace resilinet::report_page

@@ -1,7 +1,7 @@
 // The pieces report.html is assembled from (report_html.cpp puts them in order): text and colour
 // helpers (report_html_format.cpp), SVG charts (report_svg.cpp) and the sections, one file per
 // concern (report_region_html.cpp, report_explain_html.cpp, report_evidence_html.cpp,
-// report_provenance_html.cpp). Internal to trainer/report/: nothing here is an interface of the room.
+// report_scenarios_html.cpp, report_provenance_html.cpp). Internal to trainer/report/: nothing here is an interface of the room.
 #pragma once
 #include "trainer/report/room.hpp"
 #include <string>
@@ -51,6 +51,9 @@ std::string sequential_color(double t);
 std::string text_color(const std::string& background);
 // <td> shaded with `color`, showing `text`, with a tooltip when `title` is not empty.
 std::string shaded_cell(const std::string& text, const std::string& color, const std::string& title = "");
+// A square table of counts (rows x columns, numbered from 1), each row shaded by its own shares;
+// the diagonal (agreement) in bold.
+void count_table(Page& page, const nlohmann::json& rows, const std::string& row_label, const std::string& col_label);
 // A data: URI holding text (percent-encoded), for a download link with no file beside the page.
 std::string data_uri(const std::string& mime, const std::string& text);
 
@@ -75,7 +78,7 @@ void region_section(Page& page, const Report& report, int index, const ReportInp
 void explanation_sections(Page& page, const Report& report, const nlohmann::json& explanations);
 void evidence_sections(Page& page, const Report& report, const nlohmann::json& metrics,
                        const nlohmann::json& training_log);
-// The reserved place for `resilinet scenario`'s summary: nothing when it is null.
+// `resilinet scenario`'s summary (report_scenarios_html.cpp): nothing when it is null.
 void scenarios_section(Page& page, const nlohmann::json& scenarios);
 void provenance_section(Page& page, const Report& report, const ReportInputs& inputs);
 // The method's limits, in words the page repeats where they matter.

@@ -1,6 +1,6 @@
 // The model card of report.html (trainer/report/report_html_parts.hpp): what the report was made
 // from (inputs, shards, schema, resolved config, seed, threads, device, version, commit, date) and the
-// method's limits; and the reserved place of the scenarios section.
+// method's limits.
 #include <fmt/format.h>
 
 #include "trainer/report/report_html_parts.hpp"
@@ -80,15 +80,6 @@ void provenance_section(Page& page, const Report& report, const ReportInputs& in
       "priority list is capped (the text says where); report.json holds the full counts.</li></ul>",
       kLimitRelative, kLimitExternal);
   page.close();
-  page.close();
-}
-
-// TODO(scenario): the section of `resilinet scenario`'s summary, being written elsewhere. Until it is,
-// a summary that is given is shown as it is, so that it is never silently dropped.
-void scenarios_section(Page& page, const nlohmann::json& scenarios) {
-  if (scenarios.is_null()) return;
-  page.open("scenarios", "Scenarios");
-  page << "<details open><summary>Scenario summary</summary><pre>" << escape(scenarios.dump(2)) << "</pre></details>";
   page.close();
 }
 
