@@ -296,8 +296,9 @@ ScenarioFile parse_scenario_file(const std::string& yaml_text, const std::string
     Scenario s;
     if (!node["name"]) read.fail(at + ".name", "a scenario name", node["name"]);
     s.name = read.text(node["name"], at + ".name");
-    // The name is a folder of --out.
+    // The name is a folder of --out, beside scenario_summary.json.
     const bool plain = !s.name.empty() && s.name.size() <= 128 && s.name != "." && s.name != ".." &&
+                       s.name != "scenario_summary.json" &&
                        std::all_of(s.name.begin(), s.name.end(), [](char c) {
                          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
                        });
