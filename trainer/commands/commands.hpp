@@ -15,5 +15,6 @@ void add_rate_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_scenario_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 }  // namespace resilinet

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   resilinet::add_explain_command(app);
   resilinet::add_report_command(app);
   resilinet::add_scenario_command(app);
+  resilinet::add_compare_command(app);
   resilinet::check_whole_numbers(app);
   try {
     app.parse(argc, argv);
