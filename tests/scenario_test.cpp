@@ -256,11 +256,21 @@ TEST(Scenario, BadFilesExitTwoNamingTheScenarioAndField) {
       {"scenarios:\n  - name: a\n    edits: [{select: {level: 6}, set: {poverty: 1}}]\n",
        "scenarios[0] (a).edits[0].select.level: expected a level from 1 to 5"},
       {"scenarios: [\n", "line "},
+      {"scenarios:\n  - name: a\n    edits: [{select: {geojson: GEOJSON}, set: {poverty: 1}}]\n",
+       "scenarios[0] (a).edits[0].select.geojson (GEOJSON): expected valid GeoJSON, found a number out of range"},
+  };
+  // A GeoJSON file with a number beyond double's range (found by fuzz_scenario), outside the
+  // scratch folders that run_scenario empties.
+  const auto geojson = std::filesystem::temp_directory_path() / ("resilinet-" + std::to_string(::getpid()) + "-area.geojson");
+  rt::write_text(geojson, R"({"type": "Polygon", "coordinates": [[[-1e708, 0], [1, 0], [1, 1], [0, 0]]]})");
+  const auto with_geojson = [&](std::string text) {
+    for (size_t at; (at = text.find("GEOJSON")) != std::string::npos;) text.replace(at, 7, geojson.string());
+    return text;
   };
   for (const Case& c : cases) {
-    const auto r = run_scenario(c.yaml);
+    const auto r = run_scenario(with_geojson(c.yaml));
     EXPECT_EQ(r.result.exit_code, 2) << c.yaml << r.result.output;
-    EXPECT_NE(r.result.output.find(c.fragment), std::string::npos) << r.result.output;
+    EXPECT_NE(r.result.output.find(with_geojson(c.fragment)), std::string::npos) << r.result.output;
     EXPECT_EQ(std::count(r.result.output.begin(), r.result.output.end(), '\n'), 1) << r.result.output;
     std::error_code ec;
     EXPECT_FALSE(std::filesystem::exists(r.out / "scenario_summary.json", ec));

@@ -225,6 +225,8 @@ std::vector<Polygon> parse_geojson_polygons(const std::string& text, const std::
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(file, "", "valid GeoJSON", fmt::format("a syntax error at byte {}", e.byte));
+  } catch (const nlohmann::json::exception&) {  // a number beyond double's range
+    throw InputError(file, "", "valid GeoJSON", "a number out of range");
   }
   std::vector<Polygon> out;
   const auto ring = [&](const nlohmann::json& r, const std::string& at) {
