@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -152,6 +153,8 @@ struct ParsedRow {
   std::vector<bool> missing;
   float hazard = std::numeric_limits<float>::quiet_NaN();
   int8_t rating = 0;
+  std::vector<std::string> groups;  // a label per grouping, in the schema's order
+  float population = std::numeric_limits<float>::quiet_NaN();
 };
 
 // Resolves the schema's columns against the header once, then parses and checks rows.
@@ -170,6 +173,8 @@ class RowParser {
     region_ = c.region.empty() ? -1 : find(c.region, "columns.region");
     hazard_ = c.hazard.empty() ? -1 : find(c.hazard, "columns.hazard");
     rating_ = c.external_rating.empty() ? -1 : find(c.external_rating, "columns.external_rating");
+    population_ = c.population.empty() ? -1 : find(c.population, "columns.population");
+    for (const IngestGrouping& g : c.groups) group_.push_back(find(g.column, "columns.groups (" + g.name + ")"));
     for (size_t f = 0; f < schema.sources.size(); ++f) {
       const FeatureSource& s = schema.sources[f];
       const std::string at = fmt::format("features[{}] ({})", f, schema.schema.features[f].name);
@@ -231,6 +236,20 @@ class RowParser {
         throw error(line, rating_, "an integer rating 1..5 (0 or empty = none)", fields[rating_]);
       row.rating = int8_t(r);
     }
+    row.groups.resize(group_.size());
+    for (size_t g = 0; g < group_.size(); ++g) {
+      row.groups[g] = trim(fields[group_[g]]);
+      if (row.groups[g].empty())
+        throw error(line, group_[g], "a label of grouping '" + schema_.columns.groups[g].name + "'", "");
+      check_name(csv_, fmt::format("line {}, column '{}'", line, header_[group_[g]]), row.groups[g]);
+    }
+    row.population = std::numeric_limits<float>::quiet_NaN();
+    if (double p; population_ >= 0 && value(fields, line, population_, p)) {
+      if (!(p >= 0 && p <= double(kMaxFeatureMagnitude)))
+        throw error(line, population_, fmt::format("a number of residents >= 0 and at most {:g}", kMaxFeatureMagnitude),
+                    fields[population_]);
+      row.population = float(p);
+    }
   }
 
   std::string column_name(int index) const { return header_[index]; }
@@ -289,8 +308,8 @@ class RowParser {
   std::string csv_;
   size_t header_size_;
   std::vector<std::string> header_;
-  int id_ = -1, lon_ = -1, lat_ = -1, region_ = -1, hazard_ = -1, rating_ = -1;
-  std::vector<int> feature_, per_;
+  int id_ = -1, lon_ = -1, lat_ = -1, region_ = -1, hazard_ = -1, rating_ = -1, population_ = -1;
+  std::vector<int> feature_, per_, group_;
   std::string fixed_region_;
 };
 
@@ -331,8 +350,12 @@ IngestSummary ingest_csv(const SchemaFile& schema, const IngestOptions& options)
   summary.missing.assign(schema.schema.size(), 0);
   const size_t F = schema.schema.size();
 
-  // Pass 1: every row parsed and checked; ids must be unique; regions named in order of appearance.
+  // Pass 1: every row parsed and checked; ids must be unique; regions and each grouping's labels
+  // named in order of appearance.
   std::unordered_map<std::string, uint32_t> region_index;
+  const std::vector<IngestGrouping>& groupings = schema.columns.groups;
+  std::vector<std::unordered_map<std::string, uint32_t>> label_index(groupings.size());
+  std::vector<std::vector<std::string>> labels(groupings.size());
   {
     CsvReader reader(csv);
     RowParser parser(schema, read_header(reader), csv);
@@ -347,6 +370,8 @@ IngestSummary ingest_csv(const SchemaFile& schema, const IngestOptions& options)
                          "unique ids", fmt::format("id {} again (first on line {})", row.id, it->second));
       if (region_index.emplace(row.region, uint32_t(summary.region_names.size())).second)
         summary.region_names.push_back(row.region);
+      for (size_t g = 0; g < groupings.size(); ++g)
+        if (label_index[g].emplace(row.groups[g], uint32_t(labels[g].size())).second) labels[g].push_back(row.groups[g]);
       for (size_t f = 0; f < F; ++f) summary.missing[f] += row.missing[f] ? 1 : 0;
       ++summary.rows;
     }
@@ -365,6 +390,15 @@ IngestSummary ingest_csv(const SchemaFile& schema, const IngestOptions& options)
   wo.deflate_level = options.deflate_level;
   wo.has_hazard = !schema.columns.hazard.empty();
   wo.has_external_rating = !schema.columns.external_rating.empty();
+  wo.has_population = !schema.columns.population.empty();
+  // Shards keep groupings sorted by name; order[k] is the schema's index of the k-th.
+  std::vector<size_t> order(groupings.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return groupings[a].name < groupings[b].name; });
+  for (size_t g : order) wo.groups.push_back({groupings[g].name, std::move(labels[g])});
+  const size_t G = order.size();
+  summary.groups = wo.groups;
+  summary.has_population = wo.has_population;
   std::unique_ptr<ShardWriter> writer;
   try {
     CsvReader reader(csv);
@@ -383,21 +417,21 @@ IngestSummary ingest_csv(const SchemaFile& schema, const IngestOptions& options)
       }
       writer->append(block);
       in_shard += block.rows;
-      block.resize(0, F, wo.has_hazard, wo.has_external_rating, false);
+      block.resize(0, F, wo.has_hazard, wo.has_external_rating, false, G, wo.has_population);
       if (in_shard == options.shard_rows) {
         writer->commit();
         writer.reset();
         in_shard = 0;
       }
     };
-    block.resize(0, F, wo.has_hazard, wo.has_external_rating, false);
+    block.resize(0, F, wo.has_hazard, wo.has_external_rating, false, G, wo.has_population);
     while (reader.next(fields)) {
       parser.parse(fields, reader.line(), row);
       auto region = region_index.find(row.region);
       if (region == region_index.end())
         throw std::runtime_error(csv + " changed while it was being ingested (new region '" + row.region + "')");
       const size_t i = block.rows;
-      block.resize(i + 1, F, wo.has_hazard, wo.has_external_rating, false);
+      block.resize(i + 1, F, wo.has_hazard, wo.has_external_rating, false, G, wo.has_population);
       std::copy(row.features.begin(), row.features.end(), block.features.begin() + i * F);
       block.cell_id[i] = row.id;
       block.lonlat[2 * i] = row.lon;
@@ -405,6 +439,13 @@ IngestSummary ingest_csv(const SchemaFile& schema, const IngestOptions& options)
       block.region[i] = region->second;
       if (wo.has_hazard) block.hazard[i] = row.hazard;
       if (wo.has_external_rating) block.external_rating[i] = row.rating;
+      if (wo.has_population) block.population[i] = row.population;
+      for (size_t k = 0; k < G; ++k) {
+        auto label = label_index[order[k]].find(row.groups[order[k]]);
+        if (label == label_index[order[k]].end())
+          throw std::runtime_error(csv + " changed while it was being ingested (new label '" + row.groups[order[k]] + "')");
+        block.groups[i * G + k] = label->second;
+      }
       ++written;
       if (block.rows == wo.chunk_rows || in_shard + block.rows == options.shard_rows) flush();
     }

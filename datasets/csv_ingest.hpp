@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "datasets/schema_yaml.hpp"
+#include "datasets/shard.hpp"
 
 namespace resilinet {
 
@@ -46,6 +47,8 @@ struct IngestSummary {
   Schema schema;
   std::vector<size_t> missing;  // per feature: empty, NA or no denominator
   std::vector<std::string> region_names;
+  std::vector<ShardGrouping> groups;  // sorted by name, with their labels in order of appearance
+  bool has_population = false;
   std::vector<std::string> shard_paths;
 };
 

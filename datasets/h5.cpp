@@ -109,6 +109,34 @@ bool has_attribute(hid_t location, const std::string& name) {
   return RESILINET_H5(H5Aexists(location, name.c_str())) > 0;
 }
 
+Group create_group(hid_t location, const std::string& name) {
+  PropList gcpl(RESILINET_H5(H5Pcreate(H5P_GROUP_CREATE)));
+  RESILINET_H5(H5Pset_obj_track_times(gcpl, false));
+  return Group(RESILINET_H5(H5Gcreate2(location, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT)));
+}
+
+Group open_group(hid_t location, const std::string& name) {
+  return Group(RESILINET_H5(H5Gopen2(location, name.c_str(), H5P_DEFAULT)));
+}
+
+std::vector<LinkName> link_names(hid_t group) {
+  H5G_info_t info;
+  RESILINET_H5(H5Gget_info(group, &info));
+  std::vector<LinkName> out;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t length = RESILINET_H5(
+        H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT));
+    std::string name(static_cast<size_t>(length) + 1, '\0');
+    RESILINET_H5(H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                                    H5P_DEFAULT));
+    name.resize(static_cast<size_t>(length));
+    H5L_info_t link;
+    RESILINET_H5(H5Lget_info(group, name.c_str(), &link, H5P_DEFAULT));
+    out.push_back({std::move(name), link.type == H5L_TYPE_HARD});
+  }
+  return out;
+}
+
 std::string type_name(hid_t type) {
   size_t bits = H5Tget_size(type) * 8;
   switch (H5Tget_class(type)) {

@@ -84,6 +84,7 @@ using Dataspace = Handle<H5Sclose>;
 using Attribute = Handle<H5Aclose>;
 using PropList = Handle<H5Pclose>;
 using Datatype = Handle<H5Tclose>;
+using Group = Handle<H5Gclose>;
 
 // Files. create_file truncates; files are written in the HDF5 1.8 format (readable by any h5py)
 // so that attributes larger than 64 KiB (many region names) go to dense storage.
@@ -93,6 +94,16 @@ File open_file_read_write(const std::string& path);
 
 bool has_link(hid_t location, const std::string& name);
 bool has_attribute(hid_t location, const std::string& name);
+
+// Groups. create_group writes no modification time (the same content gives the same bytes).
+Group create_group(hid_t location, const std::string& name);
+Group open_group(hid_t location, const std::string& name);
+// The names of a group's links in HDF5's name order (bytewise), with whether each is a hard link.
+struct LinkName {
+  std::string name;
+  bool hard = false;
+};
+std::vector<LinkName> link_names(hid_t group);
 
 // Type and shape descriptions for messages: "float32", "uint32", "variable-length string", ...;
 // "[100, 12]", "scalar", "null".

@@ -178,9 +178,10 @@ struct Loader::Impl {
   std::vector<std::string> paths;
   std::vector<size_t> shard_rows;
   std::vector<std::vector<uint32_t>> region_map;
+  std::vector<std::vector<std::vector<uint32_t>>> group_map;  // [shard][grouping][local code]
   std::vector<SlabRef> slabs;
-  size_t features = 0;
-  bool with_hazard = false, with_external = false, with_planted = false;
+  size_t features = 0, groupings = 0;
+  bool with_hazard = false, with_external = false, with_planted = false, with_population = false;
 
   // The caller's side.
   uint64_t seed = 0;
@@ -283,13 +284,17 @@ void Loader::Impl::fill_slab(ReaderCache& readers, const RankSlab& rs, uint64_t 
   if (reader.meta().rows != shard_rows[s.shard])
     throw InputError(path, "rows", std::to_string(shard_rows[s.shard]) +
                      " rows as when the dataset was opened", std::to_string(reader.meta().rows));
+  if (reader.meta().groups.size() != groupings)
+    throw InputError(path, "/groups", std::to_string(groupings) + " groupings as when the dataset was opened",
+                     std::to_string(reader.meta().groups.size()));
   ShardColumns& c = out.columns;
   reader.read_rows(s.first_row, s.rows, c);
   if (c.rows != s.rows || c.cell_id.size() != s.rows || c.region.size() != s.rows ||
       c.features.size() != s.rows * features || c.lonlat.size() != s.rows * 2 ||
       (with_hazard && c.hazard.size() != s.rows) ||
       (with_external && c.external_rating.size() != s.rows) ||
-      (with_planted && c.planted_level.size() != s.rows))
+      (with_planted && c.planted_level.size() != s.rows) ||
+      (with_population && c.population.size() != s.rows) || c.groups.size() != s.rows * groupings)
     throw std::runtime_error("ShardReader::read_rows returned columns of the wrong length for rows [" +
                              std::to_string(s.first_row) + ", " + std::to_string(s.first_row + s.rows) +
                              ") of " + path);
@@ -299,6 +304,16 @@ void Loader::Impl::fill_slab(ReaderCache& readers, const RankSlab& rs, uint64_t 
       throw InputError(path, "/region", "an index below " + std::to_string(to_global.size()) +
                        " (the number of region_names)", std::to_string(r));
     r = to_global[r];
+  }
+  for (size_t g = 0; g < groupings; ++g) {
+    const std::vector<uint32_t>& codes = group_map[s.shard][g];
+    for (size_t i = 0; i < s.rows; ++i) {
+      uint32_t& code = c.groups[i * groupings + g];
+      if (code >= codes.size())
+        throw InputError(path, "/groups", "a code below " + std::to_string(codes.size()) + " (the number of labels)",
+                         std::to_string(code));
+      code = codes[code];
+    }
   }
   out.order.resize(s.rows);
   std::iota(out.order.begin(), out.order.end(), uint32_t{0});
@@ -348,6 +363,9 @@ void Loader::Impl::gather_from_current(size_t rows, size_t to) {
   const float* hazard = with_hazard ? c.hazard.data() : nullptr;
   const int8_t* external = with_external ? c.external_rating.data() : nullptr;
   const int8_t* planted = with_planted ? c.planted_level.data() : nullptr;
+  const float* population = with_population ? c.population.data() : nullptr;
+  const size_t G = groupings;
+  const uint32_t* groups = c.groups.data();
   for (size_t i = 0; i < rows; ++i) {
     if (i + kAhead < rows) {
       const size_t a = order[i + kAhead];
@@ -359,6 +377,8 @@ void Loader::Impl::gather_from_current(size_t rows, size_t to) {
       __builtin_prefetch(region + a);
       if (hazard) __builtin_prefetch(hazard + a);
       if (planted) __builtin_prefetch(planted + a);
+      if (population) __builtin_prefetch(population + a);
+      if (G) __builtin_prefetch(groups + a * G);
     }
     const size_t r = order[i], o = to + i;
     copy_row(reinterpret_cast<const char*>(x + r * f), row_bytes,
@@ -370,6 +390,8 @@ void Loader::Impl::gather_from_current(size_t rows, size_t to) {
     if (hazard) b.hazard[o] = hazard[r];
     if (external) b.external_rating[o] = external[r];
     if (planted) b.planted_level[o] = planted[r];
+    if (population) b.population[o] = population[r];
+    for (size_t g = 0; g < G; ++g) b.groups[o * G + g] = groups[r * G + g];
   }
   std::iota(batch_global_row.begin() + static_cast<std::ptrdiff_t>(to),
             batch_global_row.begin() + static_cast<std::ptrdiff_t>(to + rows),
@@ -395,6 +417,12 @@ Loader::Loader(const ShardSet& set, LoaderOptions options) : impl_(std::make_uni
   m.with_external = set.has_external_rating();
   m.with_planted = set.has_planted_level();
   m.region_map = set.region_map();
+  if (set.group_map().size() != set.shards().size())
+    throw std::logic_error("ShardSet: group_map has " + std::to_string(set.group_map().size()) +
+                           " entries for " + std::to_string(set.shards().size()) + " shards");
+  m.group_map = set.group_map();
+  m.groupings = set.group_names().size();
+  m.with_population = set.has_population();
   for (size_t s = 0; s < set.shards().size(); ++s) {
     const ShardMeta& meta = set.shards()[s];
     m.paths.push_back(meta.path);
@@ -425,6 +453,8 @@ Loader::Loader(const ShardSet& set, LoaderOptions options) : impl_(std::make_uni
   b.hazard.resize(m.with_hazard ? n : 0);
   b.external_rating.resize(m.with_external ? n : 0);
   b.planted_level.resize(m.with_planted ? n : 0);
+  b.population.resize(m.with_population ? n : 0);
+  b.groups.resize(n * m.groupings);
   m.batch_global_row.resize(n);
   m.start_io(0, 0);
 }
@@ -455,6 +485,9 @@ bool Loader::next(Batch& batch) {
   batch.hazard = m.with_hazard ? b.hazard.data() : nullptr;
   batch.external_rating = m.with_external ? b.external_rating.data() : nullptr;
   batch.planted_level = m.with_planted ? b.planted_level.data() : nullptr;
+  batch.groupings = m.groupings;
+  batch.groups = m.groupings ? b.groups.data() : nullptr;
+  batch.population = m.with_population ? b.population.data() : nullptr;
   batch.global_row = m.batch_global_row.data();
   return true;
 }

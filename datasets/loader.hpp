@@ -43,6 +43,9 @@ struct Batch {
   const float* hazard = nullptr;
   const int8_t* external_rating = nullptr;
   const int8_t* planted_level = nullptr;
+  size_t groupings = 0;              // ShardSet::group_names().size()
+  const uint32_t* groups = nullptr;  // [rows x groupings], global codes (ShardSet::group_labels()[g])
+  const float* population = nullptr; // NaN = missing; null unless every shard has /population
   const uint64_t* global_row = nullptr;  // position of each row in the global row order of the epoch
 };
 

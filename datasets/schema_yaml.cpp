@@ -9,7 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "datasets/input_error.hpp"
+#include "datasets/shard.hpp"
 #include "datasets/text.hpp"
 #include "datasets/yaml_keys.hpp"
 
@@ -21,7 +24,8 @@ const std::vector<std::string> kFeatureKeys = {"name",   "system",    "component
                                                "unit",   "description", "column",  "transform",
                                                "per",    "scale"};
 const std::vector<std::string> kColumnKeys = {"id",     "lon",         "lat",   "region",
-                                              "region_name", "hazard", "external_rating"};
+                                              "region_name", "hazard", "external_rating",
+                                              "groups", "population"};
 const std::vector<std::string> kTransforms = {"none", "log1p", "per_capita"};
 
 std::string qualified(const std::string& path, const std::string& key) {
@@ -115,6 +119,49 @@ void read_feature(const YAML::Node& node, size_t index, const std::string& file,
   out.sources.push_back(src);
 }
 
+// columns.groups: a list of CSV columns (each grouping named after its column) or a map
+// {name: COLUMN}. Names follow the shard's rule for groupings (datasets/shard.hpp); each name once.
+std::vector<IngestGrouping> read_groups(const YAML::Node& node, const std::string& file) {
+  const std::string key = "columns.groups";
+  std::vector<IngestGrouping> out;
+  if (!node || node.IsNull()) return out;
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string at = fmt::format("{}[{}]", key, i);
+      if (!node[i].IsScalar()) throw InputError(file, at, "a CSV column name", "a list or map");
+      const std::string column = node[i].as<std::string>();
+      check_name(file, at, column);
+      std::string name = column;
+      name.erase(0, name.find_first_not_of(" \t"));  // header names are compared without padding
+      name.erase(name.find_last_not_of(" \t") + 1);
+      if (const std::string problem = grouping_name_problem(name); !problem.empty())
+        throw InputError(file, at, "a column whose name can name a grouping (ASCII letters, digits, '_', '-', '.'; "
+                         "not 'region'), or a map {name: COLUMN}", "'" + name + "': " + problem);
+      out.push_back({name, column});
+    }
+  } else if (node.IsMap()) {
+    for (const std::string& name : yaml_map_keys(node, file, key)) {
+      const std::string at = key + "." + name;
+      if (const std::string problem = grouping_name_problem(name); !problem.empty())
+        throw InputError(file, at, "a grouping name of 1..64 ASCII letters, digits, '_', '-' or '.' (not 'region')",
+                         problem);
+      out.push_back({name, string_value(node, name, file, key, true)});
+      if (out.back().column.empty()) throw InputError(file, at, "a CSV column name", "nothing");
+    }
+  } else {
+    if (node.IsScalar()) check_name(file, key, node.Scalar());  // before it is echoed
+    throw InputError(file, key, "a list of CSV columns or a map {name: COLUMN}",
+                     node.IsScalar() ? "'" + node.Scalar() + "'" : "another kind of node");
+  }
+  if (out.size() > kMaxGroupings)
+    throw InputError(file, key, fmt::format("at most {} groupings", kMaxGroupings), std::to_string(out.size()));
+  for (size_t i = 0; i < out.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (out[j].name == out[i].name)
+        throw InputError(file, key, "each grouping once", "'" + out[i].name + "' twice");
+  return out;
+}
+
 void read_columns(const YAML::Node& node, const std::string& file, SchemaFile& out) {
   if (!node.IsMap()) throw InputError(file, "columns", "a map with keys " + join_names(kColumnKeys));
   known_map_keys(node, kColumnKeys, file, "columns");
@@ -126,6 +173,8 @@ void read_columns(const YAML::Node& node, const std::string& file, SchemaFile& o
   c.region_name = string_value(node, "region_name", file, "columns", false);
   c.hazard = string_value(node, "hazard", file, "columns", false);
   c.external_rating = string_value(node, "external_rating", file, "columns", false);
+  c.groups = read_groups(node["groups"], file);
+  c.population = string_value(node, "population", file, "columns", false);
   if (!c.region.empty() && !c.region_name.empty())
     throw InputError(file, "columns.region_name", "either region (a column) or region_name (one name)",
                      "both");

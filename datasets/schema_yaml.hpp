@@ -21,6 +21,13 @@ struct FeatureSource {
   bool operator==(const FeatureSource&) const = default;
 };
 
+// A grouping (county, tract, district): a CSV column of labels, stored as /groups/<name>.
+struct IngestGrouping {
+  std::string name;    // grouping name (datasets/shard.hpp: grouping_name_problem)
+  std::string column;  // CSV column of labels
+  bool operator==(const IngestGrouping&) const = default;
+};
+
 // The `columns:` section: which CSV columns hold the id, coordinates, region and optional columns.
 struct IngestColumns {
   std::string id;               // required for ingest; integer ids (leading zeros allowed)
@@ -29,6 +36,8 @@ struct IngestColumns {
   std::string region_name;      // used when there is no region column (default: the CSV file stem)
   std::string hazard;           // optional -> /hazard
   std::string external_rating;  // optional -> /external_rating (1..5; 0 or empty = none)
+  std::vector<IngestGrouping> groups;  // optional -> /groups/<name>, in the file's order
+  std::string population;       // optional -> /population (residents >= 0; missing = NaN)
   bool operator==(const IngestColumns&) const = default;
 };
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "datasets/h5.hpp"
+#include "datasets/h5_columns.hpp"
 #include "datasets/input_error.hpp"
 #include "datasets/text.hpp"
 #include "datasets/untrusted_file.hpp"
@@ -17,66 +18,21 @@
 namespace resilinet {
 namespace {
 
-// What a dataset must be: its HDF5 type class, element size, signedness and columns (0 = 1-D).
-struct ColumnSpec {
-  const char* name;
-  H5T_class_t type_class;
-  size_t bytes;
-  bool is_signed;
-  hsize_t columns;  // 0: rank 1 [N]; otherwise rank 2 [N, columns]
-  const char* type_label;
-};
-
-std::string expected_label(const ColumnSpec& c) {
-  std::string shape = c.columns == 0 ? "[N]" : "[N, " + std::to_string(c.columns) + "]";
-  return std::string(c.type_label) + " " + shape;
-}
-
-// Opens and checks one dataset; returns it with its row count in rows.
-h5::Dataset open_column(hid_t file, const std::string& path, const ColumnSpec& c, hsize_t& rows) {
-  std::string field = std::string("/") + c.name;
-  if (!h5::has_link(file, c.name)) throw InputError(path, field, expected_label(c), "missing");
-  h5::Dataset dataset;
-  try {
-    dataset = h5::open_row_dataset(file, c.name);
-  } catch (const h5::Error&) {
-    throw InputError(path, field, expected_label(c), "an object that is not a dataset");
-  }
-  h5::Datatype type(RESILINET_H5(H5Dget_type(dataset)));
-  std::vector<hsize_t> dims = h5::dataset_dims(dataset);
-  bool type_ok = H5Tget_class(type) == c.type_class && H5Tget_size(type) == c.bytes &&
-                 (c.type_class != H5T_INTEGER ||
-                  (H5Tget_sign(type) == H5T_SGN_2) == c.is_signed);
-  bool shape_ok = dims.size() == (c.columns == 0 ? 1u : 2u) &&
-                  (c.columns == 0 || dims[1] == c.columns);
-  if (!type_ok || !shape_ok)
-    throw InputError(path, field, expected_label(c),
-                     h5::type_name(type) + " " + h5::shape_name(dims, dims.empty()));
-  rows = dims[0];
-  // The rows claimed must be in the file: a few-KB file claiming 2^40 rows would otherwise keep
-  // every reader busy for ever with fill values. Deflate compresses at most about 1000:1, so a
-  // claim beyond 4096 times the bytes stored (plus a little for tiny sets) cannot be real data.
-  const double claimed = double(rows) * double(c.bytes) * double(c.columns == 0 ? 1 : c.columns);
-  const double stored = double(H5Dget_storage_size(dataset));
-  if (claimed > 4096.0 * stored + double(1 << 20))
-    throw InputError(path, field, "rows that the file stores",
-                     fmt::format("{} rows claimed ({:.3g} bytes) over {:.0f} bytes stored", rows, claimed, stored));
-  return dataset;
-}
-
-std::vector<std::string> read_string_array(hid_t file, const std::string& path,
-                                           const std::string& name) {
-  if (!h5::has_attribute(file, name))
-    throw InputError(path, name, "a string array attribute", "missing");
-  h5::Attribute attribute = h5::open_attribute(file, name);
+// field: how messages name the attribute (default: its name).
+std::vector<std::string> read_string_array(hid_t location, const std::string& path,
+                                           const std::string& name, std::string field = "") {
+  if (field.empty()) field = name;
+  if (!h5::has_attribute(location, name))
+    throw InputError(path, field, "a string array attribute", "missing");
+  h5::Attribute attribute = h5::open_attribute(location, name);
   h5::Datatype type = h5::attribute_type(attribute);
   // An empty list written by a tool that does not type empty arrays is still an empty list.
   if (h5::attribute_elements(attribute) == 0) return {};
   if (H5Tget_class(type) != H5T_STRING)
-    throw InputError(path, name, "a string array attribute", h5::type_name(type));
+    throw InputError(path, field, "a string array attribute", h5::type_name(type));
   std::vector<std::string> values = h5::read_strings(attribute);
   for (size_t i = 0; i < values.size(); ++i)
-    check_name(path, fmt::format("{}[{}]", name, i), values[i]);
+    check_name(path, fmt::format("{}[{}]", field, i), values[i]);
   return values;
 }
 
@@ -152,13 +108,39 @@ const ColumnSpec kRegion{"region", H5T_INTEGER, 4, false, 0, "uint32"};
 const ColumnSpec kHazard{"hazard", H5T_FLOAT, 4, true, 0, "float32"};
 const ColumnSpec kExternalRating{"external_rating", H5T_INTEGER, 1, true, 0, "int8"};
 const ColumnSpec kPlantedLevel{"planted_level", H5T_INTEGER, 1, true, 0, "int8"};
+const ColumnSpec kPopulation{"population", H5T_FLOAT, 4, true, 0, "float32"};
+constexpr const char* kGroupsExpected = "a group of uint32 [N] datasets, one per grouping";
+
+// The grouping names under /groups, sorted, each a hard link (a soft or external link could
+// point anywhere, even into another file). Their datasets are opened by the caller.
+std::vector<std::string> grouping_names(hid_t file, const std::string& path) {
+  h5::Group groups;
+  try {
+    groups = h5::open_group(file, "groups");
+  } catch (const h5::Error&) {
+    throw InputError(path, "/groups", kGroupsExpected, "an object that is not a group");
+  }
+  std::vector<std::string> names;
+  for (const h5::LinkName& link : h5::link_names(groups)) {
+    check_name(path, "/groups", link.name);
+    if (!link.hard)
+      throw InputError(path, "/groups/" + link.name, "a dataset stored in the file", "a soft or external link");
+    names.push_back(link.name);
+    if (names.size() > kMaxGroupings)
+      throw InputError(path, "/groups", fmt::format("at most {} groupings", kMaxGroupings), "more");
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 }  // namespace
 
 struct ShardReader::Impl {
   ShardMeta meta;
   h5::File file;
-  h5::Dataset features, cell_id, lonlat, region, hazard, external_rating, planted_level;
+  h5::Dataset features, cell_id, lonlat, region, hazard, external_rating, planted_level, population;
+  std::vector<h5::Dataset> groups;  // in meta.groups order
+  mutable std::vector<uint32_t> group_column;  // read_rows' scratch
 
   void open(const std::string& path);
   void read_metadata(const std::string& path);
@@ -209,10 +191,26 @@ void ShardReader::Impl::read_metadata(const std::string& path) {
   if (meta.has_hazard) open_same_rows(kHazard, hazard);
   if (meta.has_external_rating) open_same_rows(kExternalRating, external_rating);
   if (meta.has_planted_level) open_same_rows(kPlantedLevel, planted_level);
+  meta.has_population = h5::has_link(file, kPopulation.name);
+  if (meta.has_population) open_same_rows(kPopulation, population);
   meta.rows = static_cast<size_t>(n);
   if (meta.rows > 0 && meta.region_names.empty())
     throw InputError(path, "region_names", "at least one region name for a non-empty shard",
                      "none");
+  if (!h5::has_link(file, "groups")) return;
+  for (const std::string& name : grouping_names(file, path)) {
+    const std::string link = "groups/" + name, field = "/" + link;
+    const ColumnSpec spec{link.c_str(), H5T_INTEGER, 4, false, 0, "uint32"};
+    groups.emplace_back();
+    open_same_rows(spec, groups.back());
+    ShardGrouping grouping{name, read_string_array(groups.back(), path, "labels", field + " labels")};
+    if (meta.rows > 0 && grouping.labels.empty())
+      throw InputError(path, field + " labels", "at least one label for a non-empty shard", "none");
+    if (grouping.labels.size() > size_t(INT32_MAX))  // ratings files hold the codes as int32
+      throw InputError(path, field + " labels", "at most 2^31 - 1 labels", std::to_string(grouping.labels.size()));
+    meta.groups.push_back(std::move(grouping));
+  }
+  check_shard_groups(meta.groups, path);
 }
 
 ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
@@ -237,9 +235,11 @@ void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const
     throw std::out_of_range("ShardReader::read_rows: rows [" + std::to_string(first) + ", " +
                             std::to_string(first + count) + ") beyond the " +
                             std::to_string(m.rows) + " rows of " + m.path);
-  out.resize(count, m.schema.size(), m.has_hazard, m.has_external_rating, m.has_planted_level);
+  const size_t G = m.groups.size();
+  out.resize(count, m.schema.size(), m.has_hazard, m.has_external_rating, m.has_planted_level, G,
+             m.has_population);
   if (count == 0) return;
-  const char* current = "/features";
+  std::string current = "/features";
   try {
     h5::read_rows(s.features, H5T_NATIVE_FLOAT, first, count, out.features.data());
     current = "/cell_id";
@@ -256,6 +256,14 @@ void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const
     current = "/planted_level";
     if (m.has_planted_level)
       h5::read_rows(s.planted_level, H5T_NATIVE_INT8, first, count, out.planted_level.data());
+    current = "/population";
+    if (m.has_population) h5::read_rows(s.population, H5T_NATIVE_FLOAT, first, count, out.population.data());
+    for (size_t g = 0; g < G; ++g) {
+      current = "/groups/" + m.groups[g].name;
+      s.group_column.resize(count);
+      h5::read_rows(s.groups[g], H5T_NATIVE_UINT32, first, count, s.group_column.data());
+      for (size_t i = 0; i < count; ++i) out.groups[i * G + g] = s.group_column[i];
+    }
   } catch (const h5::Error& e) {
     throw InputError(m.path, current, "readable rows " + std::to_string(first) + ".." +
                      std::to_string(first + count - 1), e.detail());
@@ -268,6 +276,17 @@ void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const
                        "an index below " + std::to_string(regions) + " (the number of region_names)",
                        std::to_string(out.region[i]) + " at row " + std::to_string(first + i));
   }
+  for (size_t k = 0; k < out.groups.size(); ++k) {
+    const ShardGrouping& g = m.groups[k % G];
+    if (out.groups[k] >= g.labels.size())
+      throw InputError(m.path, "/groups/" + g.name,
+                       fmt::format("a code below {} (the number of labels)", g.labels.size()),
+                       fmt::format("{} at row {}", out.groups[k], first + k / G));
+  }
+  for (size_t i = 0; i < out.population.size(); ++i)
+    if (!valid_population(out.population[i]))
+      throw InputError(m.path, "/population", kPopulationExpected,
+                       fmt::format("{:g} at row {}", out.population[i], first + i));
   for (size_t i = 0; i < out.external_rating.size(); ++i) {
     int r = out.external_rating[i];
     if (r < 0 || r > 5)

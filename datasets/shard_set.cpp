@@ -1,6 +1,7 @@
 // ShardSet::open: resolves a glob, a file or a directory to a sorted list of shards, validates every
-// shard and that all schemas are identical, and builds the union of region names. It reads no rows;
-// the loader (datasets/loader.cpp) and the commands stream them.
+// shard and that all schemas and grouping names are identical, and builds the union of region names
+// and of each grouping's labels. It reads no rows; the loader (datasets/loader.cpp) and the
+// commands stream them.
 #include <glob.h>
 
 #include <algorithm>
@@ -77,17 +78,44 @@ void check_same_schema(const Schema& expected, const std::string& first_path, co
   }
 }
 
+std::string listed(const std::vector<ShardGrouping>& groups) {
+  if (groups.empty()) return "none";
+  std::string s;
+  for (const ShardGrouping& g : groups) s += (s.empty() ? "" : ", ") + g.name;
+  return "(" + s + ")";
+}
+
 }  // namespace
 
 ShardSet ShardSet::open(const std::string& pattern) {
   ShardSet set;
   std::unordered_map<std::string, uint32_t> region_index;
+  std::vector<std::unordered_map<std::string, uint32_t>> label_index;  // per grouping
   for (const std::string& path : resolve_paths(pattern)) {
     ShardMeta meta = ShardReader(path).meta();
-    if (set.shards_.empty())
+    if (set.shards_.empty()) {
       set.schema_ = meta.schema;
-    else
+      for (const ShardGrouping& g : meta.groups) set.group_names_.push_back(g.name);
+      set.group_labels_.resize(meta.groups.size());
+      label_index.resize(meta.groups.size());
+    } else {
       check_same_schema(set.schema_, set.shards_.front().path, meta.schema, path);
+      const ShardMeta& first = set.shards_.front();
+      bool same = meta.groups.size() == first.groups.size();
+      for (size_t g = 0; same && g < meta.groups.size(); ++g) same = meta.groups[g].name == first.groups[g].name;
+      if (!same)
+        throw InputError(path, "/groups", "the groupings of " + first.path + " " + listed(first.groups),
+                         listed(meta.groups));
+    }
+    std::vector<std::vector<uint32_t>> group_to_global(meta.groups.size());
+    for (size_t g = 0; g < meta.groups.size(); ++g) {
+      for (const std::string& label : meta.groups[g].labels) {
+        auto [it, added] = label_index[g].emplace(label, static_cast<uint32_t>(set.group_labels_[g].size()));
+        if (added) set.group_labels_[g].push_back(label);
+        group_to_global[g].push_back(it->second);
+      }
+    }
+    set.group_map_.push_back(std::move(group_to_global));
     std::vector<uint32_t> local_to_global;
     for (const std::string& name : meta.region_names) {
       auto [it, added] = region_index.emplace(name, static_cast<uint32_t>(set.region_names_.size()));
@@ -109,6 +137,11 @@ bool ShardSet::has_hazard() const {
 bool ShardSet::has_planted_level() const {
   return !shards_.empty() && std::all_of(shards_.begin(), shards_.end(),
                                          [](const ShardMeta& m) { return m.has_planted_level; });
+}
+
+bool ShardSet::has_population() const {
+  return !shards_.empty() &&
+         std::all_of(shards_.begin(), shards_.end(), [](const ShardMeta& m) { return m.has_population; });
 }
 
 bool ShardSet::has_external_rating() const {

@@ -24,6 +24,13 @@ class ShardSet {
   bool has_hazard() const;           // every shard has /hazard
   bool has_planted_level() const;    // every shard has /planted_level
   bool has_external_rating() const;  // every shard has /external_rating
+  bool has_population() const;       // every shard has /population
+  // The groupings (shard /groups), sorted; every shard has the same ones. Labels are merged across
+  // shards as region names are: group_labels()[g] in order of first appearance, and
+  // group_map()[s][g][local] is the global code of shard s's local code in grouping g.
+  const std::vector<std::string>& group_names() const { return group_names_; }
+  const std::vector<std::vector<std::string>>& group_labels() const { return group_labels_; }
+  const std::vector<std::vector<std::vector<uint32_t>>>& group_map() const { return group_map_; }
 
  private:
   Schema schema_;
@@ -31,6 +38,9 @@ class ShardSet {
   size_t total_rows_ = 0;
   std::vector<std::string> region_names_;
   std::vector<std::vector<uint32_t>> region_map_;
+  std::vector<std::string> group_names_;
+  std::vector<std::vector<std::string>> group_labels_;
+  std::vector<std::vector<std::vector<uint32_t>>> group_map_;
 };
 
 }  // namespace resilinet

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 #include <stdexcept>
@@ -19,7 +20,8 @@
 namespace resilinet {
 
 void ShardColumns::resize(size_t n, size_t features_per_row, bool with_hazard,
-                          bool with_external_rating, bool with_planted_level) {
+                          bool with_external_rating, bool with_planted_level, size_t groupings,
+                          bool with_population) {
   rows = n;
   features.resize(n * features_per_row);
   cell_id.resize(n);
@@ -29,6 +31,8 @@ void ShardColumns::resize(size_t n, size_t features_per_row, bool with_hazard,
   if (with_hazard) hazard.resize(n); else hazard.clear();
   if (with_external_rating) external_rating.resize(n); else external_rating.clear();
   if (with_planted_level) planted_level.resize(n); else planted_level.clear();
+  groups.resize(n * groupings);
+  if (with_population) population.resize(n); else population.clear();
 }
 
 namespace {
@@ -73,6 +77,35 @@ void check_shard_schema(const Schema& schema, const std::vector<std::string>& re
     check_name(path, fmt::format("region_names[{}]", i), region_names[i]);
 }
 
+std::string grouping_name_problem(const std::string& name) {
+  if (name.empty() || name.size() > 64) return fmt::format("{} bytes", name.size());
+  if (name[0] == '.') return "a name starting with '.'";
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      return "a character other than ASCII letters, digits, '_', '-' and '.'";
+  if (name == "region") return "'region', the name roll-ups give the regions";
+  return "";
+}
+
+void check_shard_groups(const std::vector<ShardGrouping>& groups, const std::string& path) {
+  if (groups.size() > kMaxGroupings)
+    throw InputError(path, "/groups", fmt::format("at most {} groupings", kMaxGroupings),
+                     std::to_string(groups.size()));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::string& name = groups[g].name;
+    check_name(path, "/groups", name);  // first, so that the messages below print valid text
+    if (const std::string problem = grouping_name_problem(name); !problem.empty())
+      throw InputError(path, "/groups/" + printable(name),
+                       "a grouping name of 1..64 ASCII letters, digits, '_', '-' or '.' (not 'region')",
+                       problem);
+    if (g > 0 && !(groups[g - 1].name < name))
+      throw InputError(path, "/groups/" + name, "groupings sorted by name, each once",
+                       "after '" + groups[g - 1].name + "'");
+    for (size_t i = 0; i < groups[g].labels.size(); ++i)
+      check_name(path, fmt::format("/groups/{} labels[{}]", name, i), groups[g].labels[i]);
+  }
+}
+
 struct ShardWriter::Impl {
   std::string final_path;
   std::string temp_path;
@@ -83,12 +116,15 @@ struct ShardWriter::Impl {
   bool committed = false;
 
   h5::File file;
-  h5::Dataset features, cell_id, lonlat, region, hazard, external_rating, planted_level;
+  h5::Dataset features, cell_id, lonlat, region, hazard, external_rating, planted_level, population;
+  std::vector<h5::Dataset> groups;  // /groups/<name>, in options.groups order
+  std::vector<uint32_t> group_column;
 
   void close_all() {
     for (h5::Dataset* d : {&features, &cell_id, &lonlat, &region, &hazard, &external_rating,
-                           &planted_level})
+                           &planted_level, &population})
       d->reset();
+    groups.clear();
     file.reset();
   }
 };
@@ -102,6 +138,7 @@ ShardWriter::ShardWriter(std::string final_path, Schema schema,
   s.region_names = std::move(region_names);
   s.options = options;
   check_shard_schema(s.schema, s.region_names, s.final_path);
+  check_shard_groups(s.options.groups, s.final_path);
   const size_t F = s.schema.size();
   if (options.chunk_rows == 0 || options.chunk_rows * F * sizeof(float) >= (size_t(1) << 32))
     throw std::invalid_argument("ShardWriter: chunk_rows " + std::to_string(options.chunk_rows) +
@@ -151,6 +188,15 @@ ShardWriter::ShardWriter(std::string final_path, Schema schema,
     if (options.has_planted_level)
       s.planted_level =
           h5::create_row_dataset(s.file, "planted_level", H5T_STD_I8LE, 0, chunk, level);
+    if (options.has_population)
+      s.population = h5::create_row_dataset(s.file, "population", H5T_IEEE_F32LE, 0, chunk, level);
+    if (!options.groups.empty()) {
+      h5::Group groups = h5::create_group(s.file, "groups");
+      for (const ShardGrouping& g : options.groups) {
+        s.groups.push_back(h5::create_row_dataset(groups, g.name, H5T_STD_U32LE, 0, chunk, level));
+        h5::write_string_array_attribute(s.groups.back(), "labels", g.labels);
+      }
+    }
   } catch (...) {
     s.close_all();
     std::error_code ignored;
@@ -183,6 +229,10 @@ void ShardWriter::append(const ShardColumns& block) {
   check_column("planted_level", block.planted_level.size(), s.options.has_planted_level ? n : 0,
                s.options.has_planted_level ? "has_planted_level is set"
                                            : "has_planted_level is not set");
+  const size_t G = s.options.groups.size();
+  check_column("groups", block.groups.size(), n * G, "rows x groupings");
+  check_column("population", block.population.size(), s.options.has_population ? n : 0,
+               s.options.has_population ? "has_population is set" : "has_population is not set");
   for (size_t i = 0; i < n; ++i) {
     if (block.region[i] >= s.region_names.size())
       throw InputError(s.final_path, "/region",
@@ -196,6 +246,17 @@ void ShardWriter::append(const ShardColumns& block) {
       throw InputError(s.final_path, "/external_rating", "a level 1..5 or 0 for none",
                        std::to_string(r) + " at row " + std::to_string(s.rows + i));
   }
+  for (size_t k = 0; k < block.groups.size(); ++k) {
+    const ShardGrouping& g = s.options.groups[k % G];
+    if (block.groups[k] >= g.labels.size())
+      throw InputError(s.final_path, "/groups/" + g.name,
+                       fmt::format("a code below {} (the number of labels)", g.labels.size()),
+                       fmt::format("{} at row {}", block.groups[k], s.rows + k / G));
+  }
+  for (size_t i = 0; i < block.population.size(); ++i)
+    if (!valid_population(block.population[i]))
+      throw InputError(s.final_path, "/population", kPopulationExpected,
+                       fmt::format("{:g} at row {}", block.population[i], s.rows + i));
   if (n == 0) return;
 
   h5::write_rows(s.features, H5T_NATIVE_FLOAT, s.rows, n, block.features.data());
@@ -207,6 +268,13 @@ void ShardWriter::append(const ShardColumns& block) {
     h5::write_rows(s.external_rating, H5T_NATIVE_INT8, s.rows, n, block.external_rating.data());
   if (s.options.has_planted_level)
     h5::write_rows(s.planted_level, H5T_NATIVE_INT8, s.rows, n, block.planted_level.data());
+  if (s.options.has_population)
+    h5::write_rows(s.population, H5T_NATIVE_FLOAT, s.rows, n, block.population.data());
+  for (size_t g = 0; g < G; ++g) {  // rows x groupings in memory, one dataset per grouping on disk
+    s.group_column.resize(n);
+    for (size_t i = 0; i < n; ++i) s.group_column[i] = block.groups[i * G + g];
+    h5::write_rows(s.groups[g], H5T_NATIVE_UINT32, s.rows, n, s.group_column.data());
+  }
   s.rows += n;
 }
 
@@ -215,8 +283,9 @@ void ShardWriter::commit() {
   if (s.committed) throw std::logic_error("ShardWriter::commit called twice: " + s.final_path);
   RESILINET_H5(H5Fflush(s.file, H5F_SCOPE_GLOBAL));
   for (h5::Dataset* d : {&s.features, &s.cell_id, &s.lonlat, &s.region, &s.hazard,
-                         &s.external_rating, &s.planted_level})
+                         &s.external_rating, &s.planted_level, &s.population})
     d->close("H5Dclose");
+  for (h5::Dataset& d : s.groups) d.close("H5Dclose");
   s.file.close("H5Fclose");
   // Data on disk before the name appears, and the new name on disk before we report success.
   fsync_path(s.temp_path, O_RDONLY);

@@ -52,6 +52,8 @@ void slice_rows(const ShardColumns& src, size_t features, size_t first, size_t c
   take(src.hazard, dst.hazard, 1);
   take(src.external_rating, dst.external_rating, 1);
   take(src.planted_level, dst.planted_level, 1);
+  take(src.groups, dst.groups, src.rows ? src.groups.size() / src.rows : 0);
+  take(src.population, dst.population, 1);
 }
 
 std::string shard_name(size_t index) { return fmt::format("part-{:05d}.h5", index); }
@@ -294,6 +296,46 @@ SynthPlan::SynthPlan(SynthOptions options) : options_(std::move(options)), schem
     total_cells_ += g.cells;
   }
   generator_ = find_generator(options_.generator)->make(options_);
+  plan_districts();
+}
+
+// Districts: square blocks of side ceil(longest side / 4) cells (at least 8), the grid shifted by an
+// offset drawn from the seed, so that a region has 4 x 4 to 5 x 5 of them and their borders cut
+// across the level patches. Population: a log-normal number of residents whose median rises from
+// 300 at the edge of a region to about 1,800 at a centre drawn from the seed (a 500 m cell of a
+// metro area), independent of the levels.
+void SynthPlan::plan_districts() {
+  for (size_t r = 0; r < options_.regions.size(); ++r) {
+    const SynthRegion& g = options_.regions[r];
+    synth::Draws d(synth::stream_seed(options_.seed, r, 0, /*purpose=*/6));
+    Districts D;
+    D.side = std::max<size_t>(8, (std::max(g.width, g.height) + 3) / 4);
+    D.offset_x = d.below(D.side);
+    D.offset_y = d.below(D.side);
+    D.columns = (g.width - 1 + D.offset_x) / D.side + 1;
+    const size_t rows = (g.height - 1 + D.offset_y) / D.side + 1;
+    D.first_label = uint32_t(district_labels_.size());
+    D.centre_x = 0.3 + 0.4 * d.uniform();
+    D.centre_y = 0.3 + 0.4 * d.uniform();
+    for (size_t k = 0; k < D.columns * rows; ++k) district_labels_.push_back(fmt::format("{}/d{:02d}", g.name, k));
+    districts_.push_back(D);
+  }
+}
+
+std::pair<uint32_t, uint32_t> SynthPlan::district_range(size_t first_cell, size_t cells) const {
+  // Regions in output order: region r holds the cells [first_id_[r], first_id_[r + 1]).
+  const auto region_of = [&](size_t cell) {
+    return size_t(std::upper_bound(first_id_.begin(), first_id_.end(), uint64_t(cell)) - first_id_.begin()) - 1;
+  };
+  const size_t last = region_of(first_cell + std::max<size_t>(cells, 1) - 1);
+  const uint32_t end = last + 1 < districts_.size() ? districts_[last + 1].first_label
+                                                    : uint32_t(district_labels_.size());
+  return {districts_[region_of(first_cell)].first_label, end};
+}
+
+uint32_t SynthPlan::district_at(size_t region, size_t x, size_t y) const {
+  const Districts& D = districts_[region];
+  return D.first_label + uint32_t((y + D.offset_y) / D.side * D.columns + (x + D.offset_x) / D.side);
 }
 
 SynthPlan::~SynthPlan() = default;
@@ -332,6 +374,24 @@ void SynthPlan::generate_block(size_t region, size_t block, ShardColumns& out) c
   }
 }
 
+void SynthPlan::generate_districts(size_t region, size_t block, ShardColumns& out) const {
+  const SynthRegion& g = options_.regions[region];
+  const Districts& D = districts_[region];
+  const size_t first = block * options_.block_rows;
+  out.groups.resize(out.rows);
+  out.population.resize(out.rows);
+  // Its own stream, so that generate_block's columns are those of shards written before these were.
+  synth::Draws people(synth::stream_seed(options_.seed, region, block, /*purpose=*/7));
+  for (size_t i = 0; i < out.rows; ++i) {
+    const size_t cell = first + i, x = cell % g.width, y = cell / g.width;
+    out.groups[i] = district_at(region, x, y);
+    const double dx = (double(x) + 0.5) / double(g.width) - D.centre_x;
+    const double dy = (double(y) + 0.5) / double(g.height) - D.centre_y;
+    const double centrality = std::exp(-(dx * dx + dy * dy) / (2 * 0.25 * 0.25));
+    out.population[i] = float(std::round(300.0 * std::exp(1.8 * centrality + 0.7 * people.normal())));
+  }
+}
+
 SynthSummary generate_synthetic(const SynthOptions& options, const std::string& out_dir,
                                 const SynthProgress& progress) {
   const auto start = std::chrono::steady_clock::now();
@@ -352,6 +412,9 @@ SynthSummary generate_synthetic(const SynthOptions& options, const std::string& 
   wo.deflate_level = o.deflate_level;
   wo.has_hazard = true;
   wo.has_planted_level = true;
+  wo.has_population = true;
+  summary.districts = plan.district_labels().size();
+  uint32_t label_base = 0;  // the current shard's first district label, in the plan's labels
 
   std::unique_ptr<ShardWriter> writer;
   size_t in_shard = 0;
@@ -367,23 +430,34 @@ SynthSummary generate_synthetic(const SynthOptions& options, const std::string& 
     for (size_t w0 = 0; w0 < blocks.size(); w0 += wave) {
       const size_t count = std::min(wave, blocks.size() - w0);
 #pragma omp parallel for schedule(dynamic, 1)
-      for (size_t k = 0; k < count; ++k)
+      for (size_t k = 0; k < count; ++k) {
         plan.generate_block(blocks[w0 + k].first, blocks[w0 + k].second, generated[k]);
+        plan.generate_districts(blocks[w0 + k].first, blocks[w0 + k].second, generated[k]);
+      }
       for (size_t k = 0; k < count; ++k) {
         const ShardColumns& block = generated[k];
         for (int8_t level : block.planted_level) ++summary.level_cells[level - 1];
         for (float v : block.features) summary.missing_values += std::isnan(v) ? 1 : 0;
+        for (float v : block.population) summary.population += v;
         for (size_t done = 0; done < block.rows;) {
           if (!writer) {
             summary.shard_paths.push_back((fs::path(out_dir) / shard_name(summary.shard_paths.size())).string());
+            // A shard holds the districts of its own regions only: with many regions, every shard
+            // holding every label would cost more than the cells.
+            const auto [first, end] =
+                plan.district_range(summary.cells, std::min(o.shard_rows, plan.total_cells() - summary.cells));
+            const auto& labels = plan.district_labels();
+            wo.groups = {{kSynthGrouping, std::vector<std::string>(labels.begin() + first, labels.begin() + end)}};
+            label_base = first;
             writer = std::make_unique<ShardWriter>(summary.shard_paths.back(), plan.schema(),
                                                    summary.region_names, wo);
           }
           const size_t take = std::min(block.rows - done, o.shard_rows - in_shard);
-          if (done == 0 && take == block.rows) {
+          if (done == 0 && take == block.rows && label_base == 0) {
             writer->append(block);
           } else {
             slice_rows(block, kFeatures, done, take, part);
+            for (uint32_t& code : part.groups) code -= label_base;
             writer->append(part);
           }
           done += take;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "datasets/schema.hpp"
@@ -54,6 +55,8 @@ struct SynthSummary {
   std::vector<std::string> region_names;
   std::array<size_t, 5> level_cells{};  // planted level 1..5
   size_t missing_values = 0;
+  size_t districts = 0;    // labels of the `district` grouping
+  double population = 0;   // residents in all cells
   double seconds = 0;
 };
 
@@ -63,6 +66,8 @@ using SynthProgress = std::function<void(size_t rows_done, size_t rows_total)>;
 inline constexpr size_t kDefaultSynthCells = 100'000;
 inline constexpr size_t kDefaultSynthRegions = 3;
 inline constexpr const char* kSynthManifestName = "synth.yaml";
+// The grouping every generator writes (/groups/district): blocks of a coarse grid in each region.
+inline constexpr const char* kSynthGrouping = "district";
 
 // The generators, default first: metro, factors, skewed.
 const std::vector<std::string>& synth_generator_names();
@@ -109,16 +114,37 @@ class SynthPlan {
 
   // The planted level (1..5) of the cell at column x, row y of a region.
   int level_at(size_t region, size_t x, size_t y) const;
+  // Labels of the district grouping, region after region ("metro-a/d00", ...): each region is cut
+  // into square blocks of a coarse grid (at most 5 x 5, shifted by an offset drawn from the seed).
+  const std::vector<std::string>& district_labels() const { return district_labels_; }
+  // The district (an index into district_labels()) of the cell at column x, row y of a region.
+  uint32_t district_at(size_t region, size_t x, size_t y) const;
+  // [first, end) of district_labels(): the districts of the regions that hold the cells
+  // [first_cell, first_cell + cells) of the output order (regions one after another).
+  std::pair<uint32_t, uint32_t> district_range(size_t first_cell, size_t cells) const;
   // Fills out with the cells [block * block_rows, ...) of a region (all columns incl. hazard and
-  // planted_level). Depends only on (seed, options, region, block).
+  // planted_level; not the district and population). Depends only on (seed, options, region, block).
   void generate_block(size_t region, size_t block, ShardColumns& out) const;
+  // Adds the district (groups, one grouping: codes into district_labels()) and the population of
+  // the cells generate_block(region, block, out) filled. Depends only on (seed, options, region,
+  // block), from a stream of its own.
+  void generate_districts(size_t region, size_t block, ShardColumns& out) const;
 
  private:
+  // Per region: the district grid and the centre the population density peaks at.
+  struct Districts {
+    size_t side = 1, offset_x = 0, offset_y = 0, columns = 1;
+    uint32_t first_label = 0;
+    double centre_x = 0.5, centre_y = 0.5;  // share of the width and height
+  };
   SynthOptions options_;
   Schema schema_;
   std::unique_ptr<const synth::Generator> generator_;
   std::vector<uint64_t> first_id_;
   size_t total_cells_ = 0;
+  void plan_districts();
+  std::vector<Districts> districts_;
+  std::vector<std::string> district_labels_;
 };
 
 // Writes out_dir/part-00000.h5, ... through ShardWriter (temporary file + rename), then

@@ -1,7 +1,7 @@
 // libFuzzer harness: the shard reader (ShardReader, datasets/shard.hpp). The fuzzed bytes are written
 // to a file in this process's scratch folder, opened (which validates format, schema attributes,
-// dtypes and shapes), and every row is read in slabs (which checks region indices, ratings, feature
-// magnitudes and coordinates). Bad files must fail as InputError only. The seed corpus holds small
+// dtypes, shapes and groupings), and every row is read in slabs (which checks region indices, group
+// codes, ratings, feature magnitudes, population and coordinates). Bad files must fail as InputError only. The seed corpus holds small
 // valid shards; the custom mutator (h5_mutator.hpp) changes them object by object as well as byte by
 // byte.
 #include <algorithm>
@@ -32,7 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           columns.region.size() != count ||
           columns.hazard.size() != (meta.has_hazard ? count : 0) ||
           columns.external_rating.size() != (meta.has_external_rating ? count : 0) ||
-          columns.planted_level.size() != (meta.has_planted_level ? count : 0))
+          columns.planted_level.size() != (meta.has_planted_level ? count : 0) ||
+          columns.groups.size() != count * meta.groups.size() ||
+          columns.population.size() != (meta.has_population ? count : 0))
         resilinet::fuzz::defect("read_rows returned columns of the wrong sizes");
     }
   });

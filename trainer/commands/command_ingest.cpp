@@ -1,6 +1,6 @@
 // `resilinet ingest`: converts a CSV file to shards following a schema YAML (datasets/csv_ingest.hpp)
-// and prints the rows, regions and per-feature missing counts. Bad input is InputError (exit 2) and
-// leaves no shard behind. The CSV reading and checks live in datasets/csv_ingest.cpp.
+// and prints the rows, regions, groupings and per-feature missing counts. Bad input is InputError
+// (exit 2) and leaves no shard behind. The CSV reading and checks live in datasets/csv_ingest.cpp.
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -41,6 +41,8 @@ void add_ingest_command(CLI::App& app) {
     if (args->quiet) return;
     std::printf("ingest: %zu rows from %s in %zu region(s) -> %zu shard(s) in %s\n", s.rows,
                 args->csv.c_str(), s.region_names.size(), s.shard_paths.size(), args->out.c_str());
+    for (const ShardGrouping& g : s.groups) std::printf("grouping %s: %zu units\n", g.name.c_str(), g.labels.size());
+    if (s.has_population) std::printf("population: yes\n");
     std::printf("missing values per feature:\n");
     for (size_t f = 0; f < s.schema.size(); ++f)
       std::printf("  %-24s %zu (%.2f%%)\n", s.schema.features[f].name.c_str(), s.missing[f],

@@ -1,6 +1,6 @@
 // `resilinet inspect`: opens and validates a set of shards, then streams it once in slabs and prints
-// rows, shards, schema, regions with row counts, per-feature min / median / max / missing and which
-// optional columns exist. It changes nothing and trains nothing.
+// rows, shards, schema, regions with row counts, groupings with their units, per-feature min / median
+// / max / missing and which optional columns exist. It changes nothing and trains nothing.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -73,6 +73,11 @@ void run_inspect(const InspectOptions& options) {
 
   std::vector<FeatureStats> stats(F);
   std::vector<uint64_t> region_rows(set.region_names().size(), 0);
+  const size_t G = set.group_names().size();
+  std::vector<std::vector<bool>> unit_seen(G);  // per grouping: which global labels have cells
+  for (size_t g = 0; g < G; ++g) unit_seen[g].assign(set.group_labels()[g].size(), false);
+  double population = 0;
+  uint64_t population_missing = 0;
   FeatureSample sample(F, options.median_rows);
   ShardColumns slab;
   for (size_t s = 0; s < set.shards().size(); ++s) {
@@ -81,6 +86,12 @@ void run_inspect(const InspectOptions& options) {
     for (size_t first = 0; first < reader.meta().rows; first += kSlabRows) {
       size_t count = std::min(kSlabRows, reader.meta().rows - first);
       reader.read_rows(first, count, slab);
+      for (size_t k = 0; k < slab.groups.size(); ++k)
+        unit_seen[k % G][set.group_map()[s][k % G][slab.groups[k]]] = true;
+      for (float p : slab.population) {
+        if (std::isnan(p)) ++population_missing;
+        else population += p;
+      }
       for (size_t r = 0; r < count; ++r) {
         ++region_rows[to_global[slab.region[r]]];
         for (size_t f = 0; f < F; ++f) {
@@ -127,13 +138,28 @@ void run_inspect(const InspectOptions& options) {
     table.push_back({set.region_names()[g], std::to_string(region_rows[g])});
   append_table(out, table);
 
-  size_t with_hazard = 0, with_planted = 0, with_external = 0;
+  // Units: labels with at least one cell (a shard may list labels that only others use).
+  line(fmt::format("groupings: {}", G));
+  if (G > 0) {
+    table = {{"grouping", "units"}};
+    for (size_t g = 0; g < G; ++g)
+      table.push_back({set.group_names()[g],
+                       std::to_string(std::count(unit_seen[g].begin(), unit_seen[g].end(), true))});
+    append_table(out, table);
+  }
+
+  size_t with_hazard = 0, with_planted = 0, with_external = 0, with_population = 0;
   for (const ShardMeta& m : set.shards()) {
     with_hazard += m.has_hazard;
     with_planted += m.has_planted_level;
     with_external += m.has_external_rating;
+    with_population += m.has_population;
   }
   const size_t shards = set.shards().size();
+  line(fmt::format("population: {}{}", presence(with_population, shards),
+                   with_population == 0 ? ""
+                                        : fmt::format(" ({:.0f} residents, missing in {} rows)", population,
+                                                      population_missing)));
   line(fmt::format("hazard: {}", presence(with_hazard, shards)));
   line(fmt::format("planted_level: {}", presence(with_planted, shards)));
   line(fmt::format("external_rating: {}", presence(with_external, shards)));
@@ -163,7 +189,8 @@ void run_inspect(const InspectOptions& options) {
 void add_inspect_command(CLI::App& app) {
   auto options = std::make_shared<InspectOptions>();
   auto* sub = app.add_subcommand(
-      "inspect", "Validate a set of shards and print rows, schema, regions and feature statistics");
+      "inspect",
+      "Validate a set of shards and print rows, schema, regions, groupings and feature statistics");
   auto* positional =
       sub->add_option("shards", options->positional, "Shard glob, single shard or directory");
   auto* data = sub->add_option("--data", options->data, "Same as the positional argument");

@@ -1,11 +1,13 @@
 // `resilinet rate --checkpoint C --data GLOB --out DIR`: rates every cell with the frozen model
 // (classifier head level with its probability per level, nearest-cluster level, hazard risk class
-// and priority flag, q and z) and writes HDF5, CSV and GeoJSON. Under
-// an MPI launcher the ranks share the cells (the loader's slabs r, r + world, ...) and each writes
-// its own part, DIR/part-R-of-W/; rank 0 then writes DIR/parts.json (docs/FORMAT.md).
+// and priority flag, q and z) and writes HDF5, CSV and GeoJSON, and the roll-ups per region and per
+// grouping unit (rollup.json, rollup.csv). Under an MPI launcher the ranks share the cells (the
+// loader's slabs r, r + world, ...) and each writes its own part, DIR/part-R-of-W/; the roll-ups are
+// summed over the ranks, and rank 0 writes them and DIR/parts.json to DIR (docs/FORMAT.md).
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "datasets/shard_set.hpp"
 #include "trainer/distributed/communicator.hpp"
@@ -14,6 +16,7 @@
 #include "trainer/commands/rank_parts.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/outputs/ratings_writer.hpp"
+#include "trainer/outputs/rollup.hpp"
 #include "trainer/report/hazard_risk.hpp"
 #include "trainer/stages/train_run.hpp"
 #include "trainer/stages/training.hpp"
@@ -58,8 +61,11 @@ void add_rate_command(CLI::App& app) {
     const std::vector<double> cuts = hazard_cuts(data, ck.config.slab_rows);
     Progress progress("", args->quiet || rank != 0);
     progress.begin(world > 1 ? "rate (rank 0's part)" : "rate", data.total_rows() / size_t(world));
+    std::vector<ShardGrouping> groups;
+    for (size_t g = 0; g < data.group_names().size(); ++g) groups.push_back({data.group_names()[g], data.group_labels()[g]});
     RatingsWriter writer(rank_part_folder(args->out, *comm), data.region_names(), ck.model, data.has_hazard(),
-                         cuts, outputs);
+                         cuts, outputs, groups);
+    Rollup rollup(data, ck.model.clusters);
     const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;
     std::vector<int64_t> counts(ck.model.clusters + 1, 0);  // [0]: cells not rated
@@ -69,12 +75,17 @@ void add_rate_command(CLI::App& app) {
           rate_scaled(model, b.x, x, b.rows, rated, true);
           mark_not_rated(rated, b.rows);
           writer.append(b, rated);
+          rollup.add(b, rated.level.data());
           for (size_t i = 0; i < b.rows; ++i) ++counts[rated.level[i]];
           progress.update(writer.rows(), "", writer.rows());
         },
         rank, world);
     writer.commit();
     comm->allreduce_sum(counts.data(), counts.size());
+    // Summed in rank order (the Communicator's rule), so a given number of ranks gives the same bytes.
+    comm->allreduce_sum(rollup.counts().data(), rollup.counts().size());
+    if (!rollup.population().empty()) comm->allreduce_sum(rollup.population().data(), rollup.population().size());
+    if (rank == 0) write_rollup_files(args->out, rollup);  // before parts.json, which says all is written
     const int64_t rows = write_parts_manifest(args->out, *comm, int64_t(writer.rows()),
                                               {{"checkpoint", args->checkpoint}, {"data", args->data},
                                                {"level_counts", std::vector<int64_t>(counts.begin() + 1, counts.end())},
@@ -82,6 +93,7 @@ void add_rate_command(CLI::App& app) {
     std::string summary = fmt::format("{} cells rated into {}{}; cells per level:", rows, args->out,
                                       world > 1 ? fmt::format(" ({} parts, parts.json)", world) : "");
     for (size_t k = 1; k < counts.size(); ++k) summary += fmt::format(" {}={}", k, counts[k]);
+    summary += fmt::format("; roll-ups per region{} in rollup.csv", data.group_names().empty() ? "" : fmt::format(", {}", fmt::join(data.group_names(), ", ")));
     progress.end(summary);
     if (counts[0] > 0 && rank == 0)  // even when quiet: these cells have no rating
       std::fprintf(stderr, "resilinet rate: warning: %lld cells could not be rated (values too extreme "

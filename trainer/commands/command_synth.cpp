@@ -233,6 +233,7 @@ void add_synth_command(CLI::App& app) {
     std::printf("generator %s; planted levels 1..5: %zu %zu %zu %zu %zu; missing feature values: %zu (%.2f%%)\n",
                 s.generator.c_str(), s.level_cells[0], s.level_cells[1], s.level_cells[2], s.level_cells[3],
                 s.level_cells[4], s.missing_values, 100.0 * double(s.missing_values) / double(std::max<size_t>(1, s.cells * default_schema().size())));
+    std::printf("grouping %s: %zu units; population: %.0f residents\n", kSynthGrouping, s.districts, s.population);
   });
 }
 

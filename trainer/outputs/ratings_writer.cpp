@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "datasets/h5.hpp"
 #include "trainer/outputs/risk_class.hpp"
@@ -31,11 +33,13 @@ struct RatingsWriter::Impl {
   std::unique_ptr<CellTableWriter> table;
   std::vector<float> p, hazard;
   std::vector<int8_t> risk, priority;
+  size_t groupings = 0;
+  std::vector<std::vector<int32_t>> group_codes;  // per grouping, the batch's codes
 };
 
 RatingsWriter::RatingsWriter(const std::string& out_dir, const std::vector<std::string>& region_names,
                              const Model& model, bool with_hazard, std::vector<double> hazard_cuts,
-                             RatingsOutputs outputs)
+                             RatingsOutputs outputs, const std::vector<ShardGrouping>& groups)
     : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;
   s.K = model.clusters;
@@ -54,6 +58,10 @@ RatingsWriter::RatingsWriter(const std::string& out_dir, const std::vector<std::
   }
   columns.push_back({"q", T::Float32, s.K, false, false});
   columns.push_back({"z", T::Float32, model.latent_dims(), true, false});
+  // Last, so that the columns before them stay where they were in files without groupings.
+  for (const ShardGrouping& g : groups) columns.push_back({"group_" + g.name, T::Int32, 1, true, true, g.labels});
+  s.groupings = groups.size();
+  s.group_codes.resize(groups.size());
   s.table = std::make_unique<CellTableWriter>(out_dir, "ratings", "resilinet-ratings", 2, region_names,
                                               std::move(columns), outputs);
   if (const hid_t file = s.table->hdf5(); file >= 0) {
@@ -84,6 +92,14 @@ void RatingsWriter::append(const Batch& b, const RatingBuffers& r) {
     values.insert(values.end(), {s.hazard.data(), s.risk.data(), s.priority.data()});
   }
   values.insert(values.end(), {r.q.data(), r.z.data()});
+  if (b.groupings != s.groupings)
+    throw std::logic_error("RatingsWriter::append: a batch of " + std::to_string(b.groupings) + " groupings for " +
+                           std::to_string(s.groupings));
+  for (size_t g = 0; g < s.groupings; ++g) {
+    s.group_codes[g].resize(b.rows);
+    for (size_t i = 0; i < b.rows; ++i) s.group_codes[g][i] = int32_t(b.groups[i * s.groupings + g]);
+    values.push_back(s.group_codes[g].data());
+  }
   s.table->append(b, values);
 }
 

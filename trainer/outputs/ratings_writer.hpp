@@ -19,9 +19,12 @@ using RatingsOutputs = CellTableFiles;
 class RatingsWriter {
  public:
   // hazard_cuts: the risk classes' cuts (trainer/report/hazard_risk.hpp); with_hazard: the data has
-  // /hazard (the hazard, risk class and priority columns are written only then).
+  // /hazard (the hazard, risk class and priority columns are written only then). groups: the data's
+  // groupings with their global labels (ShardSet::group_names, group_labels); each is a column
+  // group_<name> (the label in CSV and GeoJSON, the code with a `labels` attribute in HDF5).
   RatingsWriter(const std::string& out_dir, const std::vector<std::string>& region_names, const Model& model,
-                bool with_hazard, std::vector<double> hazard_cuts, RatingsOutputs outputs);
+                bool with_hazard, std::vector<double> hazard_cuts, RatingsOutputs outputs,
+                const std::vector<ShardGrouping>& groups = {});
   ~RatingsWriter();
   void append(const Batch& batch, const RatingBuffers& rated);
   void commit();

@@ -1088,6 +1088,114 @@ def shard_cases():
     case("shard_direction_flipped@rate", 2, ["shard_direction_flipped.h5", "direction"], RATE, options="distinct")
 
 
+def group_cases():
+    """Groupings (/groups/<name>) and /population in shards, and the ingest keys that make them:
+    codes past the labels, other groupings than the set's first shard, negative or infinite
+    population, labels that are missing, empty or not UTF-8, wrong dtypes and names."""
+    def grouped(s, codes=None, labels=("d0", "d1", "d2"), population=True, name="district"):
+        n = s.rows()
+        codes = (np.arange(n) % len(labels)).astype(np.uint32) if codes is None else codes
+        s.data["groups/" + name] = (codes, {"labels": strings(list(labels))} if labels is not None else {})
+        if population:
+            s.data["population"] = (np.arange(n, dtype=np.float32) * 10 + 5, {})
+        return s
+
+    s = grouped(Shard())
+    s.save("ok_shard_groups.h5")
+    case("ok_shard_groups", 0, [], RATE)
+    case("ok_shard_groups@inspect", 0, [], INSPECT)
+
+    def gshard(name, mutate, fragments, commands=("inspect",)):
+        s = grouped(Shard())
+        mutate(s)
+        s.save(name + ".h5")
+        for i, cmd in enumerate(commands):
+            template = {"inspect": INSPECT, "rate": RATE, "train": TRAIN_DATA, "report": REPORT}[cmd]
+            case(name if i == 0 else name + "@" + cmd, 2, [name + ".h5"] + fragments, template)
+
+    def codes(i, v):
+        def m(s):
+            a = s.arr("groups/district").copy()
+            a[i] = v
+            s.set("groups/district", a)
+        return m
+
+    def population(i, v):
+        def m(s):
+            a = s.arr("population").copy()
+            a[i] = v
+            s.set("population", a)
+        return m
+    gshard("shard_group_code_out_of_range", codes(7, 3), ["/groups/district", "below 3", "3 at row 7"],
+           ("inspect", "rate", "train"))
+    gshard("shard_population_negative", population(5, -5), ["/population", ">= 0", "-5 at row 5"],
+           ("inspect", "rate", "train"))
+    gshard("shard_population_inf", population(2, np.inf), ["/population", "at row 2"], ("inspect", "report"))
+    gshard("shard_group_labels_missing", lambda s: s.data["groups/district"][1].clear(),
+           ["/groups/district labels", "missing"], ("inspect", "rate"))
+    gshard("shard_group_labels_empty", lambda s: s.data["groups/district"][1].__setitem__("labels", strings([])),
+           ["/groups/district labels", "at least one label"])
+    gshard("shard_group_label_latin1",
+           lambda s: s.data["groups/district"][1].__setitem__(
+               "labels", (np.array([b"d0", b"d\xe91", b"d2"], dtype=h5py.string_dtype("ascii")),
+                          h5py.string_dtype("ascii"))),
+           ["/groups/district labels[1]"], ("inspect", "rate"))
+    gshard("shard_group_codes_int64", lambda s: s.set("groups/district", s.arr("groups/district").astype(np.int64)),
+           ["/groups/district", "uint32"])
+    gshard("shard_group_rows_mismatch", lambda s: s.set("groups/district", s.arr("groups/district")[:-4]),
+           ["/groups/district", "60 rows"])
+    gshard("shard_group_name_invalid", lambda s: s.data.__setitem__("groups/county name", s.data.pop("groups/district")),
+           ["/groups/county name", "ASCII"])
+    gshard("shard_group_name_region", lambda s: s.data.__setitem__("groups/region", s.data.pop("groups/district")),
+           ["/groups/region", "not 'region'"])
+    gshard("shard_groups_is_dataset",
+           lambda s: s.data.__setitem__("groups", (s.data.pop("groups/district")[0], {})), ["/groups", "a group"])
+
+    # All shards of a set have the same groupings: the error names the second shard and both lists.
+    s = grouped(Shard(), name="county")
+    s.save("shard_group_names_mismatch.h5")
+    pair = "mkdir {WORK}/set; cp {BAD}/ok_shard_groups.h5 {WORK}/set/a.h5; cp {FILE} {WORK}/set/b.h5"
+    case("shard_group_names_mismatch", 2, ["b.h5", "/groups", "(district)", "found (county)"],
+         "{BIN} inspect {WORK}/set", setup=pair)
+    case("shard_group_names_mismatch@rate", 2, ["b.h5", "/groups", "(district)", "found (county)"],
+         "{BIN} rate --quiet --checkpoint {BASE}/checkpoint.h5 --data {WORK}/set --out {WORK}/out", setup=pair)
+    case("shard_group_names_mismatch@none", 2, ["b.h5", "/groups", "(county)", "found none"],
+         "{BIN} inspect {WORK}/set", setup="mkdir {WORK}/set; cp {FILE} {WORK}/set/a.h5; cp {BASE}/shard.h5 {WORK}/set/b.h5")
+
+    # Ingest: columns.groups and columns.population
+    schema = SCHEMA_YAML.replace("columns: {id: FIPS, lon: LON, lat: LAT, region: STATE, hazard: EAL, external_rating: RATING}",
+                                 "columns: {id: FIPS, lon: LON, lat: LAT, region_name: US, groups: {state: STATE},"
+                                 " population: POP}")
+    schema = schema.replace("transform: per_capita, per: POP, scale: 100000", "transform: log1p")
+    assert "groups:" in schema and "per_capita" not in schema
+    write_text("ok_schema_groups.yaml", schema)
+    case("ok_schema_groups", 0, [], INGEST_SCHEMA)
+    ingest_groups = "{BIN} ingest --quiet --csv {FILE} --schema {BAD}/ok_schema_groups.yaml --out {WORK}/out"
+    rows = ok_csv_rows()
+
+    def csv(name, line, column, value, fragments):
+        r = [list(x) for x in rows]
+        r[line - 2][CSV_HEADER.index(column)] = value
+        write_text(name + ".csv", csv_text(r))
+        case(name, 2, [name + ".csv", "line %d" % line, column] + fragments, ingest_groups)
+    csv("csv_population_negative", 4, "POP", "-5", ["residents"])
+    csv("csv_population_inf", 6, "POP", "inf", ["finite"])
+    csv("csv_group_label_empty", 5, "STATE", "", ["label", "state"])
+
+    def sch(name, text, fragment):
+        write_text(name + ".yaml", text)
+        case(name, 2, [name + ".yaml", fragment], INGEST_SCHEMA)
+    sch("schema_groups_named_region", schema.replace("groups: {state: STATE}", "groups: {region: STATE}"),
+        "columns.groups.region")
+    sch("schema_groups_duplicate", schema.replace("groups: {state: STATE}", "groups: [STATE, STATE]"),
+        "columns.groups")
+    sch("schema_groups_bad_name", schema.replace("groups: {state: STATE}", "groups: [\"STATE NAME\"]"),
+        "columns.groups[0]")
+    sch("schema_groups_scalar", schema.replace("groups: {state: STATE}", "groups: STATE"), "columns.groups")
+    sch("schema_population_missing_column", schema.replace("population: POP", "population: PEOPLE"),
+        "columns.population")
+
+
 def fuzz_cases():
     """Crashes and hangs a byte-mutation fuzzer found (inspect and rate on mutated shards): corrupt
     variable-length string references and string types in the attribute messages."""
@@ -1372,6 +1480,7 @@ def main():
     schema_cases()
     csv_cases()
     shard_cases()
+    group_cases()
     fuzz_cases()
     checkpoint_cases()
     resume_cases()
