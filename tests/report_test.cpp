@@ -590,3 +590,22 @@ TEST(Report, BadInputExitsWithTwoAndWritesNothing) {
   expect_bad("--metrics-log " + (t.dir / "bad_loss.jsonl").string(), "line 1.loss");
   expect_bad("--metrics-log " + (t.dir / "missing.jsonl").string(), "missing.jsonl");
 }
+
+// The roll-ups on the page are rate's: report.json's `rollups` equals the rollup.json that `rate`
+// writes for the same checkpoint and data, and every grouping of the data has its table.
+TEST(Report, RollupsEqualRatesRollupFile) {
+  const rt::ReportRun& t = rt::report_run();
+  const auto dir = rt::scratch_dir();
+  auto r = rt::run_resilinet("rate --quiet --format hdf5 --checkpoint " + t.checkpoint + " --data '" + t.data +
+                             "' --out " + (dir / "ratings").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = rt::run_report(t, dir / "report");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json rate_rollup = json::parse(rt::read_text(dir / "ratings" / "rollup.json"));
+  const json report = json::parse(rt::read_text(dir / "report" / "report.json"));
+  EXPECT_EQ(report["rollups"], rate_rollup);
+  const auto ids = report["section_ids"].get<std::vector<std::string>>();
+  for (const json& kind : rate_rollup["kinds"])
+    EXPECT_NE(std::find(ids.begin(), ids.end(), "rollup-" + kind["kind"].get<std::string>()), ids.end()) << kind;
+  EXPECT_GE(rate_rollup["kinds"].size(), 2u);  // regions and synth's districts
+}

@@ -9,6 +9,7 @@
 #include <queue>
 
 #include "trainer/model/model.hpp"
+#include "trainer/outputs/rollup.hpp"
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
@@ -136,10 +137,12 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
   RatingBuffers rated;
   size_t done = 0;
   progress.begin("report", data.total_rows());
+  Rollup rollup(data, K);
   for_each_scaled_batch(data, slab, &m.scaler, 8192, [&](const Batch& b, const float* x) {
     rate_scaled(m, b.x, x, b.rows, rated, true);
     const size_t not_rated = mark_not_rated(rated, b.rows);
     r.not_rated += not_rated;
+    rollup.add(b, rated.level.data());
     for (size_t i = 0; i < b.rows; ++i) {
       RegionSums& g = regions[b.region[i]];
       const int32_t level = rated.level[i];
@@ -166,6 +169,8 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
     progress.update(done, "", done);
   });
   progress.end(std::to_string(done) + " cells rated for the report");
+  r.rollups = rollup.to_json();
+  r.rollup_csv = rollup.to_csv();
 
   if (hazard_min <= hazard_max) r.hazard_min = hazard_min, r.hazard_max = hazard_max;
   for (RegionSums& g : regions) r.regions.push_back(std::move(g).finish(F));

@@ -73,6 +73,10 @@ struct Report {
   std::vector<PriorityCell> priority;
   size_t priority_cap = 0;
   uint64_t not_rated = 0;  // cells whose rating was not finite (model.hpp: mark_not_rated); left out
+  // Roll-ups to regions and to the units of every grouping of the data, as rate's rollup.json
+  // (trainer/outputs/rollup.hpp), and rollup.csv's text for the page's download link.
+  nlohmann::json rollups;
+  std::string rollup_csv;
 };
 
 // What the page says it was made from, beyond the checkpoint and the data (filled by the command).

@@ -10,11 +10,13 @@ namespace {
 
 using report_page::Page;
 
-// The page in order: overview, all regions, each region, explanations, evidence, scenarios, model card.
+// The page in order: overview, all regions, each region, roll-ups, explanations, evidence, scenarios,
+// model card.
 Page build_page(const Report& report, const ReportInputs& inputs) {
   Page page;
   report_page::region_section(page, report, -1, inputs);
   for (size_t g = 0; g < report.regions.size(); ++g) report_page::region_section(page, report, int(g), inputs);
+  report_page::rollup_section(page, report);
   report_page::explanation_sections(page, report, inputs.explanations);
   report_page::evidence_sections(page, report, inputs.metrics, inputs.training_log);
   report_page::scenarios_section(page, inputs.scenarios);

@@ -1,7 +1,7 @@
 // The pieces report.html is assembled from (report_html.cpp puts them in order): text and colour
 // helpers (report_html_format.cpp), SVG charts (report_svg.cpp) and the sections, one file per
 // concern (report_region_html.cpp, report_explain_html.cpp, report_evidence_html.cpp,
-// report_scenarios_html.cpp, report_provenance_html.cpp). Internal to trainer/report/: nothing here is an interface of the room.
+// report_rollup_html.cpp, report_scenarios_html.cpp, report_provenance_html.cpp). Internal to trainer/report/: nothing here is an interface of the room.
 #pragma once
 #include "trainer/report/room.hpp"
 #include <string>
@@ -75,6 +75,8 @@ std::string line_chart_svg(const TrainingCurve& curve);
 // --- sections ---
 // A region (index >= 0) or all regions (index -1): maps, level sizes, hazard, profile, priority cells.
 void region_section(Page& page, const Report& report, int index, const ReportInputs& inputs);
+// Levels rolled up to the units of each grouping (and regions): report_rollup_html.cpp.
+void rollup_section(Page& page, const Report& report);
 void explanation_sections(Page& page, const Report& report, const nlohmann::json& explanations);
 void evidence_sections(Page& page, const Report& report, const nlohmann::json& metrics,
                        const nlohmann::json& training_log);

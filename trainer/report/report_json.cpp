@@ -146,6 +146,7 @@ json report_json(const Report& report, const ReportInputs& inputs) {
     out["relevance_top_features_by_level"] = top;
   }
   if (!inputs.scenarios.is_null()) out["scenarios"] = inputs.scenarios;
+  if (!report.rollups.is_null()) out["rollups"] = report.rollups;
   return out;
 }
 
