@@ -15,15 +15,6 @@
 namespace resilinet {
 namespace {
 
-// A CSV field (RFC 4180): as is, or quoted with inner quotes doubled when it holds a comma, quote or
-// line break.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 hid_t file_type(CellColumn::Type t) {
   switch (t) {
     case CellColumn::Type::Int8:
@@ -77,6 +68,13 @@ void format_value(std::string& out, const CellColumn& column, const void* values
 }
 
 }  // namespace
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
 
 struct CellTableWriter::Impl {
   std::vector<std::string> regions;

@@ -31,6 +31,10 @@ struct CellColumn {
   std::vector<std::string> labels = {};
 };
 
+// A CSV field (RFC 4180): as is, or quoted with inner quotes doubled when it holds a comma, quote or
+// line break.
+std::string csv_field(const std::string& text);
+
 class CellTableWriter {
  public:
   // Writes into out_dir (made if needed: an impossible folder is bad input for `--out`).

@@ -10,18 +10,10 @@
 #include <fmt/format.h>
 
 #include "trainer/outputs/atomic_file.hpp"
+#include "trainer/outputs/cell_table.hpp"
 
 namespace resilinet {
 namespace {
-
-// A CSV field (RFC 4180): as is, or quoted with inner quotes doubled when it holds a comma, quote or
-// line break (labels are names, so they hold no other control characters).
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 // Shares of each level and the mean level, weighted by `weight` per level (index 1..K); nulls when
 // the weights sum to zero.
