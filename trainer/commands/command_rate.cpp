@@ -48,12 +48,7 @@ void add_rate_command(CLI::App& app) {
     require_finished(ck, args->checkpoint);
     ShardSet data = ShardSet::open(args->data);
     require_same_schema(ck.model.schema, args->checkpoint, data.schema(), args->data);
-    RatingsOutputs outputs{false, false, false};
-    for (const auto& f : args->formats) {
-      outputs.hdf5 |= f == "hdf5";
-      outputs.csv |= f == "csv";
-      outputs.geojson |= f == "geojson";
-    }
+    const RatingsOutputs outputs = cell_table_files(args->formats);
     // The cells are shared between the ranks of an MPI job: host sums only, so never NCCL.
     const std::unique_ptr<Communicator> comm = make_communicator("auto");
     const int rank = comm->rank(), world = comm->world();

@@ -56,12 +56,7 @@ void add_scenario_command(CLI::App& app) {
     ScenarioRunOptions options;
     options.out = args->out;
     options.target_level = args->target_level.value_or(0);
-    options.files = {false, false, false};
-    for (const auto& f : args->formats) {
-      options.files.hdf5 |= f == "hdf5";
-      options.files.csv |= f == "csv";
-      options.files.geojson |= f == "geojson";
-    }
+    options.files = cell_table_files(args->formats);
     options.checkpoint_path = args->checkpoint;
     options.data_pattern = args->data;
     Progress progress("", args->quiet);

@@ -20,6 +20,17 @@ struct CellTableFiles {
   bool hdf5 = true, csv = true, geojson = true;
 };
 
+// The files a --format list asks for ("hdf5", "csv", "geojson"; the CLI checks the names).
+inline CellTableFiles cell_table_files(const std::vector<std::string>& formats) {
+  CellTableFiles files{false, false, false};
+  for (const std::string& f : formats) {
+    files.hdf5 |= f == "hdf5";
+    files.csv |= f == "csv";
+    files.geojson |= f == "geojson";
+  }
+  return files;
+}
+
 struct CellColumn {
   enum class Type { Int8, Int32, Float32 };
   std::string name;  // dataset and GeoJSON property; CSV: name, or name1..nameW when width > 1
