@@ -1,19 +1,17 @@
-// `resilinet train --config X.yaml`: trains all three modules and writes a run folder.
+// `resilinet train --config X.yaml`: trains all three modules and writes a run folder; with
+// --init-from, fine-tunes a finished run's model on new data (trainer/stages/init_from.hpp).
 #include <memory>
-#include <optional>
 
-#include "datasets/input_error.hpp"
 #include "trainer/commands/commands.hpp"
-#include "trainer/model/config.hpp"
+#include "trainer/commands/run_overrides.hpp"
 #include "trainer/stages/train_run.hpp"
 
 namespace resilinet {
 
 namespace {
 struct TrainArgs {
-  std::string config, data, run_dir, device;
-  std::optional<uint64_t> seed;  // run.seed's type: a negative value is refused by CLI parsing
-  std::optional<int> threads;
+  RunOverrides run;
+  std::string init_from;
   bool quiet = false;
   bool resume = false, overwrite = false;
   std::string stop_after;
@@ -23,13 +21,7 @@ struct TrainArgs {
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   auto* sub = app.add_subcommand("train", "Train encoder, clusters and classifier head; writes a run folder");
-  sub->add_option("--config,-c", args->config, "YAML config (configs/README.md); defaults if omitted");
-  sub->add_option("--data", args->data, "Override data: glob of shards");
-  sub->add_option("--run-dir", args->run_dir, "Override run.dir: output folder");
-  sub->add_option("--seed", args->seed, "Override run.seed");
-  sub->add_option("--threads", args->threads, "Override run.threads (0 = all cores)");
-  sub->add_option("--device", args->device, "Override run.device: cpu, cuda or auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  args->run.add_to(sub);
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->add_flag("--resume", args->resume,
                 "Continue from the run folder's checkpoint after its last completed stage (same config "
@@ -37,15 +29,17 @@ void add_train_command(CLI::App& app) {
   sub->add_flag("--overwrite", args->overwrite,
                 "Replace the run already in the run folder (without it, a folder that holds a checkpoint is "
                 "refused)")->excludes("--resume");
+  sub->add_option("--init-from", args->init_from,
+                  "Fine-tune the model of this finished checkpoint on --data (a new vintage): same model keys "
+                  "required; its scaler and cluster -> level map are kept (sets init_from.path)");
   sub->add_option("--stop-after", args->stop_after, "Stop after this checkpoint: pretrain or clusters (a stage), or pretrain:EPOCH, idec:EPOCH, classifier:EPOCH (an epoch with a checkpoint, see run.checkpoint_every)");
   sub->callback([args] {
-    TrainConfig config = load_train_config(args->config);
-    if (!args->data.empty()) config.data = args->data;
-    if (!args->run_dir.empty()) config.run_dir = args->run_dir;
-    if (args->seed) config.seed = *args->seed;
-    if (args->threads) config.threads = *args->threads;
-    if (!args->device.empty()) config.device = args->device;
-    validate_train_config(config);  // the overrides meet the config file's ranges
+    TrainConfig config = args->run.load();
+    if (!args->init_from.empty()) {
+      config.init_from.path = args->init_from;
+      config.init_from.sha256.clear();  // a hash the config pinned was for the file it named
+      validate_train_config(config);
+    }
     TrainOptions options;
     options.quiet = args->quiet;
     options.resume = args->resume;

@@ -45,6 +45,7 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
     s.field("clip", c.scaler.clip);
   });
   v.section("encoder", [&](V& s) {
+    s.choice("first_layer", c.encoder.first_layer, {"grouped", "dense"});
     s.field("group_width", c.encoder.group_width);
     s.field("hidden", c.encoder.hidden);
     s.field("latent", c.encoder.latent);
@@ -53,6 +54,7 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
   v.section("pretrain", [&](V& s) {
     s.field("epochs", c.pretrain.epochs);
     s.field("min_steps", c.pretrain.min_steps);
+    s.field("max_steps", c.pretrain.max_steps);
     s.field("batch", c.pretrain.batch);
     s.field("mask_rate", c.pretrain.mask_rate);
     s.field("input_noise", c.pretrain.input_noise);
@@ -82,14 +84,19 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
     s.field("batch", c.idec.batch);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.idec.optimizer); });
   });
-  v.section("levels", [&](V& s) { s.choice("order", c.level_order, {"component_score"}); });
+  v.section("levels", [&](V& s) { s.choice("order", c.level_order, {"component_score", "feature_mean"}); });
   v.section("classifier", [&](V& s) {
     s.field("hidden", c.classifier.net.hidden);
     s.field("epochs", c.classifier.epochs);
     s.field("min_steps", c.classifier.min_steps);
+    s.field("max_steps", c.classifier.max_steps);
     s.field("batch", c.classifier.batch);
     s.field("holdout", c.classifier.holdout);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.classifier.optimizer); });
+  });
+  v.section("init_from", [&](V& s) {
+    s.field("path", c.init_from.path);
+    s.field("sha256", c.init_from.sha256);
   });
 }
 
@@ -111,6 +118,11 @@ void validate_train_config(const TrainConfig& c) {
     require(v >= lo && v <= hi, c, key, fmt::format("a number in [{:g}, {:g}]", lo, hi), fmt::format("{:g}", v));
   };
   constexpr long long kMaxWidth = 8192, kMaxBatch = 1 << 22;
+  // The choices again: code and command-line overrides set them without the reader.
+  require(c.encoder.first_layer == "grouped" || c.encoder.first_layer == "dense", c, "encoder.first_layer",
+          "one of: grouped, dense", "'" + c.encoder.first_layer + "'");
+  require(c.level_order == "component_score" || c.level_order == "feature_mean", c, "levels.order",
+          "one of: component_score, feature_mean", "'" + c.level_order + "'");
   size_at_most(c.encoder.group_width, kMaxWidth, "encoder.group_width");
   size_at_most(c.encoder.latent, kMaxWidth, "encoder.latent");
   for (int w : c.encoder.hidden) size_at_most(w, kMaxWidth, "encoder.hidden");
@@ -174,6 +186,15 @@ void validate_train_config(const TrainConfig& c) {
   require(c.classifier.min_steps >= 0, c, "classifier.min_steps", "an integer >= 0",
           std::to_string(c.classifier.min_steps));
   require(c.pretrain.min_steps >= 0, c, "pretrain.min_steps", "an integer >= 0", std::to_string(c.pretrain.min_steps));
+  require(c.pretrain.max_steps >= 0, c, "pretrain.max_steps", "an integer >= 0 (0 = no cap)",
+          std::to_string(c.pretrain.max_steps));
+  require(c.classifier.max_steps >= 0, c, "classifier.max_steps", "an integer >= 0 (0 = no cap)",
+          std::to_string(c.classifier.max_steps));
+  const std::string& sha = c.init_from.sha256;
+  require(sha.empty() || (sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos), c,
+          "init_from.sha256", "64 lowercase hex digits, or empty", "'" + sha + "'");
+  require(sha.empty() || !c.init_from.path.empty(), c, "init_from.sha256",
+          "empty when init_from.path is (a hash pins the checkpoint at that path)", "'" + sha + "'");
   require(c.classifier.epochs >= 0, c, "classifier.epochs", "an integer >= 0", std::to_string(c.classifier.epochs));
   require(c.classifier.holdout > 0 && c.classifier.holdout < 1, c, "classifier.holdout",
           "a number in (0, 1)", std::to_string(c.classifier.holdout));

@@ -19,6 +19,9 @@ struct OptimizerConfig {
 };
 
 struct EncoderConfig {
+  // grouped: block-diagonal by feature system (the method); dense: every feature feeds every unit
+  // of the same width (systems x group_width), the variant that tests what the grouping adds.
+  std::string first_layer = "grouped";
   int group_width = 64;             // hidden units per feature system in the grouped first layer
   std::vector<int> hidden = {128};  // dense fusion layers after the grouped layer
   int latent = 8;
@@ -39,6 +42,7 @@ struct ScalerConfig {
 struct PretrainConfig {
   int epochs = 60;
   int min_steps = 3000;      // small data: at least this many steps (more epochs than `epochs`)
+  int max_steps = 0;         // > 0: the stage ends after this many steps, inside an epoch if need be
   int batch = 256;
   double mask_rate = 0.3;    // denoising: share of input values replaced by the imputation value
   double input_noise = 0.0;  // denoising: std of Gaussian noise added to the scaled inputs
@@ -81,10 +85,18 @@ struct IdecConfig {
 struct ClassifierConfig {
   int epochs = 20;
   int min_steps = 3000;  // small data: at least this many steps (more epochs than `epochs`)
+  int max_steps = 0;     // > 0: the stage ends after this many steps, inside an epoch if need be
   int batch = 256;
   double holdout = 0.2;  // share of cells (by hashed cell id) kept out of training for evaluation
   OptimizerConfig optimizer{};
   ClassifierNetConfig net{};
+};
+
+// Fine-tuning (`train --init-from`): the finished checkpoint this run's model starts from, and the
+// SHA-256 of its bytes. train fills the hash in; a config that sets it accepts only that file.
+struct InitFromConfig {
+  std::string path;  // "": train from scratch
+  std::string sha256;
 };
 
 struct TrainConfig {
@@ -96,7 +108,7 @@ struct TrainConfig {
   int threads = 0;          // 0 = all cores (OpenMP default)
   std::string device = "cpu";
   ScalerConfig scaler{};
-  std::string level_order = "component_score";
+  std::string level_order = "component_score";  // component_score | feature_mean (level_order.cpp)
   size_t slab_rows = 65536;
   int checkpoint_keep = 2;
   int checkpoint_every = 10;  // epochs between checkpoints inside pretraining and the head (0: stage ends only)
@@ -107,6 +119,7 @@ struct TrainConfig {
   ClustersConfig clusters{};
   IdecConfig idec{};
   ClassifierConfig classifier{};
+  InitFromConfig init_from{};
 };
 
 // Reads a config file; path "" gives the defaults. Throws InputError on any bad key or value.

@@ -28,7 +28,9 @@ Model assemble_model(const TrainConfig& config, const Schema& schema) {
   for (int f = 0; f < F; ++f)
     groups[f] = int(std::find(systems.begin(), systems.end(), schema.features[f].system) - systems.begin());
 
+  // The dense variant keeps the grouped layer's width, so the two differ only in the block structure.
   const int grouped_width = G * config.encoder.group_width;
+  if (config.encoder.first_layer == "dense") groups.clear();
   std::vector<LayerRequest> ae;
   ae.push_back({grouped_width, Activation::relu, groups});
   for (int w : config.encoder.hidden) ae.push_back({w, Activation::relu, {}});

@@ -1,4 +1,5 @@
-// The Resili-Net model: scaler, socio-technical autoencoder (first layer grouped by feature system),
+// The Resili-Net model: scaler, socio-technical autoencoder (first layer grouped by feature system,
+// or dense with encoder.first_layer: dense),
 // cluster centroids with their cluster-to-level map, and the classifier head. The centroids live in
 // the clustering space: the completed features (scaled features, missing values filled in by the
 // autoencoder) or the latent z. Assembly from the

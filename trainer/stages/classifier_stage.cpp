@@ -22,8 +22,9 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   std::vector<float> rows_x, rows_raw;
   std::vector<int32_t> labels;
   RatingBuffers out;
-  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
+  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows(), cfg.max_steps);
   EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
+  loop.max_steps = uint64_t(cfg.max_steps);
   resume_stage(ctx, "classifier", loop, head);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("classifier", head, model.classifier_params));
@@ -55,7 +56,9 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   });
   head.download_params(model.classifier_params);
   ctx.progress.end(fmt::format("{} steps, last batch cross-entropy {:.5f}", done.steps, done.last_loss));
-  return {{"epochs", epochs}, {"steps", done.steps}, {"last_batch_cross_entropy", done.last_loss}};
+  nlohmann::json m = {{"epochs", epochs}, {"steps", done.steps}, {"last_batch_cross_entropy", done.last_loss}};
+  if (cfg.max_steps > 0) m["max_steps"] = cfg.max_steps;
+  return m;
 }
 
 }  // namespace resilinet

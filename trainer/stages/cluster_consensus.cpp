@@ -113,15 +113,29 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
   }
 
   // Polish: Lloyd iterations on the whole sample from the chosen centroids.
-  std::vector<float> centroids = restart_centroids[out.chosen];
+  Polished p = lloyd_from(x, rows, dims, restart_centroids[out.chosen], K, o.max_iterations, backend);
+  out.polish_iterations = p.iterations;
+  out.centroids = std::move(p.centroids);
+  out.labels = std::move(p.labels);
+  out.sizes = std::move(p.sizes);
+  out.inertia = p.inertia;
+  out.near_empty = has_near_empty(out.sizes, rows, o.min_share);
+  return out;
+}
+
+Polished lloyd_from(const float* x, size_t rows, int dims, std::vector<float> centroids, int clusters,
+                    int max_iterations, kernels::Backend& backend) {
+  const int K = clusters;
+  const size_t D = size_t(dims);
+  Polished out;
   Assignment a = assign(backend, x, rows, dims, centroids, K);
-  for (int it = 0; it < o.max_iterations; ++it) {
+  for (int it = 0; it < max_iterations; ++it) {
     for (int k = 0; k < K; ++k)
       if (a.counts[k] > 0)
         for (size_t j = 0; j < D; ++j) centroids[k * D + j] = float(a.sums[k * D + j] / double(a.counts[k]));
     const double before = a.inertia;
     Assignment next = assign(backend, x, rows, dims, centroids, K);
-    ++out.polish_iterations;
+    ++out.iterations;
     const bool settled = next.labels == a.labels;
     a = std::move(next);
     if (settled || !(a.inertia < before)) break;
@@ -130,7 +144,6 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
   out.labels = std::move(a.labels);
   out.sizes = std::move(a.counts);
   out.inertia = a.inertia;
-  out.near_empty = has_near_empty(out.sizes, rows, o.min_share);
   return out;
 }
 

@@ -40,6 +40,19 @@ struct Consensus {
   double min_agreement() const;
 };
 
+// Lloyd iterations on rows x dims values from the given centroids [clusters x dims], until the
+// labels settle, the inertia stops falling or max_iterations pass. A cluster that loses every row
+// keeps its centroid, so cluster j stays the cluster that started at centroids j.
+struct Polished {
+  std::vector<float> centroids;  // [clusters x dims]
+  std::vector<int32_t> labels;   // [rows]
+  std::vector<int64_t> sizes;    // [clusters]
+  double inertia = 0;
+  int iterations = 0;
+};
+Polished lloyd_from(const float* x, size_t rows, int dims, std::vector<float> centroids, int clusters,
+                    int max_iterations, kernels::Backend& backend);
+
 // rows x dims values in x; keys (one per row, e.g. the cell id) decide which restart sees which
 // row, so the split does not depend on the order of the rows.
 // The k-means and assignment passes run on `backend` (x stays on the host); without one, on the CPU.

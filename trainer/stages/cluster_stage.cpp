@@ -3,6 +3,8 @@
 // it are combined into their consensus (trainer/stages/cluster_consensus.hpp), and the space is scaled so
 // that cells sit clusters.spread (RMS) from their centroid, the width of the Student-t kernel of q.
 // In the latent space IDEC then fine-tunes encoder, decoder and centroids (idec_stage.cpp).
+// A fine-tuning run (init_from) skips the restarts: Lloyd iterations on the same sample start from
+// the checkpoint's centroids in the checkpoint's scaling of the space, so cluster j stays cluster j.
 #include <algorithm>
 #include <cmath>
 
@@ -10,6 +12,7 @@
 
 #include "datasets/input_error.hpp"
 #include "trainer/stages/cluster_consensus.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
@@ -128,10 +131,59 @@ nlohmann::json initial_clusters(Model& model, TrainContext& ctx) {
   return m;
 }
 
+nlohmann::json refined_clusters(Model& model, TrainContext& ctx) {
+  const auto& cfg = ctx.config.clusters;
+  const int K = model.clusters;
+  ctx.progress.begin("clusters", 1);
+  const SpaceSample sample = sample_space(model, ctx);
+  const size_t rows = sample.cell_id.size();
+  if (rows < size_t(K))
+    throw InputError(ctx.config.data, "rows", fmt::format("at least {} sampled cells to refine {} clusters", K, K),
+                     std::to_string(rows));
+  const std::vector<float> before = model.centroids;
+  Polished p = lloyd_from(sample.rows.data(), rows, model.cluster_dims(), before, K, cfg.kmeans.max_iterations,
+                          ctx.backend);
+  // How far the new data moved the clusters: the labels of the sample before and after, and the
+  // RMS shift of the centroids (in the clustering space, where the clusters' RMS width is about
+  // clusters.spread).
+  const Polished start = lloyd_from(sample.rows.data(), rows, model.cluster_dims(), before, K, 0, ctx.backend);
+  double shift = 0;
+  for (size_t k = 0; k < before.size(); ++k) shift += double(p.centroids[k] - before[k]) * (p.centroids[k] - before[k]);
+  shift = std::sqrt(shift / double(K));
+  model.centroids = std::move(p.centroids);
+  std::vector<double> shares;
+  for (int64_t n : p.sizes) shares.push_back(double(n) / double(rows));
+  const double min_share = *std::min_element(shares.begin(), shares.end());
+  const double ari = adjusted_rand_index(start.labels, p.labels);
+  nlohmann::json m = {{"space", cfg.space},
+                      {"init_from", ctx.config.init_from.path},
+                      {"sample_cells", rows},
+                      {"lloyd_iterations", p.iterations},
+                      {"inertia", p.inertia},
+                      {"centroid_shift_rms", shift},
+                      {"ari_to_checkpoint_centroids", ari},
+                      {"sample_cluster_shares", shares},
+                      {"min_cluster_share", min_share},
+                      {"warnings", nlohmann::json::array()}};
+  ctx.progress.end(fmt::format("clusters refined from {} on {} cells ({} space): {} Lloyd iterations, centroids moved "
+                               "{:.3f} (RMS), ARI {:.3f} against the checkpoint's centroids",
+                               ctx.config.init_from.path, rows, cfg.space, p.iterations, shift, ari));
+  if (min_share < cfg.min_share) {
+    ctx.progress.message(fmt::format("resilinet train: warning: on the new data a cluster holds {:.2f}% of the cells "
+                                     "(under clusters.min_share, {:.1f}%); its level may be rare in this vintage",
+                                     100 * min_share, 100 * cfg.min_share));
+    m["warnings"].push_back("near-empty cluster after refinement");
+  }
+  ctx.progress.record({{"stage", "clusters"}, {"metrics", m}});
+  return m;
+}
+
 nlohmann::json form_clusters(Model& model, TrainContext& ctx) {
   const bool resuming_idec = ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec;
-  if (model.clusters_completed()) return initial_clusters(model, ctx);
-  nlohmann::json start = resuming_idec ? nlohmann::json::parse(ctx.resume->idec->start_json) : initial_clusters(model, ctx);
+  const bool fine_tuning = !ctx.config.init_from.path.empty();
+  auto first_clusters = [&] { return fine_tuning ? refined_clusters(model, ctx) : initial_clusters(model, ctx); };
+  if (model.clusters_completed()) return first_clusters();
+  nlohmann::json start = resuming_idec ? nlohmann::json::parse(ctx.resume->idec->start_json) : first_clusters();
   nlohmann::json m = start;
   m["idec"] = refine_with_idec(model, ctx, start);
   return m;

@@ -16,6 +16,7 @@
 
 #include "kernels/backend.hpp"
 #include "trainer/stages/cluster_metrics.hpp"
+#include "trainer/stages/metric_tables.hpp"
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
@@ -62,29 +63,6 @@ ContingencyTable planted_table(const std::map<std::pair<int32_t, int>, int64_t>&
   ContingencyTable table(K + 1, columns);
   for (const auto& [cell, count] : counts) table.counts[size_t(cell.first) * table.cols + cell.second] += count;
   return table;
-}
-
-// A table's counts as a JSON array of rows.
-nlohmann::json count_rows(const std::vector<int64_t>& counts, int rows, int cols) {
-  nlohmann::json out = nlohmann::json::array();
-  for (int r = 0; r < rows; ++r)
-    out.push_back(std::vector<int64_t>(counts.begin() + size_t(r) * cols, counts.begin() + size_t(r + 1) * cols));
-  return out;
-}
-
-ContingencyTable transposed(const ContingencyTable& t) {
-  ContingencyTable out(t.cols, t.rows);
-  for (int r = 0; r < t.rows; ++r)
-    for (int c = 0; c < t.cols; ++c) out.counts[size_t(c) * t.rows + r] = t.at(r, c);
-  return out;
-}
-
-// Levels 1..K of two ratings (as a table over 0..K) -> the square K x K table of rated cells.
-ContingencyTable rated_only(const ContingencyTable& t) {
-  ContingencyTable out(t.rows - 1, t.cols - 1);
-  for (int r = 1; r < t.rows; ++r)
-    for (int c = 1; c < t.cols; ++c) out.counts[size_t(r - 1) * out.cols + c - 1] = t.at(r, c);
-  return out;
 }
 
 }  // namespace
@@ -229,14 +207,15 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
 
   // The rated levels in order: their direction-signed feature means (the ordering rule's score)
   // must rise with the level.
-  const std::vector<double> level_score = cluster_scores(model.schema, level_sums, rated_counts);
+  const std::string& rule = ctx.config.level_order;
+  const std::vector<double> level_score = cluster_scores(model.schema, level_sums, rated_counts, rule);
   bool ordered = true;
   for (int l = 1; l < K; ++l) ordered = ordered && rated_counts[l] > 0 && level_score[l] > level_score[l - 1];
   m["rated_level_cells"] = rated_counts;
   m["rated_level_scores"] = level_score;
   m["level_order_consistent"] = ordered;
 
-  const std::vector<int32_t> base_level = levels_by_score(cluster_scores(model.schema, base_sums, base_counts));
+  const std::vector<int32_t> base_level = levels_by_score(cluster_scores(model.schema, base_sums, base_counts, rule));
   nlohmann::json base;
   std::vector<int64_t> base_cells(K, 0);
   for (int k = 0; k < K; ++k) base_cells[base_level[k] - 1] = base_counts[k];

@@ -1,7 +1,10 @@
 // Stage 3a: order clusters into levels 1 (very low) .. K (very high resilience). A cluster's score is
-// the mean over components of the mean direction-signed scaled feature of its member cells.
+// the mean over components of the mean direction-signed scaled feature of its member cells
+// (levels.order: component_score), or the mean over all features, each weighted equally
+// (feature_mean: the equal-weight index of the cluster's mean cell).
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -10,13 +13,31 @@
 
 namespace resilinet {
 
+namespace {
+
+double feature_mean_score(const Schema& schema, const double* sums, int64_t count) {
+  const size_t F = schema.size();
+  double total = 0;
+  for (size_t f = 0; f < F; ++f) total += schema.features[f].direction * sums[f] / double(count);
+  return F ? total / double(F) : 0.0;
+}
+
+}  // namespace
+
 std::vector<double> cluster_scores(const Schema& schema, const std::vector<double>& sums,
-                                   const std::vector<int64_t>& counts) {
+                                   const std::vector<int64_t>& counts, const std::string& rule) {
+  if (rule != "component_score" && rule != "feature_mean")
+    throw std::invalid_argument("cluster_scores: unknown level order rule '" + rule +
+                                "' (valid: component_score, feature_mean)");
   const size_t F = schema.size(), K = counts.size();
   const auto& components = known_components();
   std::vector<double> score(K, -1e300);
   for (size_t k = 0; k < K; ++k) {
     if (counts[k] == 0) continue;
+    if (rule == "feature_mean") {
+      score[k] = feature_mean_score(schema, sums.data() + k * F, counts[k]);
+      continue;
+    }
     double total = 0;
     int used = 0;
     for (const auto& c : components) {
@@ -63,7 +84,7 @@ nlohmann::json order_levels(Model& model, TrainContext& ctx) {
                             for (size_t f = 0; f < F; ++f) sums[k * F + f] += x[i * F + f];
                           }
                         });
-  const std::vector<double> score = cluster_scores(model.schema, sums, counts);
+  const std::vector<double> score = cluster_scores(model.schema, sums, counts, ctx.config.level_order);
   model.cluster_level = levels_by_score(score);
   nlohmann::json levels = nlohmann::json::array();
   for (int level = 1; level <= K; ++level) {

@@ -56,8 +56,9 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
     model.scaler.transform(median.data(), 1, imputed.data());
   }
   const uint64_t seed = ctx.config.seed * 8 + 1;
-  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows());
+  const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows(), cfg.max_steps);
   EpochLoop loop = epoch_loop("pretrain", epochs, size_t(cfg.batch), seed);
+  loop.max_steps = uint64_t(cfg.max_steps);
   resume_stage(ctx, "pretrain", loop, ae);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("pretrain", ae, model.autoencoder_params));
@@ -83,7 +84,10 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   ae.download_params(model.autoencoder_params);
   ctx.progress.end(fmt::format("{} steps, last batch MSE {:.6f}{}", done.steps, done.last_loss,
                                denoising ? " (denoising)" : ""));
-  return {{"epochs", epochs}, {"steps", done.steps}, {"last_batch_mse", done.last_loss}, {"denoising", denoising}};
+  nlohmann::json m = {
+      {"epochs", epochs}, {"steps", done.steps}, {"last_batch_mse", done.last_loss}, {"denoising", denoising}};
+  if (cfg.max_steps > 0) m["max_steps"] = cfg.max_steps;
+  return m;
 }
 
 }  // namespace resilinet

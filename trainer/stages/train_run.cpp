@@ -19,6 +19,7 @@
 #include "trainer/outputs/run_folder_changes.hpp"
 #include "trainer/outputs/run_lock.hpp"
 #include "trainer/model/checkpoint.hpp"
+#include "trainer/stages/init_from.hpp"
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
@@ -95,9 +96,9 @@ struct StageShape {
 StageShape stage_shape(const TrainConfig& config, const std::string& stage, size_t rows) {
   const auto& p = config.pretrain;
   const auto& c = config.classifier;
-  if (stage == "pretrain") return {stage_epochs(p.epochs, p.min_steps, p.batch, rows), size_t(p.batch)};
+  if (stage == "pretrain") return {stage_epochs(p.epochs, p.min_steps, p.batch, rows, p.max_steps), size_t(p.batch)};
   if (stage == "idec") return {config.idec.max_epochs, size_t(config.idec.batch)};
-  return {stage_epochs(c.epochs, c.min_steps, c.batch, rows), size_t(c.batch)};
+  return {stage_epochs(c.epochs, c.min_steps, c.batch, rows, c.max_steps), size_t(c.batch)};
 }
 
 // The checkpoint to resume from, if any, after checking that it belongs to this config and data.
@@ -186,7 +187,18 @@ TrainResult train_model(const TrainConfig& config, bool quiet) {
   return train_model(config, options);
 }
 
-TrainResult train_model(const TrainConfig& config, const TrainOptions& options) {
+void require_enough_cells(const TrainConfig& config, const ShardSet& data) {
+  const size_t min_rows = size_t(kMinCellsPerCluster) * size_t(config.clusters.k);
+  if (data.total_rows() < min_rows)
+    throw InputError(config.data, "rows",
+                     fmt::format("at least {} cells ({} per cluster, clusters.k = {})", min_rows, kMinCellsPerCluster,
+                                 config.clusters.k),
+                     std::to_string(data.total_rows()));
+}
+
+TrainResult train_model(const TrainConfig& requested, const TrainOptions& options) {
+  // A fine-tuning run records (and a resumed one compares) the hash of the checkpoint it starts from.
+  const TrainConfig config = with_init_from_hash(requested);
   const std::unique_ptr<kernels::Backend> backend = apply_device_and_threads(config);
   // The ranks of the job: NCCL for GPU ranks, MPI for CPU ranks an MPI launcher started, else
   // this process alone (make_communicator).
@@ -195,14 +207,12 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   const StopAfter stop = parse_stop_after(options.stop_after);
   const int stop_after = stop.stage;
   ShardSet data = ShardSet::open(config.data);
-  // Refused before any training: K clusters need cells to tell apart.
-  const size_t min_rows = size_t(kMinCellsPerCluster) * size_t(config.clusters.k);
-  if (data.total_rows() < min_rows)
-    throw InputError(config.data, "rows",
-                     fmt::format("at least {} cells ({} per cluster, clusters.k = {})", min_rows, kMinCellsPerCluster,
-                                 config.clusters.k),
-                     std::to_string(data.total_rows()));
+  require_enough_cells(config, data);
   require_runnable_networks(*backend, config, data.schema());
+  // Checked against this config and data before the run folder is touched.
+  const bool fine_tuning = !config.init_from.path.empty();
+  std::optional<Model> init_model;
+  if (fine_tuning) init_model = model_to_fine_tune(config, data.schema());
   if (!stop.epoch_stage.empty()) {
     const bool idec = stop.epoch_stage == "idec";
     const size_t rows = data.total_rows();
@@ -269,7 +279,14 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
   } else {
     if (options.resume) progress.message("resilinet train: no checkpoint in " + dir + "; starting from the beginning");
     ck.config = config;
-    ck.model = assemble_model(config, data.schema());
+    if (init_model) {
+      ck.model = std::move(*init_model);
+      ck.stage_metrics["init_from"] = {{"path", config.init_from.path}, {"sha256", config.init_from.sha256}};
+      progress.message("resilinet train: fine-tuning the model of " + config.init_from.path +
+                       "; its scaler and cluster -> level map are kept");
+    } else {
+      ck.model = assemble_model(config, data.schema());
+    }
   }
   Model& model = ck.model;
   nlohmann::json& metrics = ck.stage_metrics;
@@ -311,7 +328,8 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
 
   auto run_stages = [&]() -> TrainResult {
     if (done < 0) {
-      if (!ctx.resume) fit_scaler(model, ctx);  // a pretraining under way has its scaler already
+      // A pretraining under way has its scaler already; a fine-tuning run keeps the checkpoint's.
+      if (!ctx.resume && !fine_tuning) fit_scaler(model, ctx);
       metrics["pretrain"] = pretrain_autoencoder(model, ctx);
       if (stopped) return finished();
       save(0);
@@ -320,7 +338,8 @@ TrainResult train_model(const TrainConfig& config, const TrainOptions& options) 
     if (done < 1) {
       metrics["clusters"] = form_clusters(model, ctx);
       if (stopped) return finished();
-      metrics["levels"] = order_levels(model, ctx);
+      metrics["levels"] =
+          fine_tuning ? keep_checkpoint_levels(model, ctx, metrics["init_from"]) : order_levels(model, ctx);
       save(1);
     }
     if (stop_after == 1) return finished();

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "datasets/shard_set.hpp"
 #include "kernels/backend.hpp"
 #include "trainer/model/config.hpp"
 
@@ -42,6 +43,10 @@ class TrainingDiverged : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Refused before any training (InputError naming config.data): K clusters need at least
+// kMinCellsPerCluster cells each to tell apart.
+void require_enough_cells(const TrainConfig& config, const ShardSet& data);
 
 // Holds RUN_DIR/.lock while it runs: a second train into the same folder is an InputError (exit 2)
 // that touches nothing.

@@ -52,6 +52,7 @@ struct EpochLoop {
   uint64_t seed = 0;
   int first_epoch = 0;      // > 0: continue after this many epochs (loader and step count follow)
   uint64_t first_step = 0;
+  uint64_t max_steps = 0;   // > 0: stop once the stage has taken this many steps, mid-epoch or not
   // Called after each epoch with the epochs and steps done so far; returns true to stop.
   std::function<bool(int epochs_done, uint64_t steps)> epoch_end;
 };
@@ -137,22 +138,27 @@ inline constexpr int kMinCellsPerCluster = 10;
 
 void fit_scaler(Model& model, TrainContext& ctx);
 // The epochs a stage runs on `rows` cells: `epochs`, or more on small data so that at least
-// min_steps steps of `batch` rows are taken (0 epochs stays 0).
-int stage_epochs(int epochs, int min_steps, int batch, size_t rows);
+// min_steps steps of `batch` rows are taken (0 epochs stays 0); then no more than max_steps steps
+// need (> 0: a cap, which wins over min_steps; the last epoch may be cut short).
+int stage_epochs(int epochs, int min_steps, int batch, size_t rows, int max_steps = 0);
 nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx);
 // Stage 2 (cluster_stage.cpp): the consensus of k-means restarts in the clustering space, then,
 // in the latent space, IDEC. initial_clusters is the first part alone.
 nlohmann::json form_clusters(Model& model, TrainContext& ctx);
 nlohmann::json initial_clusters(Model& model, TrainContext& ctx);
+// In a fine-tuning run (init_from), the first part instead: Lloyd iterations on the same sample
+// from the model's centroids (the checkpoint's), which keeps each cluster's identity.
+nlohmann::json refined_clusters(Model& model, TrainContext& ctx);
 // IDEC from the model's centroids (idec_stage.cpp); start holds the initial clustering's metrics,
 // kept in in-progress checkpoints.
 nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann::json& start);
 nlohmann::json order_levels(Model& model, TrainContext& ctx);
-// The ordering rule (level_order.cpp): a cluster's score is the mean over components of the mean
-// direction-signed scaled feature of its cells, from per-cluster feature sums [K x F] and counts
-// (empty clusters score lowest); levels_by_score maps cluster -> level 1..K by increasing score.
+// The ordering rule (level_order.cpp), from per-cluster feature sums [K x F] and counts (empty
+// clusters score lowest). rule (levels.order): component_score, the mean over components of the
+// mean direction-signed scaled feature of a cluster's cells; feature_mean, the mean over all
+// features of the same. levels_by_score maps cluster -> level 1..K by increasing score.
 std::vector<double> cluster_scores(const Schema& schema, const std::vector<double>& sums,
-                                   const std::vector<int64_t>& counts);
+                                   const std::vector<int64_t>& counts, const std::string& rule);
 std::vector<int32_t> levels_by_score(const std::vector<double>& score);
 nlohmann::json train_classifier(Model& model, TrainContext& ctx);
 nlohmann::json evaluate_model(const Model& model, TrainContext& ctx);

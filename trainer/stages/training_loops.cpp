@@ -119,10 +119,12 @@ StageSnapshot optimizer_snapshot(const std::string& stage, const OptimizedBuffer
   };
 }
 
-int stage_epochs(int epochs, int min_steps, int batch, size_t rows) {
+int stage_epochs(int epochs, int min_steps, int batch, size_t rows, int max_steps) {
   const uint64_t per_epoch = std::max<uint64_t>(1, (rows + size_t(batch) - 1) / size_t(batch));
   const uint64_t for_min_steps = (uint64_t(min_steps) + per_epoch - 1) / per_epoch;
-  return int(std::max<uint64_t>(uint64_t(epochs), epochs > 0 ? for_min_steps : 0));
+  uint64_t run = std::max<uint64_t>(uint64_t(epochs), epochs > 0 ? for_min_steps : 0);
+  if (max_steps > 0) run = std::min(run, (uint64_t(max_steps) + per_epoch - 1) / per_epoch);
+  return int(run);
 }
 
 bool is_holdout(int64_t cell_id, uint64_t seed, double share) {
@@ -168,7 +170,9 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
   Loader loader(ctx.data, opt);
   if (loop.first_epoch > 0) loader.restore({uint64_t(loop.first_epoch), 0, loop.seed});
   const uint64_t per_epoch = loader.rank_batches();
-  ctx.progress.begin(loop.stage, per_epoch * uint64_t(loop.epochs));
+  uint64_t total_steps = per_epoch * uint64_t(loop.epochs);
+  if (loop.max_steps > 0) total_steps = std::min(total_steps, loop.max_steps);
+  ctx.progress.begin(loop.stage, total_steps);
   kernels::Backend& backend = ctx.backend;
   // One loss slot per step of an epoch, and the last loss (carried into a step that trains nothing).
   kernels::BackendArray<double> losses(backend, size_t(per_epoch) + 1), last(backend, 1);
@@ -209,7 +213,7 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
       ctx.progress.update(
           steps, [&] { return fmt::format("epoch {}/{} loss {:.5f}", epoch + 1, loop.epochs, loss_sum() / epoch_steps); },
           samples);
-      if (stop_after && stop_after(steps)) {
+      if ((stop_after && stop_after(steps)) || (loop.max_steps > 0 && steps >= loop.max_steps)) {
         stop = true;
         break;
       }
