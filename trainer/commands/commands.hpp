@@ -16,5 +16,7 @@ void add_explain_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_scenario_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_baseline_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace resilinet

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   resilinet::add_report_command(app);
   resilinet::add_scenario_command(app);
   resilinet::add_compare_command(app);
+  resilinet::add_baseline_command(app);
+  resilinet::add_bench_command(app);
   resilinet::check_whole_numbers(app);
   try {
     app.parse(argc, argv);
