@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs every Debian package that resilinet's build, tests, benchmarks and report rendering need
 # (clang and libclang-rt-14-dev: the sanitizer and libFuzzer build, scripts/asan-build.sh; chromium:
-# the headless browser that tests/report_browser_test.cpp loads report.html in).
+# the headless browser that tests/report_browser_test.cpp loads report.html in; libpng: the report's
+# raster maps; libssl: SHA-256 and base64).
 # Idempotent and non-interactive; safe to run again. Run as root (or with sudo available).
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
   libhdf5-dev hdf5-tools
+  libpng-dev libssl-dev zlib1g-dev
   libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libomp-dev

@@ -353,4 +353,12 @@ TEST(ModelOptions, DenseFeatureMeanRunTrainsRatesAndExplains) {
   const nlohmann::json summary = nlohmann::json::parse(in);
   EXPECT_EQ(summary["cells"].get<size_t>(), size_t(3000));
 
+  // The report's level scores follow the run's rule too.
+  r = rt::run_resilinet("report --quiet --checkpoint " + result.checkpoint_path + " --data '" + data + "' --out " +
+                        (dir / "report").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json report = nlohmann::json::parse(rt::read_text(dir / "report" / "report.json"));
+  const nlohmann::json& profile = report["all_regions"]["feature_profile"]["levels"];
+  for (size_t k = 0; k < 5; ++k)
+    if (counts[k] > 0) EXPECT_NEAR(profile[k]["score"].get<double>(), want[k], 1e-6) << "level " << k + 1;
 }

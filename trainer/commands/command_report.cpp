@@ -33,8 +33,8 @@ namespace resilinet {
 namespace {
 
 struct ReportArgs {
-  std::string checkpoint, data, out = "report", metrics, metrics_log, explain, scenarios, hazard_unit;
-  size_t map_points = 4000, priority_rows = 10000;
+  std::string checkpoint, data, out = "report", metrics, metrics_log, explain, scenarios, variants, hazard_unit;
+  size_t map_points = 4000, map_cells = 50000, priority_rows = 10000;
   bool quiet = false;
 };
 
@@ -105,18 +105,26 @@ void add_report_command(CLI::App& app) {
                   "metrics.jsonl of the training run, drawn as training curves (default: the one beside --metrics)");
   sub->add_option("--explain", args->explain, "explain_summary.json from `resilinet explain`, shown in the report");
   sub->add_option("--map-points", args->map_points,
-                  "Cells drawn on each map, per region and for all regions (a deterministic sample)")
+                  "Cells drawn on each map of at most --map-cells cells, per region and for all regions (a "
+                  "deterministic sample)")
+      ->capture_default_str();
+  sub->add_option("--map-cells", args->map_cells,
+                  "Maps of more cells than this are a raster of every cell (the majority level per bin) instead "
+                  "of a dot per sampled cell")
       ->capture_default_str();
   sub->add_option("--priority-rows", args->priority_rows,
                   "Priority cells listed (and in the page's CSV links), the highest hazard first")
       ->capture_default_str();
   sub->add_option("--scenarios", args->scenarios,
                   "scenario_summary.json from `resilinet scenario`, shown as the report's scenarios section");
+  sub->add_option("--variants", args->variants,
+                  "variants.json from `resilinet bench --variants`, shown as the report's variants table");
   sub->add_option("--hazard-unit", args->hazard_unit, "Unit of the data's /hazard, shown with the risk classes");
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] {
     const nlohmann::json metrics = read_json_file(args->metrics, "--metrics", check_report_metrics);
     const nlohmann::json explanations = read_json_file(args->explain, "--explain", check_report_explanations);
+    const nlohmann::json variants = read_json_file(args->variants, "--variants", check_report_variants);
     const std::string log_path = training_log_path(*args);
     const nlohmann::json training_log =
         read_json_lines(log_path, args->metrics_log.empty() ? "metrics.jsonl beside --metrics" : "--metrics-log");
@@ -128,6 +136,7 @@ void add_report_command(CLI::App& app) {
     Progress progress("", args->quiet);
     ReportOptions options;
     options.map_points = args->map_points;
+    options.map_cells = args->map_cells;
     options.priority_rows = args->priority_rows;
     options.hazard_unit = args->hazard_unit;
     const Report report = build_report(ck, data, progress, options);
@@ -135,6 +144,7 @@ void add_report_command(CLI::App& app) {
     inputs.metrics = metrics;
     inputs.explanations = explanations;
     inputs.training_log = training_log;
+    inputs.variants = variants;
     inputs.scenarios = read_json_file(args->scenarios, "--scenarios", [&](const nlohmann::json& j, const std::string& file,
                                                                           const std::string& option) {
       check_report_scenarios(j, ck.model.clusters, file, option);

@@ -1,6 +1,7 @@
-// Aggregation behind `resilinet report` (trainer/report/report.hpp): one pass for the hazard cuts
-// and region sizes, one that rates every cell and adds it to its region and to all regions. The
-// JSON and HTML forms are in report_json.cpp and report_html.cpp; input checks in report_checks.cpp.
+// Aggregation behind `resilinet report` (trainer/report/report.hpp): one pass for the hazard cuts,
+// region sizes and map extents, one that rates every cell and adds it to its region and to all
+// regions. The JSON and HTML forms are in report_json.cpp and report_html.cpp; input checks in
+// report_checks.cpp.
 #include "trainer/report/report.hpp"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "trainer/model/model.hpp"
 #include "trainer/outputs/rollup.hpp"
+#include "trainer/report/report_views.hpp"
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
@@ -23,6 +25,7 @@ struct RegionSums {
   std::vector<double> signed_sum;             // [level][feature], direction * scaled
   std::vector<double> raw_sum, raw_count;     // [level][feature], observed raw values
   double map_share = 1.0;
+  MapBounds bounds;  // of every cell, for a raster map
 
   RegionSums(std::string name, int levels, size_t features, bool with_hazard) {
     out.name = std::move(name);
@@ -116,20 +119,28 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
   for (const auto& name : data.region_names()) regions.emplace_back(name, K, F, r.has_hazard);
   RegionSums all("All regions", K, F, r.has_hazard);
 
-  // Pass 1: cells per region (for the map samples) and the hazard's risk classes.
+  // Pass 1: cells per region (for the map samples), their extents (for the rasters) and the hazard's
+  // risk classes.
   HazardSample hazard(data.total_rows());
   for_each_scaled_batch(data, slab, nullptr, 65536, [&](const Batch& b, const float*) {
-    for (size_t i = 0; i < b.rows; ++i) ++regions[b.region[i]].out.cells;
+    for (size_t i = 0; i < b.rows; ++i) {
+      RegionSums& g = regions[b.region[i]];
+      ++g.out.cells;
+      g.bounds.add(b.lonlat[2 * i], b.lonlat[2 * i + 1]);
+      all.bounds.add(b.lonlat[2 * i], b.lonlat[2 * i + 1]);
+    }
     hazard.add(b);
   });
   if (r.has_hazard) r.hazard_cuts = hazard.cuts();
   const bool with_risk = r.has_hazard && !r.hazard_cuts.empty();
   all.out.cells = data.total_rows();
-  const auto share_of = [&](uint64_t cells) {
-    return double(options.map_points) / double(std::max<uint64_t>(1, cells));
+  // Each map: a sample of about map_points cells, or past map_cells a raster of every cell.
+  const auto plan_map = [&](RegionSums& g) {
+    g.map_share = double(options.map_points) / double(std::max<uint64_t>(1, g.out.cells));
+    if (g.out.cells > options.map_cells) g.out.raster.emplace(g.bounds, K);
   };
-  for (RegionSums& g : regions) g.map_share = share_of(g.out.cells);
-  all.map_share = share_of(all.out.cells);
+  for (RegionSums& g : regions) plan_map(g);
+  plan_map(all);
 
   // Pass 2: rate every cell and aggregate.
   PriorityList priority(options.priority_rows);
@@ -160,8 +171,13 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
       g.add(m.schema, b.x + i * F, x + i * F, level, risk, is_prio);
       all.add(m.schema, b.x + i * F, x + i * F, level, risk, is_prio);
       const MapPoint point{b.lonlat[2 * i], b.lonlat[2 * i + 1], level, risk, is_prio};
-      if (g.map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, g.map_share)) g.out.map.push_back(point);
-      if (all.map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, all.map_share)) all.out.map.push_back(point);
+      const int bivariate = risk > 0 ? resilience_bin(level, K) * kBivariateBins + risk_bin(risk) : kRasterNoRisk;
+      for (RegionSums* s : {&g, &all}) {
+        if (s->out.raster)
+          s->out.raster->add(point.lon, point.lat, level, bivariate);
+        else if (s->map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, s->map_share))
+          s->out.map.push_back(point);
+      }
       if (is_prio)
         priority.add({b.cell_id[i], b.region[i], point.lon, point.lat, level, b.hazard[i], risk});
     }

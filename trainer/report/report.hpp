@@ -1,11 +1,13 @@
 // The per-region report: levels per region and for all regions together, the resilience-risk
 // overlay (hazard binned into five classes against the levels, with the priority cells), feature
-// profiles per level, a sample of cells for the maps and the highest-hazard priority cells.
-// build_report streams the data twice (hazard quantiles, then rating); nothing grows with the number
-// of cells: the map samples and the priority list are capped (ReportOptions).
+// profiles per level, the maps (a sample of cells, or past ReportOptions::map_cells a raster of every
+// cell) and the highest-hazard priority cells. build_report streams the data twice (hazard quantiles
+// and map extents, then rating); nothing grows with the number of cells: the map samples, the
+// rasters and the priority list are capped (ReportOptions, map_raster.hpp).
 #pragma once
 #include "trainer/report/room.hpp"
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "trainer/model/checkpoint.hpp"
 #include "trainer/outputs/progress.hpp"
 #include "trainer/report/hazard_risk.hpp"
+#include "trainer/report/map_raster.hpp"
 
 namespace resilinet {
 
@@ -48,11 +51,17 @@ struct RegionReport {
   std::vector<std::vector<double>> profile;
   // [level - 1][feature]: mean raw value in the feature's unit, missing values skipped; NaN if none.
   std::vector<std::vector<double>> raw_means;
-  std::vector<MapPoint> map;                       // a deterministic sample of cells
+  // The maps: a deterministic sample of cells drawn one dot each, or, for a region of more than
+  // ReportOptions::map_cells cells, a raster of every rated cell (then `map` is empty).
+  std::vector<MapPoint> map;
+  std::optional<MapRaster> raster;
 };
 
 struct ReportOptions {
   size_t map_points = 4000;       // cells drawn on each map (per region, and for all regions)
+  // A map of more cells than this is a raster of every cell (map_raster.hpp) instead of dots, so
+  // that the page stays the same size and the picture shows every cell, not a sample.
+  size_t map_cells = 50000;
   size_t priority_rows = 10000;   // priority cells listed (the highest hazard first)
   std::string hazard_unit;        // shown with the hazard cuts; "" when not known
 };
@@ -93,6 +102,8 @@ struct ReportInputs {
   // scenario_summary.json of `resilinet scenario` (--scenarios): the scenarios section renders it;
   // null renders nothing.
   nlohmann::json scenarios;
+  // variants.json of `resilinet bench --variants` (--variants): the variants table; null: none.
+  nlohmann::json variants;
   ReportProvenance provenance;
 };
 
@@ -112,11 +123,15 @@ void check_report_training_log(const nlohmann::json& records, const std::string&
 void check_report_scenarios(const nlohmann::json& summary, int levels, const std::string& file,
                             const std::string& option);
 
-// report.json: the numbers of the page (no map sample); the inputs' members that the page shows.
+// variants.json of `resilinet bench --variants` (docs/FORMAT.md "Report"): the members the table reads.
+void check_report_variants(const nlohmann::json& variants, const std::string& file, const std::string& option);
+
+// report.json: the numbers of the page (no map sample; a raster map's per-bin counts); the inputs'
+// members that the page shows.
 nlohmann::json report_json(const Report& report, const ReportInputs& inputs);
 
-// report.json's text: indented, except that each row of the priority list is one line (the list
-// may hold ten thousand rows).
+// report.json's text: indented, except that each row of the priority list and of a raster's bins is
+// one line (they may hold ten thousand rows).
 std::string report_json_text(const nlohmann::json& report);
 
 // report.html: one self-contained page (inline SVG and CSS, no scripts, no external files).

@@ -3,6 +3,7 @@
 // file is bad input naming its member, never a crash or a silently empty section. Members the report
 // does not read are not checked.
 #include <limits>
+#include <set>
 
 #include "datasets/input_error.hpp"
 #include "trainer/report/report.hpp"
@@ -250,6 +251,55 @@ void check_report_scenarios(const nlohmann::json& summary, int levels, const std
       if (const json* by = shape.member(*goal, at + ".goal", "by_feature", "an object", is_object))
         for (const auto& [name, count] : by->items())
           shape.check(count, at + ".goal.by_feature." + name, "a count", is_count);
+    }
+  }
+}
+
+void check_report_variants(const json& variants, const std::string& file, const std::string& option) {
+  if (variants.is_null()) return;
+  const JsonShape shape(file, option);
+  shape.check(variants, "<top level>", "an object (variants.json of `resilinet bench --variants`)", is_object);
+  const json* format = shape.member(variants, "", "format", "the string resilinet-variants", is_string, true);
+  if (*format != "resilinet-variants")
+    throw InputError(file, option + " format", "resilinet-variants", "'" + format->get<std::string>() + "'");
+  const json* version = shape.member(variants, "", "format_version", "1", is_number, true);
+  if (!version->is_number_integer() || version->get<int64_t>() != 1)
+    throw InputError(file, option + " format_version", "1", version->dump());
+  shape.member(variants, "", "data", "a string", is_string);
+  shape.member(variants, "", "cells", "a count", is_count);
+  shape.list_of(variants, "", "seeds", "a number", is_number);
+  const json* metrics = shape.member(variants, "", "metrics", "a list of metrics", is_list, true);
+  std::set<std::string> keys;
+  for (size_t i = 0; i < metrics->size(); ++i) {
+    const std::string at = at_index("metrics", i);
+    const json& m = shape.check((*metrics)[i], at, "an object", is_object);
+    const std::string key = shape.member(m, at, "key", "a string", is_string, true)->get<std::string>();
+    if (key.empty() || !keys.insert(key).second)
+      throw InputError(file, option + " " + at + ".key", "a metric key not empty and not used before", "'" + key + "'");
+    shape.member(m, at, "label", "a string", is_string);
+    const json* better = shape.member(m, at, "better", "lower or higher", is_string, true);
+    if (*better != "lower" && *better != "higher")
+      throw InputError(file, option + " " + at + ".better", "lower or higher", "'" + better->get<std::string>() + "'");
+  }
+  const json* list = shape.member(variants, "", "variants", "a list of variants", is_list, true);
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string at = at_index("variants", i);
+    const json& v = shape.check((*list)[i], at, "an object", is_object);
+    shape.member(v, at, "name", "a string", is_string, true);
+    shape.member(v, at, "file", "a string", is_string);
+    shape.member(v, at, "description", "a string", is_string);
+    if (const json* kind = shape.member(v, at, "kind", "network or baseline", is_string))
+      if (*kind != "network" && *kind != "baseline")
+        throw InputError(file, option + " " + at + ".kind", "network or baseline", "'" + kind->get<std::string>() + "'");
+    const json* summary = shape.member(v, at, "summary", "an object (a summary per metric)", is_object, true);
+    for (const std::string& key : keys) {
+      const std::string sat = at + ".summary." + key;
+      const json* value = shape.member(*summary, at + ".summary", key, "an object {mean, sd, n} or null",
+                                       [](const json& x) { return x.is_null() || x.is_object(); });
+      if (!value || value->is_null()) continue;
+      shape.member(*value, sat, "mean", "a number", is_number, true);
+      shape.member(*value, sat, "sd", "a number or null", is_number_or_null);
+      shape.member(*value, sat, "n", "a count", is_count);
     }
   }
 }

@@ -10,8 +10,8 @@ namespace {
 
 using report_page::Page;
 
-// The page in order: overview, all regions, each region, roll-ups, explanations, evidence, scenarios,
-// model card.
+// The page in order: overview, all regions, each region, roll-ups, explanations, evidence, variants,
+// scenarios, model card.
 Page build_page(const Report& report, const ReportInputs& inputs) {
   Page page;
   report_page::region_section(page, report, -1, inputs);
@@ -19,6 +19,7 @@ Page build_page(const Report& report, const ReportInputs& inputs) {
   report_page::rollup_section(page, report);
   report_page::explanation_sections(page, report, inputs.explanations);
   report_page::evidence_sections(page, report, inputs.metrics, inputs.training_log);
+  report_page::variants_section(page, inputs.variants);
   report_page::scenarios_section(page, inputs.scenarios);
   report_page::provenance_section(page, report, inputs);
   return page;

@@ -1,7 +1,9 @@
 // The pieces report.html is assembled from (report_html.cpp puts them in order): text and colour
 // helpers (report_html_format.cpp), SVG charts (report_svg.cpp) and the sections, one file per
 // concern (report_region_html.cpp, report_explain_html.cpp, report_evidence_html.cpp,
-// report_rollup_html.cpp, report_scenarios_html.cpp, report_provenance_html.cpp). Internal to trainer/report/: nothing here is an interface of the room.
+// report_rollup_html.cpp, report_scenarios_html.cpp, report_variants_html.cpp,
+// report_provenance_html.cpp) and the raster maps' images (png_image.cpp). Internal to
+// trainer/report/: nothing here is an interface of the room.
 #pragma once
 #include "trainer/report/room.hpp"
 #include <string>
@@ -65,12 +67,20 @@ inline constexpr const char* kBivariateColors[kBivariateBins][kBivariateBins] = 
     {"#b0d5df", "#ad9ea5", "#985356"},
     {"#64acbe", "#627f8c", "#574249"}};
 // Cells at their lon/lat with degree ticks; priority cells ringed. Nothing when there are no cells.
+// A region with a raster (RegionReport::raster) is drawn as an image of its bins, each in the colour
+// of its majority level (majority class on the risk x resilience map), with no rings.
 std::string level_map_svg(const RegionReport& region, int levels);
 std::string level_legend_html(int levels, bool with_priority);
 // Cells coloured by the 3 x 3 bin of risk class x level (kBivariateColors).
 std::string bivariate_map_svg(const RegionReport& region, int levels);
 std::string bivariate_legend_html(const BivariateCounts& counts, int levels);
 std::string line_chart_svg(const TrainingCurve& curve);
+
+// --- images (png_image.cpp) ---
+// An 8-bit palette PNG of width x height pixels, row 0 at the top, as a data: URI. palette: "#rrggbb"
+// colours, "" for a transparent entry; pixels: indices into it.
+std::string png_data_uri(int width, int height, const std::vector<std::string>& palette,
+                         const std::vector<uint8_t>& pixels);
 
 // --- sections ---
 // A region (index >= 0) or all regions (index -1): maps, level sizes, hazard, profile, priority cells.
@@ -82,6 +92,8 @@ void evidence_sections(Page& page, const Report& report, const nlohmann::json& m
                        const nlohmann::json& training_log);
 // `resilinet scenario`'s summary (report_scenarios_html.cpp): nothing when it is null.
 void scenarios_section(Page& page, const nlohmann::json& scenarios);
+// `resilinet bench --variants`'s table (report_variants_html.cpp): nothing when it is null.
+void variants_section(Page& page, const nlohmann::json& variants);
 void provenance_section(Page& page, const Report& report, const ReportInputs& inputs);
 // The method's limits, in words the page repeats where they matter.
 inline constexpr const char* kLimitRelative =

@@ -1,6 +1,8 @@
 // report.json (trainer/report/report.hpp): every number the page shows, except the map samples, in
 // a form a program can check against the ratings (docs/FORMAT.md "Report").
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "trainer/report/report.hpp"
 #include "trainer/report/report_views.hpp"
@@ -19,10 +21,10 @@ json named(const std::vector<std::string>& names, const std::vector<double>& val
   return out;
 }
 
-json profile_json(const Schema& schema, const RegionReport& g) {
+json profile_json(const Schema& schema, const RegionReport& g, const std::string& rule) {
   const ProfileGroups systems = profile_by_system(schema, g.profile);
   const ProfileGroups components = profile_by_component(schema, g.profile);
-  const std::vector<double> scores = profile_scores(schema, g.profile);
+  const std::vector<double> scores = profile_scores(schema, g.profile, rule);
   json levels = json::array();
   for (size_t k = 0; k < g.profile.size(); ++k)
     levels.push_back({{"level", k + 1},
@@ -32,8 +34,39 @@ json profile_json(const Schema& schema, const RegionReport& g) {
                       {"score", finite_or_null(scores[k])}});
   return {{"rule", "mean over the level's rated cells of direction * scaled value (checkpoint scaler, missing "
                    "values imputed with the training median); higher is more resilient for every feature; "
-                   "systems and components: mean of their features; score: mean of the component means"},
+                   "systems and components: mean of their features; score: " +
+                   std::string(rule == "feature_mean" ? "mean of the features" : "mean of the component means") +
+                   " (levels.order: " + rule + ")"},
           {"levels", levels}};
+}
+
+// How the region's maps are drawn; for a raster, its grid and the level counts of every bin with cells.
+json map_json(const RegionReport& g, int levels) {
+  if (!g.raster) return {{"kind", "cells"}, {"cells_drawn", g.map.size()}};
+  const MapRaster& r = *g.raster;
+  json columns = {"bin", "majority_level"};
+  for (int k = 1; k <= levels; ++k) columns.push_back("level_" + std::to_string(k));
+  json bins = json::array();
+  for (size_t b = 0; b < r.bins(); ++b) {
+    if (r.cells(b) == 0) continue;
+    json row = {b, r.majority_level(b)};
+    for (int k = 0; k < levels; ++k) row.push_back(r.level_counts(b)[k]);
+    bins.push_back(std::move(row));
+  }
+  return {{"kind", "raster"},
+          {"rule", "every rated cell in one bin, bin = row * cols + col: u = lon (lon + 360 for lon < 0 when "
+                   "wraps_antimeridian), col = floor((u - lon_min) / (lon_max - lon_min) * cols), row = "
+                   "floor((lat_max - lat) / (lat_max - lat_min) * rows), each clamped to the grid; majority_level: "
+                   "the level with the most cells, ties to the lower level; bins without cells are not listed"},
+          {"cols", r.cols()},
+          {"rows", r.rows()},
+          {"lon_min", r.lon0()},
+          {"lon_max", r.lon1()},
+          {"lat_min", r.lat0()},
+          {"lat_max", r.lat1()},
+          {"wraps_antimeridian", r.wraps()},
+          {"columns", columns},
+          {"bins", bins}};
 }
 
 json region_json(const Report& report, const RegionReport& g) {
@@ -47,8 +80,9 @@ json region_json(const Report& report, const RegionReport& g) {
               {"not_rated_cells", g.not_rated},
               {"level_cells", g.level_cells},
               {"level_share", shares},
-              {"feature_profile", profile_json(report.schema, g)},
-              {"feature_means", raw}};
+              {"feature_profile", profile_json(report.schema, g, report.config.level_order)},
+              {"feature_means", raw},
+              {"map", map_json(g, K)}};
   if (!g.risk_levels.empty()) {
     uint64_t with_risk = 0;
     for (const auto& row : g.risk_levels)
@@ -99,6 +133,38 @@ json explanations_json(const json& e) {
   return out;
 }
 
+// The variants table as the page shows it: the metrics with the best variants of each, and the rows.
+json variants_json(const json& variants) {
+  const VariantsTable t = variants_table(variants);
+  json metrics = json::array(), rows = json::array();
+  for (size_t m = 0; m < t.metrics.size(); ++m) {
+    json best = json::array();
+    for (size_t r = 0; r < t.rows.size(); ++r)
+      if (t.is_best(r, m)) best.push_back(t.rows[r].name);
+    metrics.push_back({{"key", t.metrics[m].key},
+                       {"label", t.metrics[m].label},
+                       {"better", t.metrics[m].lower_is_better ? "lower" : "higher"},
+                       {"best", best}});
+  }
+  for (const auto& row : t.rows) {
+    json values = json::object();
+    for (size_t m = 0; m < t.metrics.size(); ++m) {
+      const auto& v = row.values[m];
+      values[t.metrics[m].key] = v ? json{{"mean", v->mean},
+                                          {"sd", v->sd ? json(*v->sd) : json(nullptr)},
+                                          {"n", v->n ? json(*v->n) : json(nullptr)}}
+                                   : json(nullptr);
+    }
+    rows.push_back({{"name", row.name}, {"kind", row.kind}, {"file", row.file}, {"description", row.description},
+                    {"values", values}});
+  }
+  return {{"data", variants.value("data", "")},
+          {"cells", variants.value("cells", json())},
+          {"seeds", variants.value("seeds", json::array())},
+          {"metrics", metrics},
+          {"rows", rows}};
+}
+
 json provenance_json(const Report& report, const ReportProvenance& p) {
   json shards = json::array();
   for (const auto& [path, rows] : report.shards) shards.push_back({{"path", path}, {"rows", rows}});
@@ -145,24 +211,39 @@ json report_json(const Report& report, const ReportInputs& inputs) {
       top.push_back({{"level", l.value("level", 0)}, {"top_features", l.value("top_features", json::array())}});
     out["relevance_top_features_by_level"] = top;
   }
+  if (!inputs.variants.is_null()) out["variants"] = variants_json(inputs.variants);
   if (!inputs.scenarios.is_null()) out["scenarios"] = inputs.scenarios;
   if (!report.rollups.is_null()) out["rollups"] = report.rollups;
   return out;
 }
 
 std::string report_json_text(const json& report) {
-  if (!report.contains("priority_list")) return report.dump(2) + "\n";
-  // The rows go in after the rest is indented, in place of a marker. Quotes inside any string value
-  // are escaped by dump, so the marker with its key matches only the member itself.
+  // The long lists of rows: the priority list and each raster's bins.
+  std::vector<json::json_pointer> lists;
+  const auto add_list = [&](const std::string& pointer) {
+    if (report.contains(json::json_pointer(pointer))) lists.emplace_back(pointer);
+  };
+  add_list("/priority_list/rows");
+  add_list("/all_regions/map/bins");
+  for (size_t g = 0; report.contains("regions") && g < report["regions"].size(); ++g)
+    add_list("/regions/" + std::to_string(g) + "/map/bins");
+  // The rows go in after the rest is indented, in place of a marker each. Quotes inside any string
+  // value are escaped by dump, so a marker with its key matches only the member itself.
   json copy = report;
-  copy["priority_list"]["rows"] = "@rows@";
+  for (size_t i = 0; i < lists.size(); ++i) copy[lists[i]] = "@rows-" + std::to_string(i) + "@";
   std::string text = copy.dump(2);
-  const std::string marker = "\"rows\": \"@rows@\"";
-  std::string rows = "\"rows\": [";
-  const json& list = report["priority_list"]["rows"];
-  for (size_t i = 0; i < list.size(); ++i) rows += (i ? ",\n      " : "\n      ") + list[i].dump();
-  rows += list.empty() ? "]" : "\n    ]";
-  text.replace(text.find(marker), marker.size(), rows);
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const std::string key = "\"" + lists[i].back() + "\": ";
+    const std::string marker = key + "\"@rows-" + std::to_string(i) + "@\"";
+    const size_t at = text.find(marker);
+    const size_t line = text.rfind('\n', at) + 1;  // npos + 1 = 0 on the first line
+    const std::string indent(at - line, ' ');
+    std::string rows = key + "[";
+    const json& list = report[lists[i]];
+    for (size_t r = 0; r < list.size(); ++r) rows += (r ? ",\n  " : "\n  ") + indent + list[r].dump();
+    rows += list.empty() ? "]" : "\n" + indent + "]";
+    text.replace(at, marker.size(), rows);
+  }
   return text + "\n";
 }
 

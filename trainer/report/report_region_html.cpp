@@ -120,7 +120,7 @@ void feature_profile(Page& page, const Report& report, const RegionReport& g) {
   const size_t F = schema.size();
   const ProfileGroups components = profile_by_component(schema, g.profile);
   const ProfileGroups systems = profile_by_system(schema, g.profile);
-  const std::vector<double> scores = profile_scores(schema, g.profile);
+  const std::vector<double> scores = profile_scores(schema, g.profile, report.config.level_order);
   const auto column = [&](const std::vector<std::vector<double>>& by_level, size_t i) {
     std::vector<double> out;
     for (int k = 0; k < K; ++k) out.push_back(by_level[k][i]);
@@ -219,15 +219,24 @@ void region_section(Page& page, const Report& report, int index, const ReportInp
 
   page << "<div class=row>";
   page.open(id + "-map", "Level map", 3);
-  page << fmt::format("<p class=note>A deterministic sample of {} of the cells (by hashed cell id), at their "
-                      "longitude and latitude.</p>",
-                      g.map.size());
-  page << level_map_svg(g, K) << level_legend_html(K, with_risk);
+  if (g.raster)
+    page << fmt::format("<p class=note>Every rated cell, binned on a grid of {} x {} bins over the cells' longitude "
+                        "and latitude; each bin shows the level most of its cells have (ties: the lower level). "
+                        "Priority cells are not ringed here: see the risk map and the list.</p>",
+                        g.raster->cols(), g.raster->rows());
+  else
+    page << fmt::format("<p class=note>A deterministic sample of {} of the cells (by hashed cell id), at their "
+                        "longitude and latitude.</p>",
+                        g.map.size());
+  page << level_map_svg(g, K) << level_legend_html(K, with_risk && !g.raster);
   page.close();
   if (with_risk) {
     page.open(id + "-bivariate", "Hazard risk x resilience map", 3);
-    page << "<p class=note>The same cells, coloured by risk class against level; the strongest red is the priority "
-            "rule.</p>"
+    page << (g.raster ? "<p class=note>The same bins, each coloured by the risk class x level bin most of its cells "
+                        "fall in (ties: the lower resilience, then the lower risk); the strongest red is the priority "
+                        "rule.</p>"
+                      : "<p class=note>The same cells, coloured by risk class against level; the strongest red is "
+                        "the priority rule.</p>")
          << bivariate_map_svg(g, K) << bivariate_legend_html(bivariate_counts(g, K), K);
     page.close();
   }

@@ -1,7 +1,7 @@
 // The SVG charts of report.html (trainer/report/report_html_parts.hpp): cell maps with degree axes,
-// their legends, and the training curves' line charts. Cells are drawn as zero-length path segments
-// with round caps, one path per colour, so a map of a few thousand cells stays some tens of kB
-// (a <circle> per cell would be five times that).
+// their legends, and the training curves' line charts. Sampled cells are drawn as zero-length path
+// segments with round caps, one path per colour, so a map of a few thousand cells stays some tens of
+// kB (a <circle> per cell would be five times that); a raster map is one PNG image of its bins.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -48,31 +48,15 @@ std::string degrees(double v, int decimals, char positive, char negative) {
 // right near the region; degree ticks on the left and bottom axes.
 class MapFrame {
  public:
+  // Around sampled cells (MapBounds chooses 0..360 longitudes for cells across the antimeridian).
   explicit MapFrame(const std::vector<MapPoint>& points) {
-    // Cells on both sides of the antimeridian (the Aleutians, Fiji) would stretch the frame around
-    // the globe: then longitudes run 0..360 instead, when that spans less.
-    double east0 = 360, east1 = -360;
-    lon0_ = lon1_ = points[0].lon;
-    lat0_ = lat1_ = points[0].lat;
-    for (const MapPoint& p : points) {
-      lon0_ = std::min(lon0_, p.lon), lon1_ = std::max(lon1_, p.lon);
-      lat0_ = std::min(lat0_, p.lat), lat1_ = std::max(lat1_, p.lat);
-      east0 = std::min(east0, eastward(p.lon)), east1 = std::max(east1, eastward(p.lon));
-    }
-    wrap_ = east1 - east0 < lon1_ - lon0_;
-    if (wrap_) lon0_ = east0, lon1_ = east1;
-    // A margin of 2% (at least a little) so that edge cells are not cut by the axes.
-    const double mlon = std::max(1e-4, 0.02 * (lon1_ - lon0_)), mlat = std::max(1e-4, 0.02 * (lat1_ - lat0_));
-    lon0_ -= mlon, lon1_ += mlon, lat0_ -= mlat, lat1_ += mlat;
-    kx_ = std::max(0.05, std::cos((lat0_ + lat1_) / 2 * kPi / 180));
-    const double w = (lon1_ - lon0_) * kx_, h = lat1_ - lat0_;
-    // At most kSide on either side (two maps fit side by side on the page), equal scale on both axes
-    // unless the region is a thin strip.
-    plot_w_ = kSide, plot_h_ = kSide * h / w;
-    if (plot_h_ > kSide) plot_h_ = kSide, plot_w_ = kSide * w / h;
-    plot_w_ = std::max(plot_w_, 160.0);
-    plot_h_ = std::clamp(plot_h_, 120.0, kSide);
+    MapBounds b;
+    for (const MapPoint& p : points) b.add(p.lon, p.lat);
+    set(b.lon_min(), b.lon_max(), b.lat_min(), b.lat_max(), b.wraps());
   }
+  // Around a raster's grid.
+  explicit MapFrame(const MapRaster& r) { set(r.lon0(), r.lon1(), r.lat0(), r.lat1(), r.wraps()); }
+
   // Position in the frame, 0..1 from the west and from the north edge.
   double u(double lon) const { return ((wrap_ ? eastward(lon) : lon) - lon0_) / (lon1_ - lon0_); }
   double v(double lat) const { return (lat1_ - lat) / (lat1_ - lat0_); }
@@ -87,35 +71,86 @@ class MapFrame {
                        "<rect x='{}' y='{}' width='{:.1f}' height='{:.1f}' fill='#f7f7f7' stroke='#bbb'/>",
                        width(), height(), width(), height(), escape(label), kLeft, kTop, plot_w_, plot_h_);
   }
-  std::string axes() const {
-    std::string svg = "<g font-size='10' fill='#444'>";
-    const Ticks lon = nice_ticks(lon0_, lon1_), lat = nice_ticks(lat0_, lat1_);
-    for (double v : lon.at) {
-      const double px = kLeft + (v - lon0_) / (lon1_ - lon0_) * plot_w_;  // v in frame units (0..360 when wrapped)
-      if (v > 180) v -= 360;
-      svg += fmt::format("<line x1='{0:.1f}' x2='{0:.1f}' y1='{1:.1f}' y2='{2:.1f}' stroke='#888'/>"
-                         "<text x='{0:.1f}' y='{3:.1f}' text-anchor='middle'>{4}</text>",
-                         px, kTop + plot_h_, kTop + plot_h_ + 4, kTop + plot_h_ + 15, degrees(v, lon.decimals, 'E', 'W'));
-    }
-    for (double v : lat.at) {
-      const double py = y(v);
-      svg += fmt::format("<line x1='{0:.1f}' x2='{1:.1f}' y1='{2:.1f}' y2='{2:.1f}' stroke='#888'/>"
-                         "<text x='{3:.1f}' y='{4:.1f}' text-anchor='end'>{5}</text>",
-                         kLeft - 4, kLeft, py, kLeft - 6, py + 3.5, degrees(v, lat.decimals, 'N', 'S'));
-    }
-    svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>longitude</text>", kLeft + plot_w_ / 2,
-                       kTop + plot_h_ + 28);
-    svg += fmt::format("<text transform='translate(11 {:.1f}) rotate(-90)' text-anchor='middle'>latitude</text></g>",
-                       kTop + plot_h_ / 2);
-    return svg;
-  }
+  std::string axes() const;
 
  private:
+  // lon0..lon1 in frame units (0..360 when wrap).
+  void set(double lon0, double lon1, double lat0, double lat1, bool wrap) {
+    lon0_ = lon0, lon1_ = lon1, lat0_ = lat0, lat1_ = lat1, wrap_ = wrap;
+    // A margin of 2% (at least a little) so that edge cells are not cut by the axes.
+    const double mlon = std::max(1e-4, 0.02 * (lon1_ - lon0_)), mlat = std::max(1e-4, 0.02 * (lat1_ - lat0_));
+    lon0_ -= mlon, lon1_ += mlon, lat0_ -= mlat, lat1_ += mlat;
+    kx_ = std::max(0.05, std::cos((lat0_ + lat1_) / 2 * kPi / 180));
+    const double w = (lon1_ - lon0_) * kx_, h = lat1_ - lat0_;
+    // At most kSide on either side (two maps fit side by side on the page), equal scale on both axes
+    // unless the region is a thin strip.
+    plot_w_ = kSide, plot_h_ = kSide * h / w;
+    if (plot_h_ > kSide) plot_h_ = kSide, plot_w_ = kSide * w / h;
+    plot_w_ = std::max(plot_w_, 160.0);
+    plot_h_ = std::clamp(plot_h_, 120.0, kSide);
+  }
   static double eastward(double lon) { return lon < 0 ? lon + 360 : lon; }
   static constexpr double kSide = 380, kLeft = 56, kRight = 8, kTop = 8, kBottom = 34;
   bool wrap_ = false;  // longitudes in 0..360
   double lon0_, lon1_, lat0_, lat1_, kx_, plot_w_, plot_h_;
 };
+
+std::string MapFrame::axes() const {
+  std::string svg = "<g font-size='10' fill='#444'>";
+  const Ticks lon = nice_ticks(lon0_, lon1_), lat = nice_ticks(lat0_, lat1_);
+  for (double v : lon.at) {
+    const double px = kLeft + (v - lon0_) / (lon1_ - lon0_) * plot_w_;  // v in frame units (0..360 when wrapped)
+    if (v > 180) v -= 360;
+    svg += fmt::format("<line x1='{0:.1f}' x2='{0:.1f}' y1='{1:.1f}' y2='{2:.1f}' stroke='#888'/>"
+                       "<text x='{0:.1f}' y='{3:.1f}' text-anchor='middle'>{4}</text>",
+                       px, kTop + plot_h_, kTop + plot_h_ + 4, kTop + plot_h_ + 15, degrees(v, lon.decimals, 'E', 'W'));
+  }
+  for (double v : lat.at) {
+    const double py = y(v);
+    svg += fmt::format("<line x1='{0:.1f}' x2='{1:.1f}' y1='{2:.1f}' y2='{2:.1f}' stroke='#888'/>"
+                       "<text x='{3:.1f}' y='{4:.1f}' text-anchor='end'>{5}</text>",
+                       kLeft - 4, kLeft, py, kLeft - 6, py + 3.5, degrees(v, lat.decimals, 'N', 'S'));
+  }
+  svg += fmt::format("<text x='{:.1f}' y='{:.1f}' text-anchor='middle'>longitude</text>", kLeft + plot_w_ / 2,
+                     kTop + plot_h_ + 28);
+  svg += fmt::format("<text transform='translate(11 {:.1f}) rotate(-90)' text-anchor='middle'>latitude</text></g>",
+                     kTop + plot_h_ / 2);
+  return svg;
+}
+
+// The raster's bins as one image over its grid, each bin the palette entry `index(bin)` (0: none).
+template <typename IndexOf>
+std::string raster_image(const MapFrame& frame, const MapRaster& r, const std::vector<std::string>& palette,
+                         IndexOf index) {
+  std::vector<uint8_t> pixels(r.bins());
+  for (size_t b = 0; b < r.bins(); ++b) pixels[b] = uint8_t(index(b));
+  const double x0 = frame.x(r.lon0()), x1 = frame.x(r.lon1()), y0 = frame.y(r.lat1()), y1 = frame.y(r.lat0());
+  return fmt::format("<image x='{:.1f}' y='{:.1f}' width='{:.1f}' height='{:.1f}' preserveAspectRatio='none' "
+                     "style='image-rendering:pixelated' href='{}'/>",
+                     x0, y0, x1 - x0, y1 - y0, png_data_uri(r.cols(), r.rows(), palette, pixels));
+}
+
+std::string level_raster_svg(const RegionReport& region, int levels) {
+  const MapRaster& r = *region.raster;
+  const MapFrame frame(r);
+  std::vector<std::string> palette = {""};
+  for (int k = 1; k <= levels; ++k) palette.push_back(level_color(k, levels));
+  return frame.open_svg(fmt::format("map of {}: majority level of the cells in each of {} x {} bins", region.name,
+                                    r.cols(), r.rows())) +
+         raster_image(frame, r, palette, [&](size_t b) { return r.majority_level(b); }) + frame.axes() + "</svg>";
+}
+
+std::string bivariate_raster_svg(const RegionReport& region) {
+  const MapRaster& r = *region.raster;
+  const MapFrame frame(r);
+  std::vector<std::string> palette = {""};
+  for (int c = 0; c < kRasterNoRisk; ++c) palette.push_back(kBivariateColors[c / kBivariateBins][c % kBivariateBins]);
+  palette.push_back("#ffffff");  // rated cells without a hazard value
+  return frame.open_svg(fmt::format("map of {}: hazard risk against resilience level, majority in each of {} x {} bins",
+                                    region.name, r.cols(), r.rows())) +
+         raster_image(frame, r, palette, [&](size_t b) { return r.majority_bivariate(b) + 1; }) + frame.axes() +
+         "</svg>";
+}
 
 // Dot diameter from the density of the cells where there are cells (a 48 x 48 grid of the plot
 // counts the occupied area), so that neighbours about touch whether the cells fill the frame or sit
@@ -145,6 +180,7 @@ std::string dot_path(const std::string& d, const std::string& color, double widt
 }  // namespace
 
 std::string level_map_svg(const RegionReport& region, int levels) {
+  if (region.raster) return level_raster_svg(region, levels);
   if (region.map.empty()) return "<p class=note>No cells to draw.</p>";
   const MapFrame frame(region.map);
   const double w = dot_width(frame, region.map);
@@ -177,6 +213,7 @@ std::string level_legend_html(int levels, bool with_priority) {
 }
 
 std::string bivariate_map_svg(const RegionReport& region, int levels) {
+  if (region.raster) return bivariate_raster_svg(region);
   if (region.map.empty()) return "<p class=note>No cells to draw.</p>";
   const MapFrame frame(region.map);
   const double w = dot_width(frame, region.map);
@@ -210,7 +247,7 @@ std::string bivariate_legend_html(const BivariateCounts& counts, int levels) {
     }
     html += "</tr>";
   }
-  return html + "</table><div class=legend>Cells with a risk class, by bin; white dots: no hazard value.</div>";
+  return html + "</table><div class=legend>Cells with a risk class, by bin; white on the map: no hazard value.</div>";
 }
 
 std::string line_chart_svg(const TrainingCurve& curve) {

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "trainer/outputs/cell_table.hpp"
+
 namespace resilinet {
 namespace {
 
@@ -33,14 +35,6 @@ ProfileGroups group_means(const Schema& schema, const std::vector<std::vector<do
   return out;
 }
 
-// CSV field: quoted when it holds a comma, a quote or a line break.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 }  // namespace
 
 ProfileGroups profile_by_system(const Schema& schema, const std::vector<std::vector<double>>& profile) {
@@ -51,10 +45,13 @@ ProfileGroups profile_by_component(const Schema& schema, const std::vector<std::
   return group_means(schema, profile, known_components(), &FeatureSpec::component);
 }
 
-std::vector<double> profile_scores(const Schema& schema, const std::vector<std::vector<double>>& profile) {
-  const ProfileGroups components = profile_by_component(schema, profile);
+std::vector<double> profile_scores(const Schema& schema, const std::vector<std::vector<double>>& profile,
+                                   const std::string& rule) {
+  // feature_mean weighs every feature alike; component_score every component (levels.order).
+  const std::vector<std::vector<double>> means =
+      rule == "feature_mean" ? profile : profile_by_component(schema, profile).means;
   std::vector<double> scores;
-  for (const auto& level : components.means) {
+  for (const auto& level : means) {
     double sum = 0;
     for (double v : level) sum += v;
     scores.push_back(level.empty() ? 0.0 : sum / double(level.size()));
@@ -145,6 +142,32 @@ std::string priority_csv(const Report& report, int region) {
                        c.lat, c.level, c.hazard, c.risk);
   }
   return csv;
+}
+
+VariantsTable variants_table(const nlohmann::json& variants) {
+  VariantsTable t;
+  for (const auto& m : variants["metrics"]) {
+    const std::string key = m["key"];
+    t.metrics.push_back({key, m.value("label", key), m["better"] == "lower", std::nullopt});
+  }
+  for (const auto& v : variants["variants"]) {
+    VariantsTable::Row row{v["name"], v.value("kind", ""), v.value("file", ""), v.value("description", ""), {}};
+    const auto& summary = v["summary"];
+    for (VariantsTable::Metric& m : t.metrics) {
+      const auto it = summary.find(m.key);
+      if (it == summary.end() || it->is_null()) {
+        row.values.emplace_back();
+        continue;
+      }
+      VariantSummary s{(*it)["mean"].get<double>(), std::nullopt, std::nullopt};
+      if (it->contains("sd") && (*it)["sd"].is_number()) s.sd = (*it)["sd"].get<double>();
+      if (it->contains("n")) s.n = (*it)["n"].get<int64_t>();
+      if (!m.best || (m.lower_is_better ? s.mean < *m.best : s.mean > *m.best)) m.best = s.mean;
+      row.values.push_back(s);
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
 }
 
 }  // namespace resilinet
