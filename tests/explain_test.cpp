@@ -143,6 +143,21 @@ TEST(Explain, PlantedDriversRankTopForEveryLevel) {
   std::vector<int64_t> ids(kRows);
   h5::read_rows(h5::open_row_dataset(f, "cell_id"), H5T_NATIVE_INT64, 0, kRows, ids.data());
   for (size_t i = 0; i < kRows; ++i) ASSERT_EQ(ids[i], int64_t(i));
+
+  // --summary-only writes the same summary and no per-cell file; --format csv only the CSV.
+  r = rt::run_resilinet("explain --quiet --summary-only --checkpoint " + ck + " --data " + data + " --out " +
+                        (dir / "summary-only").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json only = nlohmann::json::parse(rt::read_text(dir / "summary-only" / "explain_summary.json"));
+  EXPECT_EQ(only["relevance"], summary["relevance"]);
+  EXPECT_EQ(only["perturbation"], summary["perturbation"]);
+  EXPECT_FALSE(std::filesystem::exists(dir / "summary-only" / "relevance.h5"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "summary-only" / "relevance.csv"));
+  r = rt::run_resilinet("explain --quiet --format csv --checkpoint " + ck + " --data " + data + " --out " +
+                        (dir / "csv").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(rt::read_text(dir / "csv" / "relevance.csv"), rt::read_text(dir / "explain" / "relevance.csv"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "csv" / "relevance.h5"));
 }
 
 TEST(Explain, SchemaMismatchExitsTwoWithoutOutput) {

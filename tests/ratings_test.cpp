@@ -128,3 +128,32 @@ TEST(Progress, OffATerminalAFewLinesPerStage) {
   EXPECT_EQ(std::count(rate.output.begin(), rate.output.end(), '\n'), 1) << rate.output;  // 12,000 cells: well under 2 s
   EXPECT_EQ(rate.output.rfind("[rate] done in", 0), 0u) << rate.output;
 }
+
+// --no-latent leaves out q and z and nothing else: the other columns are those of a full rating.
+TEST(Ratings, NoLatentLeavesOutQAndZOnly) {
+  const rt::SmallRun& run = rt::small_trained_run();
+  const auto dir = rt::scratch_dir();
+  for (const char* flag : {"", "--no-latent"}) {
+    const auto res = rt::run_resilinet("rate --quiet --checkpoint " + run.checkpoint + " --data '" + run.data + "' --out " +
+                                       (dir / (std::string("out") + flag)).string() + " " + flag);
+    ASSERT_EQ(res.exit_code, 0) << res.output;
+  }
+  const auto full = dir / "out" / "ratings.h5", lean = dir / "out--no-latent" / "ratings.h5";
+  EXPECT_EQ(rt::read_h5_rows<int32_t>(lean, "level", H5T_NATIVE_INT32), rt::read_h5_rows<int32_t>(full, "level", H5T_NATIVE_INT32));
+  EXPECT_EQ(rt::read_h5_rows<float>(lean, "p_level", H5T_NATIVE_FLOAT), rt::read_h5_rows<float>(full, "p_level", H5T_NATIVE_FLOAT));
+  EXPECT_EQ(rt::read_h5_rows<int8_t>(lean, "risk_class", H5T_NATIVE_INT8), rt::read_h5_rows<int8_t>(full, "risk_class", H5T_NATIVE_INT8));
+  const auto has = [](const std::filesystem::path& file, const char* name) {
+    return rt::run_command(std::string("/usr/bin/python3 -c \"import h5py,sys; sys.exit(0 if '") + name + "' in h5py.File('" +
+                           file.string() + "', 'r') else 1)\"").exit_code == 0;
+  };
+  EXPECT_TRUE(has(full, "z") && has(full, "q"));
+  EXPECT_FALSE(has(lean, "z") || has(lean, "q"));
+  const std::string header = rt::read_text(dir / "out--no-latent" / "ratings.csv").substr(0, 400);
+  EXPECT_EQ(header.find(",z1"), std::string::npos) << header;
+  // compare reads a lean rating like a full one.
+  const auto cmp = rt::run_resilinet("compare --ratings " + full.string() + " --ratings " + lean.string() + " --out " +
+                                     (dir / "cmp").string());
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.output;
+  const auto summary = nlohmann::json::parse(rt::read_text(dir / "cmp" / "compare.json"));
+  EXPECT_EQ(summary["all_regions"]["same"].get<int64_t>(), summary["all_regions"]["matched"].get<int64_t>());
+}

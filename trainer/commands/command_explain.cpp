@@ -33,41 +33,52 @@ struct ExplainArgs {
   std::string checkpoint, data, out = "explain", config, device = "cpu";
   std::optional<int> level;
   std::optional<double> delta;
-  bool no_sensitivity = false, quiet = false;
+  std::vector<std::string> formats = {"hdf5", "csv"};
+  bool no_sensitivity = false, quiet = false, summary_only = false;
 };
 
-// Relevance and gradient x input per cell, streamed to HDF5 and CSV.
+// Relevance and gradient x input per cell, streamed to HDF5 and CSV (either may be left out).
 class RelevanceOutput {
  public:
   RelevanceOutput(const std::string& dir, const Schema& schema, const std::vector<std::string>& regions,
-                  const std::string& composite)
-      : regions_(regions), features_(schema.size()), h5_(dir + "/relevance.h5"), csv_(dir + "/relevance.csv") {
-    h5::write_string_attribute(h5_, "format", "resilinet-relevance");
-    h5::write_int32_attribute(h5_, "format_version", 1);
-    h5::write_string_attribute(h5_, "composite", composite);
-    h5::write_string_array_attribute(h5_, "feature_names", schema.names());
-    h5::write_string_array_attribute(h5_, "region_names", regions);
-    const hsize_t chunk = 65536, F = features_;
-    cell_id_ = h5::create_row_dataset(h5_, "cell_id", H5T_STD_I64LE, 0, chunk, 0);
-    region_ = h5::create_row_dataset(h5_, "region", H5T_STD_U32LE, 0, chunk, 0);
-    level_ = h5::create_row_dataset(h5_, "level", H5T_STD_I32LE, 0, chunk, 0);
-    seed_level_ = h5::create_row_dataset(h5_, "seed_level", H5T_STD_I32LE, 0, chunk, 0);
-    relevance_ = h5::create_row_dataset(h5_, "relevance", H5T_IEEE_F32LE, F, chunk, 0);
-    gxi_ = h5::create_row_dataset(h5_, "gradient_x_input", H5T_IEEE_F32LE, F, chunk, 0);
-    std::string header = "cell_id,region,level,seed_level";
-    for (const auto& n : schema.names()) header += ",relevance_" + n;
-    csv_.write(header + "\n");
+                  const std::string& composite, bool hdf5, bool csv)
+      : regions_(regions), features_(schema.size()) {
+    if (hdf5) {
+      h5_.emplace(dir + "/relevance.h5");
+      h5::write_string_attribute(*h5_, "format", "resilinet-relevance");
+      h5::write_int32_attribute(*h5_, "format_version", 1);
+      h5::write_string_attribute(*h5_, "composite", composite);
+      h5::write_string_array_attribute(*h5_, "feature_names", schema.names());
+      h5::write_string_array_attribute(*h5_, "region_names", regions);
+      const hsize_t chunk = 65536, F = features_;
+      cell_id_ = h5::create_row_dataset(*h5_, "cell_id", H5T_STD_I64LE, 0, chunk, 0);
+      region_ = h5::create_row_dataset(*h5_, "region", H5T_STD_U32LE, 0, chunk, 0);
+      level_ = h5::create_row_dataset(*h5_, "level", H5T_STD_I32LE, 0, chunk, 0);
+      seed_level_ = h5::create_row_dataset(*h5_, "seed_level", H5T_STD_I32LE, 0, chunk, 0);
+      relevance_ = h5::create_row_dataset(*h5_, "relevance", H5T_IEEE_F32LE, F, chunk, 0);
+      gxi_ = h5::create_row_dataset(*h5_, "gradient_x_input", H5T_IEEE_F32LE, F, chunk, 0);
+    }
+    if (csv) {
+      csv_.emplace(dir + "/relevance.csv");
+      std::string header = "cell_id,region,level,seed_level";
+      for (const auto& n : schema.names()) header += ",relevance_" + n;
+      csv_->write(header + "\n");
+    }
   }
 
   void append(const Batch& b, const int32_t* level, const int32_t* seed_level, const float* relevance,
               const float* gxi) {
     const hsize_t first = rows_, n = b.rows;
-    h5::write_rows(cell_id_, H5T_NATIVE_INT64, first, n, b.cell_id);
-    h5::write_rows(region_, H5T_NATIVE_UINT32, first, n, b.region);
-    h5::write_rows(level_, H5T_NATIVE_INT32, first, n, level);
-    h5::write_rows(seed_level_, H5T_NATIVE_INT32, first, n, seed_level);
-    h5::write_rows(relevance_, H5T_NATIVE_FLOAT, first, n, relevance);
-    h5::write_rows(gxi_, H5T_NATIVE_FLOAT, first, n, gxi);
+    rows_ += b.rows;
+    if (h5_) {
+      h5::write_rows(cell_id_, H5T_NATIVE_INT64, first, n, b.cell_id);
+      h5::write_rows(region_, H5T_NATIVE_UINT32, first, n, b.region);
+      h5::write_rows(level_, H5T_NATIVE_INT32, first, n, level);
+      h5::write_rows(seed_level_, H5T_NATIVE_INT32, first, n, seed_level);
+      h5::write_rows(relevance_, H5T_NATIVE_FLOAT, first, n, relevance);
+      h5::write_rows(gxi_, H5T_NATIVE_FLOAT, first, n, gxi);
+    }
+    if (!csv_) return;
     std::string buf;
     for (size_t i = 0; i < b.rows; ++i) {
       const std::string& region = regions_[b.region[i]];
@@ -77,22 +88,21 @@ class RelevanceOutput {
       for (size_t f = 0; f < features_; ++f) fmt::format_to(std::back_inserter(buf), ",{:.6g}", relevance[i * features_ + f]);
       buf += '\n';
     }
-    csv_.write(buf);
-    rows_ += b.rows;
+    csv_->write(buf);
   }
 
   void commit() {
     cell_id_.reset(); region_.reset(); level_.reset(); seed_level_.reset(); relevance_.reset(); gxi_.reset();
-    h5_.commit();
-    csv_.commit();
+    if (h5_) h5_->commit();
+    if (csv_) csv_->commit();
   }
 
  private:
   std::vector<std::string> regions_;
   size_t features_;
   size_t rows_ = 0;
-  AtomicH5File h5_;
-  AtomicTextFile csv_;
+  std::optional<AtomicH5File> h5_;
+  std::optional<AtomicTextFile> csv_;
   h5::Dataset cell_id_, region_, level_, seed_level_, relevance_, gxi_;
 };
 
@@ -139,7 +149,9 @@ void run_explain(const ExplainArgs& args) {
   make_output_dir(part_out, "--out");
   Progress progress("", args.quiet || rank != 0);
   progress.begin(world > 1 ? "explain (rank 0's part)" : "explain", data.total_rows() / size_t(world));
-  RelevanceOutput output(part_out, model.schema, data.region_names(), composite_text);
+  const bool hdf5 = !args.summary_only && std::count(args.formats.begin(), args.formats.end(), "hdf5");
+  const bool csv = !args.summary_only && std::count(args.formats.begin(), args.formats.end(), "csv");
+  RelevanceOutput output(part_out, model.schema, data.region_names(), composite_text, hdf5, csv);
   RelevanceSummary relevance_summary(model.schema, model.clusters);
   RelevanceSummary gxi_summary(model.schema, model.clusters);
   PerturbationSensitivity sensitivity(model.schema, config.delta, model.clusters);
@@ -231,6 +243,12 @@ void add_explain_command(CLI::App& app) {
   sub->add_option("--device", args->device, "Where to explain: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
   sub->add_flag("--no-sensitivity", args->no_sensitivity, "Skip the perturbation analysis");
+  auto* formats = sub->add_option("--format", args->formats, "Per-cell outputs: hdf5, csv")
+                      ->check(CLI::IsMember({"hdf5", "csv"}))
+                      ->capture_default_str();
+  sub->add_flag("--summary-only", args->summary_only,
+                "Write explain_summary.json only, no per-cell relevance (for very many cells)")
+      ->excludes(formats);
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] { run_explain(*args); });
 }

@@ -28,6 +28,7 @@ struct RateArgs {
   std::string checkpoint, data, out = "ratings", device = "cpu";
   std::vector<std::string> formats = {"hdf5", "csv", "geojson"};
   bool quiet = false;
+  bool no_latent = false;
 };
 }  // namespace
 
@@ -41,6 +42,9 @@ void add_rate_command(CLI::App& app) {
       ->check(CLI::IsMember({"hdf5", "csv", "geojson"}))->capture_default_str();
   sub->add_option("--device", args->device, "Where to rate: cpu, cuda or auto")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
+  sub->add_flag("--no-latent", args->no_latent,
+                "Leave out q and z (the soft assignment and the latent code): at national scale they are most "
+                "of the file");
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] {
     const auto backend = make_device_backend(args->device, "resilinet rate", "--device");
@@ -59,7 +63,7 @@ void add_rate_command(CLI::App& app) {
     std::vector<ShardGrouping> groups;
     for (size_t g = 0; g < data.group_names().size(); ++g) groups.push_back({data.group_names()[g], data.group_labels()[g]});
     RatingsWriter writer(rank_part_folder(args->out, *comm), data.region_names(), ck.model, data.has_hazard(),
-                         cuts, outputs, groups);
+                         cuts, outputs, groups, !args->no_latent);
     Rollup rollup(data, ck.model.clusters);
     const ModelOnBackend model(ck.model, *backend);
     RatingBuffers rated;

@@ -28,7 +28,7 @@ void level_probabilities(const RatingBuffers& r, size_t rows, int K, float* out)
 
 struct RatingsWriter::Impl {
   int K = 0;
-  bool with_hazard = false;
+  bool with_hazard = false, with_latent = true;
   std::vector<double> cuts;
   std::unique_ptr<CellTableWriter> table;
   std::vector<float> p, hazard;
@@ -39,11 +39,12 @@ struct RatingsWriter::Impl {
 
 RatingsWriter::RatingsWriter(const std::string& out_dir, const std::vector<std::string>& region_names,
                              const Model& model, bool with_hazard, std::vector<double> hazard_cuts,
-                             RatingsOutputs outputs, const std::vector<ShardGrouping>& groups)
+                             RatingsOutputs outputs, const std::vector<ShardGrouping>& groups, bool with_latent)
     : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;
   s.K = model.clusters;
   s.with_hazard = with_hazard;
+  s.with_latent = with_latent;
   s.cuts = std::move(hazard_cuts);
   using T = CellColumn::Type;
   std::vector<CellColumn> columns = {
@@ -56,8 +57,10 @@ RatingsWriter::RatingsWriter(const std::string& out_dir, const std::vector<std::
     columns.push_back({"risk_class", T::Int8});
     columns.push_back({"priority", T::Int8});
   }
-  columns.push_back({"q", T::Float32, s.K, false, false});
-  columns.push_back({"z", T::Float32, model.latent_dims(), true, false});
+  if (with_latent) {
+    columns.push_back({"q", T::Float32, s.K, false, false});
+    columns.push_back({"z", T::Float32, model.latent_dims(), true, false});
+  }
   // Last, so that the columns before them stay where they were in files without groupings.
   for (const ShardGrouping& g : groups) columns.push_back({"group_" + g.name, T::Int32, 1, true, true, g.labels});
   s.groupings = groups.size();
@@ -91,7 +94,7 @@ void RatingsWriter::append(const Batch& b, const RatingBuffers& r) {
     }
     values.insert(values.end(), {s.hazard.data(), s.risk.data(), s.priority.data()});
   }
-  values.insert(values.end(), {r.q.data(), r.z.data()});
+  if (s.with_latent) values.insert(values.end(), {r.q.data(), r.z.data()});
   if (b.groupings != s.groupings)
     throw std::logic_error("RatingsWriter::append: a batch of " + std::to_string(b.groupings) + " groupings for " +
                            std::to_string(s.groupings));

@@ -22,9 +22,10 @@ class RatingsWriter {
   // /hazard (the hazard, risk class and priority columns are written only then). groups: the data's
   // groupings with their global labels (ShardSet::group_names, group_labels); each is a column
   // group_<name> (the label in CSV and GeoJSON, the code with a `labels` attribute in HDF5).
+  // with_latent: write q and z (false: left out, for ratings of very many cells).
   RatingsWriter(const std::string& out_dir, const std::vector<std::string>& region_names, const Model& model,
                 bool with_hazard, std::vector<double> hazard_cuts, RatingsOutputs outputs,
-                const std::vector<ShardGrouping>& groups = {});
+                const std::vector<ShardGrouping>& groups = {}, bool with_latent = true);
   ~RatingsWriter();
   void append(const Batch& batch, const RatingBuffers& rated);
   void commit();
