@@ -1,11 +1,16 @@
 // Rating throughput: times rate_scaled (encoder to z, Student-t soft assignment, hard cluster level,
 // classifier head) of the default model over many rows in batches of 8192, as `resilinet rate`
-// calls it; warm-up, then the median of repeats, plus the same pass timed part by part; prints one
-// JSON line. A plain timing program, not a test; bench/run_rating_peer.sh compares it with PyTorch.
+// calls it (the model prepared once on the CPU backend); warm-up, then the median of repeats, plus
+// the same pass timed part by part and the measured FMA peak; prints one JSON line. A plain timing
+// program, not a test; bench/run_rating_peer.sh compares it with PyTorch.
 //
 //   rating_bench [--rows 1000000] [--batch 8192] [--threads 2] [--repeats 5] [--seed 0]
 //                [--export DIR]   weights, centroids, rows and this side's outputs as .npy for the peer
 #include <omp.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -16,11 +21,13 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "datasets/synth.hpp"
+#include "kernels/cpu/cpu_backend.hpp"
 #include "kernels/ops.hpp"
 #include "trainer/model/model.hpp"
 
@@ -138,12 +145,13 @@ struct RatedRows {
 };
 
 // One pass over all rows in batches, as the rate command makes it; keep (optional) gets every output.
-void rate_pass(const Model& m, const float* scaled, size_t rows, size_t batch, RatingBuffers& buf,
-               RatedRows* keep) {
+void rate_pass(const ModelOnBackend& on, const float* scaled, size_t rows, size_t batch,
+               RatingBuffers& buf, RatedRows* keep) {
+  const Model& m = on.model();
   const size_t d = size_t(m.latent_dims()), K = size_t(m.clusters), F = size_t(m.features());
   for (size_t first = 0; first < rows; first += batch) {
     const size_t n = std::min(batch, rows - first);
-    rate_scaled(m, nullptr, scaled + first * F, n, buf, true);
+    rate_scaled(on, nullptr, scaled + first * F, n, buf, true);
     if (!keep) continue;
     std::copy_n(buf.z.begin(), n * d, keep->z.begin() + first * d);
     std::copy_n(buf.q.begin(), n * K, keep->q.begin() + first * K);
@@ -239,13 +247,83 @@ void export_for_peer(const std::string& dir, const Model& m, const std::vector<f
   out.cluster_level.resize(a.rows);
   out.level.resize(a.rows);
   RatingBuffers buf;
-  rate_pass(m, scaled.data(), a.rows, a.batch, buf, &out);
+  const ModelOnBackend on(m, kernels::cpu::host_backend());
+  rate_pass(on, scaled.data(), a.rows, a.batch, buf, &out);
   write_npy(dir + "/cpp_z.npy", out.z.data(), 4, "<f4", {a.rows, d});
   write_npy(dir + "/cpp_q.npy", out.q.data(), 4, "<f4", {a.rows, K});
   write_npy(dir + "/cpp_logits.npy", out.logits.data(), 4, "<f4", {a.rows, K});
   write_npy(dir + "/cpp_cluster_level.npy", out.cluster_level.data(), 4, "<i4", {a.rows});
   write_npy(dir + "/cpp_level.npy", out.level.data(), 4, "<i4", {a.rows});
   std::ofstream(dir + "/meta.json") << meta.dump(1) << "\n";
+}
+
+// Multiply-adds per row of the pass's products: the encoder to z and the head, counting only the
+// connections a grouped layer has (the soft assignment's 2 x K x d are left out).
+double multiply_adds_per_row(const Model& m) {
+  double n = 0;
+  auto add = [&](const kernels::MlpLayout& layout, int last) {
+    for (int l = 0; l <= last; ++l) {
+      const kernels::LayerShape& s = layout.layers[l];
+      n += s.mask.empty() ? double(s.in) * s.out : double(std::count(s.mask.begin(), s.mask.end(), 1));
+    }
+  };
+  add(m.autoencoder, m.latent_layer);
+  add(m.classifier, int(m.classifier.layers.size()) - 1);
+  return n;
+}
+
+#if defined(__x86_64__)
+// Twelve independent FMA chains (more than latency x ports) of 16 lanes, or 8 without AVX-512: the
+// fp32 throughput the rating kernels could reach at best on the instruction set they run.
+[[gnu::target("avx512f")]] float fma_chains_16(int64_t iterations) {
+  __m512 acc[12];
+  for (int j = 0; j < 12; ++j) acc[j] = _mm512_set1_ps(float(j));
+  const __m512 mul = _mm512_set1_ps(0.999f), add = _mm512_set1_ps(1e-3f);
+  for (int64_t i = 0; i < iterations; ++i)
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) acc[j] = _mm512_fmadd_ps(acc[j], mul, add);
+  __m512 sum = acc[0];
+  for (int j = 1; j < 12; ++j) sum = _mm512_add_ps(sum, acc[j]);
+  return _mm512_reduce_add_ps(sum);
+}
+[[gnu::target("avx2,fma")]] float fma_chains_8(int64_t iterations) {
+  __m256 acc[12];
+  for (int j = 0; j < 12; ++j) acc[j] = _mm256_set1_ps(float(j));
+  const __m256 mul = _mm256_set1_ps(0.999f), add = _mm256_set1_ps(1e-3f);
+  for (int64_t i = 0; i < iterations; ++i)
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], mul, add);
+  __m256 sum = acc[0];
+  for (int j = 1; j < 12; ++j) sum = _mm256_add_ps(sum, acc[j]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  return lanes[0];
+}
+#endif
+
+// The measured fp32 FMA peak of `threads` threads in GFLOP/s (best of 5 runs), and its lanes; 0
+// where the CPU has no AVX2.
+std::pair<double, int> fma_peak(int threads) {
+#if defined(__x86_64__)
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return {0, 0};
+  const int lanes = avx512 ? 16 : 8;
+  constexpr int64_t kIterations = int64_t(1) << 22;
+  double best = 0;
+  for (int run = 0; run < 5; ++run) {
+    float sink = 0;
+    const auto start = Clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    sink += avx512 ? fma_chains_16(kIterations) : fma_chains_8(kIterations);
+    const double s = seconds_since(start);
+    if (sink == 12345.0f) std::printf(" ");  // keeps the chains
+    best = std::max(best, double(threads) * kIterations * 12 * lanes * 2 / s / 1e9);
+  }
+  return {best, lanes};
+#else
+  (void)threads;
+  return {0, 0};
+#endif
 }
 
 }  // namespace
@@ -262,10 +340,11 @@ int main(int argc, char** argv) try {
   if (!a.export_dir.empty()) export_for_peer(a.export_dir, model, scaled, a);
 
   RatingBuffers buf;
+  const ModelOnBackend on(model, kernels::cpu::host_backend());
   std::vector<double> pass_seconds;
   for (int r = 0; r <= a.repeats; ++r) {  // the first pass is a warm-up
     const auto start = Clock::now();
-    rate_pass(model, scaled.data(), a.rows, a.batch, buf, nullptr);
+    rate_pass(on, scaled.data(), a.rows, a.batch, buf, nullptr);
     if (r) pass_seconds.push_back(seconds_since(start));
   }
   const double seconds = median(pass_seconds);
@@ -280,6 +359,8 @@ int main(int argc, char** argv) try {
     for (const PartSeconds& p : parts) v.push_back(p.*field);
     return median(v);
   };
+  const auto [peak_gflop_s, peak_lanes] = fma_peak(a.threads);
+  const double gflop_s = 2 * multiply_adds_per_row(model) * double(a.rows) / seconds / 1e9;
   const char* isa = std::getenv("RESILINET_CPU_ISA");
   nlohmann::json j = {
       {"impl", "resilinet"},
@@ -292,6 +373,11 @@ int main(int argc, char** argv) try {
       {"pass_s", pass_seconds},
       {"cells_per_s", double(a.rows) / seconds},
       {"best_pass_cells_per_s", double(a.rows) / *std::min_element(pass_seconds.begin(), pass_seconds.end())},
+      {"multiply_adds_per_row", multiply_adds_per_row(model)},
+      {"gflop_s", gflop_s},
+      {"fma_peak_gflop_s", peak_gflop_s},
+      {"fma_peak_lanes", peak_lanes},
+      {"share_of_fma_peak", peak_gflop_s > 0 ? gflop_s / peak_gflop_s : 0.0},
       {"parts_s", {{"encoder_mlp_forward", part_median(&PartSeconds::encoder)},
                    {"soft_assign", part_median(&PartSeconds::soft_assign)},
                    {"levels_from_q", part_median(&PartSeconds::cluster_level)},

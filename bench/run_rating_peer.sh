@@ -3,7 +3,8 @@
 # 2 threads) exports the default model, random centroids, the rows and its outputs; the PyTorch peer
 # (bench/peer_torch_rating.py, 2 threads) checks its outputs against them and surveys its variants
 # once, then both sides are timed back to back in each round (PyTorch: the faster of its oneDNN
-# variants) and the ratio is printed per round. Builds nothing; not a test.
+# variants) and the ratio is printed per round, with resilinet's share of the FMA peak that
+# rating_bench measures in the same round. Builds nothing; not a test.
 #
 #   bench/run_rating_peer.sh BUILD_DIR [ROUNDS] [ROWS] [REPEATS]     (defaults: 3 1000000 5)
 #   PEER_VARIANTS=onednn_cdist,eager_broadcast ... to time other PyTorch variants in the rounds
@@ -70,15 +71,22 @@ first = next(iter(check.values()))
 print(f"rows per cluster level 1..5: {first['cluster_level_counts']}; per classifier level: {first['level_counts']}")
 print()
 print("| round | load avg, running/total tasks (before C++ / before PyTorch) | resilinet cells/s (median; best pass) "
-      "| PyTorch cells/s (median; best pass; variant) | ratio of medians | ratio of best passes |")
-print("|---|---|---|---|---|---|")
+      "| PyTorch cells/s (median; best pass; variant) | ratio of medians | ratio of best passes "
+      "| resilinet GFLOP/s (share of the FMA peak measured in the round) |")
+print("|---|---|---|---|---|---|---|")
 ratios = []
 for r, (c, t) in enumerate(zip(cpp, torch)):
     ratios.append(c["cells_per_s"] / t["cells_per_s"])
     best = c["best_pass_cells_per_s"] / t["best_pass_cells_per_s"]
+    peak = (f"{c['gflop_s']:.0f} ({100 * c['share_of_fma_peak']:.0f}% of {c['fma_peak_gflop_s']:.0f}, "
+            f"{c['fma_peak_lanes']} lanes)" if c.get("fma_peak_gflop_s") else "n/a")
     print(f"| {r + 1} | {loads[r]} | {c['cells_per_s']:,.0f}; {c['best_pass_cells_per_s']:,.0f} "
-          f"| {t['cells_per_s']:,.0f}; {t['best_pass_cells_per_s']:,.0f}; {t['best_variant']} | {ratios[-1]:.1f}x | {best:.1f}x |")
+          f"| {t['cells_per_s']:,.0f}; {t['best_pass_cells_per_s']:,.0f}; {t['best_variant']} | {ratios[-1]:.1f}x | {best:.1f}x "
+          f"| {peak} |")
 print(f"median ratio {statistics.median(ratios):.1f}x (PyTorch {torch[0]['torch_version']}, {torch[0]['threads']} threads)")
+if cpp[0].get("multiply_adds_per_row"):
+    print(f"resilinet: {cpp[0]['multiply_adds_per_row']:,.0f} multiply-adds per row (encoder to z and head, grouped "
+          f"layer counted by its connections); the FMA peak is {cpp[0]['threads']} threads of 12 independent FMA chains")
 print()
 survey = json.load(open(f"{work}/survey.json"))
 print(f"PyTorch variant survey ({survey['rows']} rows, median of {survey['repeats']}), cells/s: " + ", ".join(

@@ -26,7 +26,9 @@ class Network {
 
 // The per-cell rating pass, declared as data: encoder to z (the output of latent_layer), the
 // clustering space (z, or in the completed space the scaled row with missing values from the
-// decoder, times cluster_scale), the soft assignment q and, with a head, its logits.
+// decoder, times cluster_scale), the soft assignment q and, with a head, its logits. The
+// parameters behind the pointers must not change while the networks live: a backend may prepare
+// each network's weights on its first pass and reuse them (ModelOnBackend holds its own copies).
 struct RatingPass {
   const Network* encoder = nullptr;   // the autoencoder up to latent_layer (stop layer)
   const Network* decoder = nullptr;   // completed space only: z -> reconstruction

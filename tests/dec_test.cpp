@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "isa_support.hpp"
+
 #include "kernels/ops.hpp"
 #include "kernels/reference/reference.hpp"
 
@@ -129,6 +131,36 @@ TEST(SoftAssign, FloatPathMatchesReferenceForFarRows) {
   std::vector<double> q_ref(q.size());
   ref::soft_assign(to_double(z).data(), rows, dims, to_double(mu).data(), clusters, 1.0, q_ref.data());
   expect_close(q, q_ref, 1e-5, "far rows");
+}
+
+// alpha = 1 computes several rows per vector (4, 8 or 16 by instruction set) with the operations of
+// the one-row form in the same order and no fused multiply-add: every set, every row count and a
+// row rated alone give the same bits, and they match fp64.
+TEST(SoftAssign, Alpha1SameBitsOnEveryInstructionSetAndRowCount) {
+  const std::vector<std::string> isas = resilinet::testing::instruction_sets();
+  uint64_t seed = 90;
+  for (int dims : {1, 3, 4, 8, 13, 64}) {
+    for (int clusters : {1, 5, 9}) {
+      const size_t rows = 37;
+      const auto z = normal_values(rows * dims, 2.0, ++seed);
+      const auto mu = normal_values(size_t(clusters) * dims, 2.0, ++seed);
+      const std::string what = "dims " + std::to_string(dims) + " clusters " + std::to_string(clusters);
+      std::vector<float> first;
+      for (const std::string& isa : isas) {
+        resilinet::testing::ScopedIsa scoped(isa);
+        std::vector<float> q(rows * clusters), alone(rows * clusters);
+        cpu::soft_assign(z.data(), rows, dims, mu.data(), clusters, 1.0f, q.data());
+        for (size_t i = 0; i < rows; ++i)
+          cpu::soft_assign(z.data() + i * dims, 1, dims, mu.data(), clusters, 1.0f, alone.data() + i * clusters);
+        EXPECT_EQ(q, alone) << what << " " << isa;
+        if (first.empty()) first = q;
+        EXPECT_EQ(q, first) << what << " " << isa << " against " << isas[0];
+      }
+      std::vector<double> q_ref(first.size());
+      ref::soft_assign(to_double(z).data(), rows, dims, to_double(mu).data(), clusters, 1.0, q_ref.data());
+      expect_close(first, q_ref, 1e-5, what);
+    }
+  }
 }
 
 TEST(SoftAssign, FarRowsDoNotUnderflow) {

@@ -239,6 +239,66 @@ TEST(MlpForward, MatchesReferenceIncludingStopLayer) {
   }
 }
 
+// The rating model's encoder shape: three systems of 64 units (features interleaved), a wide
+// fusion layer, an 8-wide latent; plus widths that leave 8 columns over a 16-lane vector.
+MlpLayout wide_grouped_layout(bool grouped) {
+  std::vector<int> groups = {0, 1, 2, 0, 1, 2, 2, 1, 0, 0, 1, 2};
+  if (!grouped) groups.clear();
+  return MlpLayout::build(12, {{192, Act::relu, groups}, {128, Act::relu, {}}, {8, Act::linear, {}},
+                               {40, Act::relu, {}}, {24, Act::linear, {}}});
+}
+
+// The forward pass computes a grouped layer only on the inputs each output connects to. Skipping
+// the masked-out products must give the same bits as the dense layer with those weights at zero.
+TEST(MlpForward, GroupedLayerGivesTheBitsOfTheDenseLayerWithZeros) {
+  const MlpLayout grouped = wide_grouped_layout(true), dense = wide_grouped_layout(false);
+  auto params = random_params(grouped, 21);
+  const auto& first = grouped.layers[0];
+  for (size_t k = 0; k < first.mask.size(); ++k)
+    if (!first.mask[k]) params[first.weight_offset + k] = 0.0f;
+  for (const std::string& isa : instruction_sets()) {
+    ScopedIsa scoped(isa);
+    for (size_t rows : {size_t(1), size_t(63), size_t(64), size_t(130)}) {
+      for (int stop : {2, -1}) {
+        SCOPED_TRACE(isa + ", rows " + std::to_string(rows) + ", stop " + std::to_string(stop));
+        const auto x = random_values(rows * 12, 22, -1.0f, 2.0f);
+        const int last = stop < 0 ? int(grouped.layers.size()) - 1 : stop;
+        const size_t width = size_t(grouped.layers[last].out);
+        std::vector<float> y_grouped(rows * width), y_dense(rows * width);
+        cpu::mlp_forward(grouped, params.data(), x.data(), rows, y_grouped.data(), stop);
+        cpu::mlp_forward(dense, params.data(), x.data(), rows, y_dense.data(), stop);
+        EXPECT_EQ(0, std::memcmp(y_grouped.data(), y_dense.data(), y_grouped.size() * sizeof(float)));
+        const auto acts = reference::mlp_forward(grouped, to_double(params).data(), to_double(x).data(), rows);
+        EXPECT_LE(relative_error(y_grouped.data(), acts[last + 1].data(), rows * width), kTolerance);
+      }
+    }
+  }
+}
+
+// Each output is the same chain of fused multiply-adds whatever the vector width, so AVX2 and
+// AVX-512 give the same bits (the SSE2 baseline has no FMA and rounds differently).
+TEST(MlpForward, SameBitsOnEveryFmaInstructionSet) {
+  std::vector<std::string> fma;
+  for (const std::string& isa : instruction_sets())
+    if (isa != "baseline") fma.push_back(isa);
+  if (fma.size() < 2) GTEST_SKIP() << "this CPU runs fewer than two FMA instruction sets";
+  const std::vector<MlpLayout> layouts = {wide_grouped_layout(true), classifier_layout(), odd_layout()};
+  uint64_t seed = 30;
+  for (const MlpLayout& layout : layouts) {
+    const size_t rows = 150;
+    const auto params = random_params(layout, ++seed);
+    const auto x = random_values(rows * layout.inputs(), ++seed, -1.0f, 2.0f);
+    std::vector<std::vector<float>> y;
+    for (const std::string& isa : fma) {
+      ScopedIsa scoped(isa);
+      y.emplace_back(rows * layout.outputs());
+      cpu::mlp_forward(layout, params.data(), x.data(), rows, y.back().data());
+    }
+    for (size_t i = 1; i < y.size(); ++i)
+      EXPECT_EQ(0, std::memcmp(y[0].data(), y[i].data(), y[0].size() * sizeof(float))) << fma[i];
+  }
+}
+
 TEST(MlpForward, RejectsBadStopLayer) {
   const MlpLayout layout = classifier_layout();
   std::vector<float> params(layout.param_count), x(12), y(64);

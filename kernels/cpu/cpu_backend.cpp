@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <new>
-#include <optional>
+#include <stdexcept>
 
 #include "kernels/cpu/isa.hpp"
 
@@ -21,20 +23,45 @@ class CpuNetwork final : public Network {
   explicit CpuNetwork(const MlpLayout& layout) : layout_(layout) {}
   const MlpLayout& layout() const override { return layout_; }
 
+  // The forward plan of these weights up to stop_layer, packed on the first rating pass and kept
+  // for the next ones: packing costs as much as rating a few hundred rows, and a model rates
+  // batch after batch with the same weights (RatingPass: they do not change while it lives).
+  std::shared_ptr<const MlpForwardPlan> rating_plan(const float* params, int stop_layer) const {
+    const Isa isa = cpu_isa();
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!plan_ || plan_params_ != params || plan_stop_ != stop_layer || plan_isa_ != isa) {
+      plan_ = std::make_shared<const MlpForwardPlan>(layout_, params, stop_layer);
+      plan_params_ = params;
+      plan_stop_ = stop_layer;
+      plan_isa_ = isa;
+    }
+    return plan_;
+  }
+
  private:
   MlpLayout layout_;
+  mutable std::mutex mutex_;
+  mutable std::shared_ptr<const MlpForwardPlan> plan_;
+  mutable const float* plan_params_ = nullptr;
+  mutable int plan_stop_ = -1;
+  mutable Isa plan_isa_ = Isa::baseline;
 };
 
 const MlpLayout& layout_of(const Network& net) { return net.layout(); }
 
-// The forward plans of one rating pass, packed once and shared by the tiles.
+const CpuNetwork& cpu_network(const Network* net) {
+  const auto* cpu = dynamic_cast<const CpuNetwork*>(net);
+  if (!cpu) throw std::invalid_argument("cpu rate: the rating pass holds a network of another backend");
+  return *cpu;
+}
+
+// The forward plans of one rating pass, shared by the tiles.
 struct RatingPlans {
-  MlpForwardPlan encoder;
-  std::optional<MlpForwardPlan> decoder, head;
+  std::shared_ptr<const MlpForwardPlan> encoder, decoder, head;
   explicit RatingPlans(const RatingPass& pass)
-      : encoder(layout_of(*pass.encoder), pass.autoencoder_params, pass.latent_layer) {
-    if (pass.completed) decoder.emplace(layout_of(*pass.decoder), pass.autoencoder_params);
-    if (pass.head) head.emplace(layout_of(*pass.head), pass.head_params);
+      : encoder(cpu_network(pass.encoder).rating_plan(pass.autoencoder_params, pass.latent_layer)) {
+    if (pass.completed) decoder = cpu_network(pass.decoder).rating_plan(pass.autoencoder_params, -1);
+    if (pass.head) head = cpu_network(pass.head).rating_plan(pass.head_params, -1);
   }
 };
 
@@ -44,7 +71,7 @@ void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t 
           float* space, float* q, float* logits) {
   const RatingPlans plans(pass);
   const size_t F = size_t(layout_of(*pass.encoder).inputs());
-  const size_t d = size_t(plans.encoder.outputs());
+  const size_t d = size_t(plans.encoder->outputs());
   const size_t D = pass.completed ? F : d;
   const size_t K = size_t(pass.clusters);
   const auto tiles = static_cast<std::ptrdiff_t>((rows + kTileRows - 1) / kTileRows);
@@ -54,7 +81,7 @@ void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t 
     const float* x = scaled + first * F;
     float* zt = z + first * d;
     float* st = space + first * D;
-    plans.encoder.run(x, n, zt);
+    plans.encoder->run(x, n, zt);
     if (!pass.completed) {
       std::copy(zt, zt + n * d, st);
     } else {

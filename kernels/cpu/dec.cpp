@@ -1,6 +1,6 @@
 // Deep-embedded-clustering ops on the CPU: Student-t soft assignment and the KL loss against the
 // global-frequency target with its gradients, OpenMP over row tiles, per-row math in double
-// (float for the soft assignment with alpha = 1).
+// (float for the soft assignment with alpha = 1, several rows per vector).
 // Not the frequency pass or the label bookkeeping (trainer); the fp64 twin is reference/dec.cpp.
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,12 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
+
+// The vectors only live inside inlined code, so the ABI note about them does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace resilinet::kernels::cpu {
 
@@ -49,28 +54,115 @@ constexpr size_t kParallelRows = 1024;
 // alpha = 1 (the default, and what rating runs): t_j = u_min / u_j needs no pow, and float keeps
 // q within 1e-6 of the fp64 reference, so each row is a few vector instructions.
 constexpr int kMaxFastClusters = 64;
+constexpr int kMaxFastDims = 64;  // the block form below keeps a transposed block on the stack
+
+template <class V>
+[[gnu::always_inline]] inline V square(V d) {
+  V s = d * d;
+  asm("" : "+v"(s));  // opaque to the compiler, so a sum is never fused with the product
+  return s;
+}
+
+// One row. The squares are summed in four partial sums (dimension k into sum k mod 4, the last
+// dims mod 4 into the first), then those in order, as a four-lane vector loop does; the block form
+// below repeats exactly these operations.
+void soft_assign_alpha1_row(const float* zi, int dims, const float* mu, int clusters, float* qi) {
+  float u[kMaxFastClusters];
+  float u_min = std::numeric_limits<float>::infinity();
+  for (int j = 0; j < clusters; ++j) {
+    const float* mu_j = mu + size_t(j) * dims;
+    float part[4] = {0, 0, 0, 0};
+    int k = 0;
+    for (; k + 4 <= dims; k += 4)
+      for (int l = 0; l < 4; ++l) part[l] += square(zi[k + l] - mu_j[k + l]);
+    for (; k < dims; ++k) part[0] += square(zi[k] - mu_j[k]);
+    u[j] = (((0.0f + part[0]) + part[1]) + part[2]) + part[3] + 1.0f;
+    u_min = std::min(u_min, u[j]);
+  }
+  float total = 0;
+  for (int j = 0; j < clusters; ++j) total += (u[j] = u_min / u[j]);
+  const float inverse = 1.0f / total;
+  for (int j = 0; j < clusters; ++j) qi[j] = u[j] * inverse;
+}
+
+// The rows of one block in the lanes of V (the same operations as soft_assign_alpha1_row, in the
+// same order, so the same bits on every instruction set).
+template <class V>
+[[gnu::always_inline]] inline void soft_assign_alpha1_block(const float* z, int rows, int dims,
+                                                            const float* mu, int clusters,
+                                                            float* q) {
+  constexpr int W = int(sizeof(V) / sizeof(float));
+  alignas(64) float zt[kMaxFastDims * W];
+  for (int k = 0; k < dims; ++k)
+    for (int w = 0; w < W; ++w) zt[k * W + w] = w < rows ? z[size_t(w) * dims + k] : 0.0f;
+  V u[kMaxFastClusters];
+  V u_min = V{} + std::numeric_limits<float>::infinity();
+  for (int j = 0; j < clusters; ++j) {
+    const float* mu_j = mu + size_t(j) * dims;
+    V part[4] = {};
+    int k = 0;
+    for (; k + 4 <= dims; k += 4)
+      for (int l = 0; l < 4; ++l) part[l] += square(load<V>(zt + (k + l) * W) - mu_j[k + l]);
+    for (; k < dims; ++k) part[0] += square(load<V>(zt + k * W) - mu_j[k]);
+    u[j] = (((V{} + part[0]) + part[1]) + part[2]) + part[3] + 1.0f;
+    u_min = u[j] < u_min ? u[j] : u_min;
+  }
+  V total = {};
+  for (int j = 0; j < clusters; ++j) total += (u[j] = u_min / u[j]);
+  const V inverse = 1.0f / total;
+  for (int j = 0; j < clusters; ++j) u[j] *= inverse;
+  for (int w = 0; w < rows; ++w)
+    for (int j = 0; j < clusters; ++j) q[size_t(w) * clusters + j] = u[j][w];
+}
+
+using Alpha1Block = void (*)(const float*, int, int, const float*, int, float*);
+
+void soft_assign_alpha1_baseline(const float* z, int rows, int dims, const float* mu, int clusters,
+                                 float* q) {
+  soft_assign_alpha1_block<Vec4>(z, rows, dims, mu, clusters, q);
+}
+#if defined(__x86_64__)
+[[gnu::target("avx2,fma")]] void soft_assign_alpha1_avx2(const float* z, int rows, int dims,
+                                                         const float* mu, int clusters, float* q) {
+  soft_assign_alpha1_block<Vec8>(z, rows, dims, mu, clusters, q);
+}
+[[gnu::target("avx512f,avx512vl,avx2,fma")]] void soft_assign_alpha1_avx512(
+    const float* z, int rows, int dims, const float* mu, int clusters, float* q) {
+  soft_assign_alpha1_block<Vec16>(z, rows, dims, mu, clusters, q);
+}
+#endif
+
+struct Alpha1Kernel {
+  Alpha1Block fn;
+  int rows;  // per block
+};
+
+Alpha1Kernel soft_assign_alpha1_for(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::avx512) return {soft_assign_alpha1_avx512, 16};
+  if (isa == Isa::avx2) return {soft_assign_alpha1_avx2, 8};
+#endif
+  (void)isa;
+  return {soft_assign_alpha1_baseline, 4};
+}
 
 void soft_assign_alpha1(const float* z, size_t rows, int dims, const float* mu, int clusters,
                         float* q) {
-  const auto total_rows = static_cast<std::ptrdiff_t>(rows);
+  if (dims > kMaxFastDims) {
+    const auto total_rows = static_cast<std::ptrdiff_t>(rows);
 #pragma omp parallel for schedule(static) if (rows >= kParallelRows)
-  for (std::ptrdiff_t i = 0; i < total_rows; ++i) {
-    const float* zi = z + size_t(i) * dims;
-    float u[kMaxFastClusters];
-    float u_min = std::numeric_limits<float>::infinity();
-    for (int j = 0; j < clusters; ++j) {
-      const float* mu_j = mu + size_t(j) * dims;
-      float d2 = 0;
-#pragma omp simd reduction(+ : d2)
-      for (int k = 0; k < dims; ++k) d2 += (zi[k] - mu_j[k]) * (zi[k] - mu_j[k]);
-      u[j] = 1.0f + d2;
-      u_min = std::min(u_min, u[j]);
-    }
-    float total = 0;
-    for (int j = 0; j < clusters; ++j) total += (u[j] = u_min / u[j]);
-    const float inverse = 1.0f / total;
-    float* qi = q + size_t(i) * clusters;
-    for (int j = 0; j < clusters; ++j) qi[j] = u[j] * inverse;
+    for (std::ptrdiff_t i = 0; i < total_rows; ++i)
+      soft_assign_alpha1_row(z + size_t(i) * dims, dims, mu, clusters, q + size_t(i) * clusters);
+    return;
+  }
+  const Alpha1Kernel kernel = soft_assign_alpha1_for(cpu_isa());
+  const size_t block = size_t(kernel.rows);
+  const auto blocks = static_cast<std::ptrdiff_t>((rows + block - 1) / block);
+#pragma omp parallel for schedule(static) if (rows >= kParallelRows)
+  for (std::ptrdiff_t b = 0; b < blocks; ++b) {
+    const size_t first = size_t(b) * block;
+    kernel.fn(z + first * dims, int(std::min(block, rows - first)), dims, mu, clusters,
+              q + first * clusters);
   }
 }
 

@@ -1,6 +1,7 @@
 // Fused forward and backward of an MLP on the CPU: one pass per tile of kTileRows rows, every
 // layer's activations in a per-thread cache-sized buffer, OpenMP over tiles, weight gradients in
-// one slot per tile summed up the tile tree (kernels/tile_tree.hpp). Not the trainer's model; fp64 twin: reference/mlp.cpp.
+// one slot per tile summed up the tile tree (kernels/tile_tree.hpp). Not the trainer's model, nor
+// the forward-only pass (mlp_forward.cpp); fp64 twin: reference/mlp.cpp.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/float_buffer.hpp"
 #include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
@@ -67,28 +69,6 @@ struct Avx2 {  // 16 registers of 8 lanes
 };
 struct Avx512 : Avx2 {  // AVX-512VL: 32 registers of 8 lanes
   static constexpr int block_rows(int nb) { return nb == 1 ? 16 : 8; }
-};
-
-// 64-byte aligned floats that only grow, so workspaces are allocated once per thread. Contents are
-// not kept across growth; every user writes before it reads.
-class FloatBuffer {
- public:
-  float* ensure(size_t floats) {
-    if (floats > size_) {
-      size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-      data_.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-      if (!data_) throw std::bad_alloc();
-      size_ = floats;
-    }
-    return data_.get();
-  }
-
- private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> data_;
-  size_t size_ = 0;
 };
 
 // The network repacked for the tile kernels: masked weights zeroed, widths padded with zeros.
@@ -451,27 +431,11 @@ template <class T>
   return loss;
 }
 
-template <class T>
-[[gnu::always_inline]] inline void forward_tile(const PackedNet& net, const float* x, size_t rows,
-                                                float* y, float* workspace) {
-  load_input_tile(net, x, rows, workspace);
-  const int last = int(net.layers.size()) - 1;
-  forward_layers<T>(net, workspace, last);
-  const PackedLayer& top = net.layers[last];
-  const float* out = workspace + top.act;
-  for (size_t r = 0; r < rows; ++r)
-    std::memcpy(y + r * top.out, out + r * top.out_pad, sizeof(float) * top.out);
-}
-
 using ForwardBackwardTile = double (*)(const Problem&, size_t, float*, float*, double*);
-using ForwardTile = void (*)(const PackedNet&, const float*, size_t, float*, float*);
 
 double forward_backward_tile_baseline(const Problem& pb, size_t tile, float* ws, float* slot,
                                       double* latent_loss) {
   return forward_backward_tile<Sse2>(pb, tile, ws, slot, latent_loss);
-}
-void forward_tile_baseline(const PackedNet& net, const float* x, size_t rows, float* y, float* ws) {
-  forward_tile<Sse2>(net, x, rows, y, ws);
 }
 
 #if defined(__x86_64__)
@@ -482,18 +446,9 @@ void forward_tile_baseline(const PackedNet& net, const float* x, size_t rows, fl
                                                               double* latent_loss) {
   return forward_backward_tile<Avx2>(pb, tile, ws, slot, latent_loss);
 }
-[[gnu::target("avx2,fma")]] void forward_tile_avx2(const PackedNet& net, const float* x,
-                                                   size_t rows, float* y, float* ws) {
-  forward_tile<Avx2>(net, x, rows, y, ws);
-}
 [[gnu::target("avx512f,avx512vl,avx2,fma")]] double forward_backward_tile_avx512(
     const Problem& pb, size_t tile, float* ws, float* slot, double* latent_loss) {
   return forward_backward_tile<Avx512>(pb, tile, ws, slot, latent_loss);
-}
-[[gnu::target("avx512f,avx512vl,avx2,fma")]] void forward_tile_avx512(const PackedNet& net,
-                                                                      const float* x, size_t rows,
-                                                                      float* y, float* ws) {
-  forward_tile<Avx512>(net, x, rows, y, ws);
 }
 #endif
 
@@ -506,21 +461,7 @@ ForwardBackwardTile forward_backward_tile_for(Isa isa) {
   return forward_backward_tile_baseline;
 }
 
-ForwardTile forward_tile_for(Isa isa) {
-#if defined(__x86_64__)
-  if (isa == Isa::avx512) return forward_tile_avx512;
-  if (isa == Isa::avx2) return forward_tile_avx2;
-#endif
-  (void)isa;
-  return forward_tile_baseline;
-}
-
-// Tile workspaces of the calling thread (one per OpenMP thread inside parallel regions); separate
-// for the two entry points.
-float* forward_workspace(size_t floats) {
-  thread_local FloatBuffer buffer;
-  return buffer.ensure(floats);
-}
+// Tile workspace of the calling thread (one per OpenMP thread inside parallel regions).
 float* training_workspace(size_t floats) {
   thread_local FloatBuffer buffer;
   return buffer.ensure(floats);
@@ -544,52 +485,6 @@ class FirstError {
  private:
   std::exception_ptr error_;
 };
-
-}  // namespace
-
-struct MlpForwardPlan::Impl {
-  FloatBuffer storage;
-  PackedNet net;
-  ForwardTile tile_fn = nullptr;
-};
-
-MlpForwardPlan::MlpForwardPlan(const MlpLayout& layout, const float* params, int stop_layer)
-    : impl_(std::make_unique<Impl>()) {
-  check_layout(layout);
-  const int layers = int(layout.layers.size());
-  if (stop_layer < -1 || stop_layer >= layers)
-    throw std::invalid_argument("mlp_forward: stop_layer " + std::to_string(stop_layer) +
-                                " is outside [-1, " + std::to_string(layers) + ")");
-  impl_->net = pack_network(layout, params, stop_layer < 0 ? layers - 1 : stop_layer, impl_->storage);
-  impl_->tile_fn = forward_tile_for(cpu_isa());
-}
-
-MlpForwardPlan::~MlpForwardPlan() = default;
-
-int MlpForwardPlan::outputs() const { return impl_->net.layers.back().out; }
-
-void MlpForwardPlan::run(const float* x, size_t rows, float* y) const {
-  const PackedNet& net = impl_->net;
-  const size_t out = size_t(outputs());
-  for (size_t first = 0; first < rows; first += kTileRows)
-    impl_->tile_fn(net, x + first * net.inputs, std::min(kTileRows, rows - first), y + first * out,
-                   forward_workspace(net.act_floats));
-}
-
-void mlp_forward(const MlpLayout& layout, const float* params, const float* x, size_t rows,
-                 float* y, int stop_layer) {
-  const MlpForwardPlan plan(layout, params, stop_layer);
-  if (rows == 0) return;
-  const size_t inputs = size_t(layout.inputs()), outputs = size_t(plan.outputs());
-  const ptrdiff_t tiles = ptrdiff_t((rows + kTileRows - 1) / kTileRows);
-#pragma omp parallel for schedule(dynamic) if (tiles > 1)
-  for (ptrdiff_t t = 0; t < tiles; ++t) {
-    const size_t first = size_t(t) * kTileRows;
-    plan.run(x + first * inputs, std::min(kTileRows, rows - first), y + first * outputs);
-  }
-}
-
-namespace {
 
 // dLoss/dparams in the public layout [param_count] (masked entries zero) from a gradient slot.
 void unpack_slot(const MlpLayout& layout, const PackedNet& net, const float* slot, float* grads) {
