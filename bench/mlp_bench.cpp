@@ -10,10 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
+#include "bench/fma_chains.hpp"
 #include "kernels/ops.hpp"
 
 namespace resilinet::kernels {
@@ -129,22 +126,6 @@ BENCHMARK(BM_ClassifierInference)
     ->Unit(benchmark::kMicrosecond);
 
 #if defined(__x86_64__)
-// Twelve independent FMA chains per thread (more than latency x ports), 8 lanes each: the fp32
-// throughput the AVX2 kernels could reach at best.
-[[gnu::target("avx2,fma")]] float fma_chains(int64_t iterations) {
-  __m256 acc[12];
-  for (int j = 0; j < 12; ++j) acc[j] = _mm256_set1_ps(float(j));
-  const __m256 mul = _mm256_set1_ps(0.999f), add = _mm256_set1_ps(1e-3f);
-  for (int64_t i = 0; i < iterations; ++i)
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], mul, add);
-  __m256 sum = acc[0];
-  for (int j = 1; j < 12; ++j) sum = _mm256_add_ps(sum, acc[j]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  return lanes[0];
-}
-
 void BM_FmaPeak(benchmark::State& state) {
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
     state.SkipWithError("no AVX2/FMA");
@@ -154,7 +135,7 @@ void BM_FmaPeak(benchmark::State& state) {
   const int threads = bench_threads();
   for (auto _ : state) {
 #pragma omp parallel num_threads(threads)
-    benchmark::DoNotOptimize(fma_chains(kIterations));
+    benchmark::DoNotOptimize(bench::fma_chains_8(kIterations));
   }
   state.counters["flops"] =
       benchmark::Counter(double(threads) * kIterations * 12 * 8 * 2 * double(state.iterations()),

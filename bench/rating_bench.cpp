@@ -8,10 +8,6 @@
 //                [--export DIR]   weights, centroids, rows and this side's outputs as .npy for the peer
 #include <omp.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +24,7 @@
 
 #include "datasets/synth.hpp"
 #include "kernels/cpu/cpu_backend.hpp"
+#include "bench/fma_chains.hpp"
 #include "kernels/ops.hpp"
 #include "trainer/model/model.hpp"
 
@@ -272,34 +269,6 @@ double multiply_adds_per_row(const Model& m) {
   return n;
 }
 
-#if defined(__x86_64__)
-// Twelve independent FMA chains (more than latency x ports) of 16 lanes, or 8 without AVX-512: the
-// fp32 throughput the rating kernels could reach at best on the instruction set they run.
-[[gnu::target("avx512f")]] float fma_chains_16(int64_t iterations) {
-  __m512 acc[12];
-  for (int j = 0; j < 12; ++j) acc[j] = _mm512_set1_ps(float(j));
-  const __m512 mul = _mm512_set1_ps(0.999f), add = _mm512_set1_ps(1e-3f);
-  for (int64_t i = 0; i < iterations; ++i)
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; ++j) acc[j] = _mm512_fmadd_ps(acc[j], mul, add);
-  __m512 sum = acc[0];
-  for (int j = 1; j < 12; ++j) sum = _mm512_add_ps(sum, acc[j]);
-  return _mm512_reduce_add_ps(sum);
-}
-[[gnu::target("avx2,fma")]] float fma_chains_8(int64_t iterations) {
-  __m256 acc[12];
-  for (int j = 0; j < 12; ++j) acc[j] = _mm256_set1_ps(float(j));
-  const __m256 mul = _mm256_set1_ps(0.999f), add = _mm256_set1_ps(1e-3f);
-  for (int64_t i = 0; i < iterations; ++i)
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], mul, add);
-  __m256 sum = acc[0];
-  for (int j = 1; j < 12; ++j) sum = _mm256_add_ps(sum, acc[j]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  return lanes[0];
-}
-#endif
 
 // The measured fp32 FMA peak of `threads` threads in GFLOP/s (best of 5 runs), and its lanes; 0
 // where the CPU has no AVX2.
@@ -314,7 +283,7 @@ std::pair<double, int> fma_peak(int threads) {
     float sink = 0;
     const auto start = Clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += avx512 ? fma_chains_16(kIterations) : fma_chains_8(kIterations);
+    sink += avx512 ? bench::fma_chains_16(kIterations) : bench::fma_chains_8(kIterations);
     const double s = seconds_since(start);
     if (sink == 12345.0f) std::printf(" ");  // keeps the chains
     best = std::max(best, double(threads) * kIterations * 12 * lanes * 2 / s / 1e9);

@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/float_buffer.hpp"
 #include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/lanes.hpp"
 #include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 #include "kernels/tile_tree.hpp"
@@ -40,33 +41,10 @@ constexpr size_t kParallelSumFloats = size_t(1) << 20;  // slot floats worth sum
 
 int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-
-// What the tile kernels need to know about an instruction set: its vector, how to broadcast a
-// float, and how many rows a register block holds for NB vectors of columns (enough accumulators to
-// cover FMA latency x ports, few enough to stay in registers, a power of two so 64 rows divide).
-struct Sse2 {  // 16 registers of 4 lanes
-  using V = Vec4;
-  static constexpr int kLanes = 4;
-  [[gnu::always_inline]] static V splat(const float* p) {
-    const float s = *p;
-    return V{s, s, s, s};
-  }
-  static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
-};
-struct Avx2 {  // 16 registers of 8 lanes
-  using V = Vec8;
-  static constexpr int kLanes = 8;
-  [[gnu::always_inline]] static V splat(const float* p) {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    // GCC 12 builds {s, s, ...} of a strided load from eight inserts; this is one vbroadcastss.
-    return V(__builtin_ia32_vbroadcastss256(p));
-#else
-    const float s = *p;
-    return V{s, s, s, s, s, s, s, s};
-#endif
-  }
-  static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
-};
+// What the tile kernels need to know about an instruction set (vec.hpp); the block rows are powers
+// of two so that 64 rows divide.
+using Sse2 = Sse2Lanes;
+using Avx2 = Avx2Lanes;
 struct Avx512 : Avx2 {  // AVX-512VL: 32 registers of 8 lanes
   static constexpr int block_rows(int nb) { return nb == 1 ? 16 : 8; }
 };

@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/float_buffer.hpp"
 #include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/lanes.hpp"
 #include "kernels/cpu/vec.hpp"
 #include "kernels/ops.hpp"
 
@@ -30,33 +31,13 @@ constexpr int kRows = 64;  // rows taken through all layers at once (the tile of
 
 int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-// What the kernels need to know about an instruction set: its vector, a broadcast, the widest
-// panel (in vectors) and how many rows a register block holds for a panel of NB vectors (enough
-// accumulators to cover FMA latency x ports, few enough to stay in registers).
-struct Sse2 {  // 16 registers of 4 lanes, no FMA
-  using V = Vec4;
-  static constexpr int kLanes = 4;
+// What the kernels need to know about an instruction set: vec.hpp's lane traits and the widest
+// panel (in vectors).
+struct Sse2 : Sse2Lanes {  // no FMA
   static constexpr int kMaxVectors = 3;
-  [[gnu::always_inline]] static V splat(const float* p) {
-    const float s = *p;
-    return V{s, s, s, s};
-  }
-  static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
 };
-struct Avx2 {  // 16 registers of 8 lanes
-  using V = Vec8;
-  static constexpr int kLanes = 8;
+struct Avx2 : Avx2Lanes {
   static constexpr int kMaxVectors = 3;
-  [[gnu::always_inline]] static V splat(const float* p) {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    // GCC 12 builds {s, s, ...} of a strided load from eight inserts; this is one vbroadcastss.
-    return V(__builtin_ia32_vbroadcastss256(p));
-#else
-    const float s = *p;
-    return V{s, s, s, s, s, s, s, s};
-#endif
-  }
-  static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
 };
 struct Avx512 {  // 32 registers of 16 lanes; an 8-column remainder runs as one Avx2 vector
   using V = Vec16;
