@@ -60,8 +60,9 @@ TEST(MpiCommunicator, RankAndWorldAreTheLaunchers) {
 }
 
 TEST(MpiCommunicator, SumsAreTheRankOrderSumBitwise) {
-  // Counts below, at and above the world size, and one that no world size divides.
-  for (size_t count : {size_t(0), size_t(1), size_t(2), size_t(7), size_t(1000), size_t(100003)}) {
+  // Counts below, at and above the world size, one that no world size divides, and one longer than
+  // a piece of the shared-memory path (4 MB a rank at 2 ranks, less at more).
+  for (size_t count : {size_t(0), size_t(1), size_t(2), size_t(7), size_t(1000), size_t(100003), size_t(1500007)}) {
     expect_rank_order_sum<float>(count);
     expect_rank_order_sum<double>(count);
     expect_rank_order_sum<int64_t>(count);
@@ -103,7 +104,7 @@ float tree_sum_reference(size_t first, size_t size, size_t tiles, size_t i) {
 TEST(MpiCommunicator, TilesAreSummedUpTheTileTree) {
   const int world = comm().world();
   for (bool uneven : {true, false})
-    for (size_t count : {size_t(0), size_t(1), size_t(5), size_t(4099)}) {
+    for (size_t count : {size_t(0), size_t(1), size_t(5), size_t(4099), size_t(1000003)}) {
       SCOPED_TRACE(std::to_string(count) + " values");
       std::vector<size_t> tiles_per_rank(static_cast<size_t>(world), 0);
       size_t before = 0, total = 0;  // tiles on lower ranks: this rank's are number before, before + 1, ...

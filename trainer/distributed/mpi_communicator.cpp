@@ -1,12 +1,17 @@
 // The MPI communicator: CPU ranks of one job (mpirun, or srun --mpi=pmix under Slurm). Sums are
 // reduce-scatter then allgather, with each element summed by one rank in rank order, so the
 // result does not depend on the MPI library's choice of reduction tree. MPI's default error
-// handler stays: an error on any rank (a rank that died included) ends the whole job.
+// handler stays: an error on any rank (a rank that died included) ends the whole job. Where every
+// rank is on one machine the sums go through shared memory instead (mpi_shared_sums.hpp), with the
+// same additions in the same order.
 #include "trainer/distributed/communicator.hpp"
 #include "trainer/distributed/tile_tree_plan.hpp"
 
 #if RESILINET_HAVE_MPI
 #include <mpi.h>
+
+#include <memory>
+#include "trainer/distributed/mpi_shared_sums.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -54,10 +59,12 @@ class MpiCommunicator final : public Communicator {
     check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
     check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
     check(MPI_Comm_size(comm_, &world_), "MPI_Comm_size");
+    if (world_ > 1 && all_ranks_share_memory(comm_)) shared_ = std::make_unique<MpiSharedSums>(comm_);
   }
   ~MpiCommunicator() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
+    shared_.reset();  // its window lives on comm_
     if (!finalized) MPI_Comm_free(&comm_);
   }
 
@@ -77,6 +84,10 @@ class MpiCommunicator final : public Communicator {
   void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out) override {
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "sum_tile_tree");
     if (count == 0) return;
+    if (shared_ && plan.tiles > 0) {
+      shared_->sum_tile_tree(plan, tiles, count, out);
+      return;
+    }
     const size_t w = size_t(world_), total = plan.nodes.size(), mine = plan.nodes_per_rank[size_t(rank_)];
     node_scratch_.resize(mine * count);
     cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
@@ -143,6 +154,10 @@ class MpiCommunicator final : public Communicator {
   template <class T>
   void ordered_sum(T* data, size_t count) {
     if (world_ == 1) return;
+    if (shared_) {
+      shared_->allreduce_sum(data, count);
+      return;
+    }
     const size_t w = size_t(world_);
     std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w);
     for (size_t at = 0; at < count; at += kPiece) {
@@ -182,6 +197,7 @@ class MpiCommunicator final : public Communicator {
   kernels::TileTreeScratch tree_scratch_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, world_ = 1;
+  std::unique_ptr<MpiSharedSums> shared_;  // null: the sums go as messages
 
   static void finalize() {
     int finalized = 0;

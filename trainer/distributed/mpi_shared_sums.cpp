@@ -1,0 +1,157 @@
+// Compiled where the build has MPI (RESILINET_HAVE_MPI); the MPI communicator is its only user.
+#if RESILINET_HAVE_MPI
+#include "trainer/distributed/mpi_shared_sums.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+namespace resilinet {
+namespace {
+
+// The window's size over all ranks: small enough for a container's /dev/shm, large enough that the
+// default model's gradient (56,468 floats) is one piece on up to 8 ranks. Larger sums go in pieces.
+constexpr size_t kWindowBytes = size_t(16) << 20;
+constexpr size_t kMinHalfBytes = size_t(64) << 10;
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw std::runtime_error(std::string(what) + ": " + std::string(text, size_t(length)));
+}
+
+}  // namespace
+
+bool all_ranks_share_memory(MPI_Comm comm) {
+  const char* env = std::getenv("RESILINET_MPI_SHARED_MEMORY");
+  // Every rank reads the same launcher environment, so they all take the same path.
+  if (env && std::string(env) == "0") return false;
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  int node_size = 0, world = 0;
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_size(comm, &world);
+  MPI_Comm_free(&node);
+  // One rank per machine somewhere means messages anyway; the answer is the same on every rank.
+  int shared = node_size == world ? 1 : 0, all = 0;
+  check(MPI_Allreduce(&shared, &all, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+  return all == 1;
+}
+
+MpiSharedSums::MpiSharedSums(MPI_Comm comm) : comm_(comm) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &world_);
+  capacity_ = std::max(kMinHalfBytes, kWindowBytes / (2 * size_t(world_))) / 64 * 64;
+  char* base = nullptr;
+  // An allocation the machine refuses (a small /dev/shm) is an error with a way out, not an abort.
+  MPI_Errhandler before;
+  MPI_Comm_get_errhandler(comm_, &before);
+  MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+  const int code = MPI_Win_allocate_shared(MPI_Aint(2 * capacity_), 1, MPI_INFO_NULL, comm_, &base, &window_);
+  MPI_Comm_set_errhandler(comm_, before);
+  MPI_Errhandler_free(&before);
+  if (code != MPI_SUCCESS) {
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    throw std::runtime_error("MPI shared-memory window of " + std::to_string(2 * capacity_) + " bytes a rank: " +
+                             std::string(text, size_t(length)) +
+                             " (RESILINET_MPI_SHARED_MEMORY=0 sums with messages instead)");
+  }
+  slots_.resize(size_t(world_));
+  for (int r = 0; r < world_; ++r) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* at = nullptr;
+    check(MPI_Win_shared_query(window_, r, &size, &unit, &at), "MPI_Win_shared_query");
+    slots_[size_t(r)] = static_cast<char*>(at);
+  }
+  // One passive epoch for the window's life: loads and stores are ordered by fence() alone.
+  check(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
+}
+
+MpiSharedSums::~MpiSharedSums() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (finalized || window_ == MPI_WIN_NULL) return;
+  // Freeing is collective: while an error unwinds this rank the others may never come, and the
+  // job ends with MPI_Abort (abort_job) anyway.
+  if (std::uncaught_exceptions() > 0) return;
+  MPI_Win_unlock_all(window_);
+  MPI_Win_free(&window_);
+}
+
+void MpiSharedSums::fence() {
+  check(MPI_Win_sync(window_), "MPI_Win_sync");
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+  check(MPI_Win_sync(window_), "MPI_Win_sync");
+}
+
+// Each call: (1) every rank stores its values in its input half; fence; (2) the owner of each
+// element adds the ranks' values in rank order into its sums half; fence; (3) every rank copies
+// the owners' sums out. The next call's stores in (1) and (2) follow a fence that every rank
+// reaches only after finishing (3), so two fences a call suffice.
+template <class T>
+void MpiSharedSums::allreduce_sum(T* data, size_t count) {
+  const size_t w = size_t(world_), piece = capacity_ / sizeof(T);
+  for (size_t at = 0; at < count; at += piece) {
+    const size_t n = std::min(piece, count - at);
+    auto start = [&](size_t r) { return n * r / w; };
+    std::memcpy(input(rank_), data + at, n * sizeof(T));
+    fence();
+    const size_t first = start(size_t(rank_)), own = start(size_t(rank_) + 1) - first;
+    T* mine = reinterpret_cast<T*>(sums(rank_));
+    const T* rank0 = reinterpret_cast<const T*>(input(0)) + first;
+    std::memcpy(mine, rank0, own * sizeof(T));
+    for (int r = 1; r < world_; ++r) {
+      const T* values = reinterpret_cast<const T*>(input(r)) + first;
+      for (size_t i = 0; i < own; ++i) mine[i] += values[i];
+    }
+    fence();
+    for (size_t r = 0; r < w; ++r)
+      std::memcpy(data + at + start(r), sums(int(r)), (start(r + 1) - start(r)) * sizeof(T));
+  }
+}
+
+template void MpiSharedSums::allreduce_sum(float*, size_t);
+template void MpiSharedSums::allreduce_sum(double*, size_t);
+template void MpiSharedSums::allreduce_sum(int64_t*, size_t);
+
+// As the message path: each rank's input holds its tree nodes' values for the piece; the owner of
+// an element gathers every node's value of its share, in plan.nodes order, and combines them up
+// the tree.
+void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
+  const size_t w = size_t(world_), total = plan.nodes.size();
+  const size_t most_nodes = std::max<size_t>(1, *std::max_element(plan.nodes_per_rank.begin(), plan.nodes_per_rank.end()));
+  const size_t piece = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes));
+  const auto& cover = plan.covers[size_t(rank_)];
+  for (size_t at = 0; at < count; at += piece) {
+    const size_t n = std::min(piece, count - at);
+    auto start = [&](size_t r) { return n * r / w; };
+    float* nodes = reinterpret_cast<float*>(input(rank_));
+    for (size_t i = 0; i < cover.size(); ++i)
+      kernels::tile_tree_sum(tiles + at, plan.first[size_t(rank_)], plan.tiles, n, count, cover[i], nodes + i * n,
+                             tree_scratch_);
+    fence();
+    const size_t first = start(size_t(rank_)), own = start(size_t(rank_) + 1) - first;
+    received_.resize(std::max<size_t>(1, total * own));
+    size_t node = 0;
+    for (size_t r = 0; r < w; ++r)
+      for (size_t p = 0; p < plan.nodes_per_rank[r]; ++p, ++node)
+        std::memcpy(received_.data() + node * own, reinterpret_cast<const float*>(input(int(r))) + p * n + first,
+                    own * sizeof(float));
+    combine_nodes(plan, received_.data(), own, reinterpret_cast<float*>(sums(rank_)), tree_scratch_);
+    fence();
+    for (size_t r = 0; r < w; ++r)
+      std::memcpy(out + at + start(r), sums(int(r)), (start(r + 1) - start(r)) * sizeof(float));
+  }
+}
+
+}  // namespace resilinet
+
+#endif  // RESILINET_HAVE_MPI

@@ -1,0 +1,60 @@
+// Sums between MPI ranks that share one machine, through an MPI shared-memory window instead of
+// messages: each rank puts its values in its own slot of the window, the owner of each element
+// adds every rank's value in rank order straight from their slots, and every rank copies the
+// owners' sums out. The same additions in the same order as the message path, so the bytes are
+// the same; two barriers a call instead of an all-to-all and an all-gather (a training step's
+// gradient sum took about a quarter of the time on a 2-core machine: bench/RESULTS.md).
+//
+// Used by the MPI communicator when every rank of the job is on this machine and
+// RESILINET_MPI_SHARED_MEMORY is not 0; a job over several machines sums with messages.
+#pragma once
+#include "trainer/distributed/room.hpp"
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/tile_tree.hpp"
+#include "trainer/distributed/tile_tree_plan.hpp"
+
+namespace resilinet {
+
+class MpiSharedSums {
+ public:
+  // comm: the job's communicator, every rank of which is on this machine (collective).
+  explicit MpiSharedSums(MPI_Comm comm);
+  ~MpiSharedSums();
+  MpiSharedSums(const MpiSharedSums&) = delete;
+  MpiSharedSums& operator=(const MpiSharedSums&) = delete;
+
+  // Collective: data[i] = the sum over ranks of data[i], in rank order, on every rank.
+  template <class T>
+  void allreduce_sum(T* data, size_t count);
+  // Collective: Communicator::sum_tile_tree.
+  void sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out);
+
+ private:
+  // Every rank's slot holds at least `bytes` for its input and as much for its share of the sums
+  // (collective: every rank asks for the same size).
+  void reserve(size_t bytes);
+  char* input(int rank) const { return slots_[size_t(rank)]; }
+  char* sums(int rank) const { return slots_[size_t(rank)] + capacity_; }
+  // The barrier that orders one phase's stores to the window before the next phase's loads.
+  void fence();
+
+  MPI_Comm comm_;
+  int rank_ = 0, world_ = 1;
+  MPI_Win window_ = MPI_WIN_NULL;
+  size_t capacity_ = 0;  // bytes of each of a slot's two halves
+  std::vector<char*> slots_;
+  std::vector<float> received_;
+  kernels::TileTreeScratch tree_scratch_;
+};
+
+// Whether the ranks of comm all share this machine and the environment allows the shared path
+// (collective).
+bool all_ranks_share_memory(MPI_Comm comm);
+
+}  // namespace resilinet
