@@ -4,6 +4,7 @@
 // from any root, and the same bytes on a second call.
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,9 @@ TEST(MpiCommunicator, RankAndWorldAreTheLaunchers) {
   EXPECT_EQ(comm().rank(), std::atoi(rank));
   EXPECT_GE(comm().world(), 2);
   EXPECT_EQ(comm().describe(), "mpi, rank " + std::string(rank) + " of " + std::string(size));
+  // Ranks on one machine sum through shared memory unless the environment says messages.
+  const char* shared = std::getenv("RESILINET_MPI_SHARED_MEMORY");
+  EXPECT_EQ(comm().shards_sums(), !(shared && std::string(shared) == "0"));
 }
 
 TEST(MpiCommunicator, SumsAreTheRankOrderSumBitwise) {
@@ -119,11 +123,45 @@ TEST(MpiCommunicator, TilesAreSummedUpTheTileTree) {
         for (size_t i = 0; i < count; ++i) tiles[p * count + i] = value<float>(int(before + p), i);
       std::vector<float> out(count, -1.0f);
       comm().sum_tile_tree(tiles.data(), tiles_per_rank, count, out.data());
+      // The sharded form: this rank's owned elements hold the same sums.
+      std::vector<float> owned_out(count, -1.0f);
+      comm().reduce_scatter_tile_tree(tiles.data(), tiles_per_rank, count, owned_out.data());
+      const OwnedElements own = owned_elements(count, comm().rank(), world);
       size_t root = 1;
       while (root < total) root *= 2;
       for (size_t i = 0; i < count; ++i) {
         const float want = tree_sum_reference(0, root, total, i);
         ASSERT_EQ(std::memcmp(&out[i], &want, sizeof(float)), 0) << "value " << i << ": " << out[i] << " != " << want;
+        if (i >= own.first && i < own.end)
+          ASSERT_EQ(std::memcmp(&owned_out[i], &want, sizeof(float)), 0) << "owned value " << i;
       }
     }
+}
+
+// Shares cover the buffer in rank order, cut at multiples of 16; allgather_owned brings every
+// rank's share to every rank, whatever the others held there before (here NaN), including
+// buffers longer than one piece of the shared-memory path.
+TEST(MpiCommunicator, OwnedSharesAreGatheredFromTheirOwners) {
+  const int world = comm().world(), rank = comm().rank();
+  for (size_t count : {size_t(0), size_t(5), size_t(17), size_t(4099), size_t(3000017)}) {
+    SCOPED_TRACE(std::to_string(count) + " values");
+    size_t next = 0;
+    for (int r = 0; r < world; ++r) {
+      const OwnedElements o = owned_elements(count, r, world);
+      EXPECT_EQ(o.first, next);
+      EXPECT_LE(o.first, o.end);
+      if (r + 1 < world) EXPECT_EQ(o.end % 16, 0u);
+      next = o.end;
+    }
+    EXPECT_EQ(next, count);
+    const OwnedElements own = owned_elements(count, rank, world);
+    std::vector<float> data(count, std::numeric_limits<float>::quiet_NaN());
+    for (size_t i = own.first; i < own.end; ++i) data[i] = value<float>(rank, i);
+    comm().allgather_owned(data.data(), count);
+    if (!comm().shards_sums()) continue;  // the message path shards nothing, so has nothing to gather
+    for (int r = 0; r < world; ++r) {
+      const OwnedElements o = owned_elements(count, r, world);
+      for (size_t i = o.first; i < o.end; ++i) ASSERT_EQ(data[i], value<float>(r, i)) << "value " << i;
+    }
+  }
 }

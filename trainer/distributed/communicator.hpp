@@ -40,12 +40,38 @@ class Communicator {
   // no tiles. out must not overlap tiles.
   virtual void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
                              float* out) = 0;
+  // Sharded steps (the optimizer on each rank's owned elements alone, owned_elements below): true
+  // where the two calls after it leave each rank only its share of the work. Elsewhere they are
+  // the whole sum and nothing, and a sharded step would only repeat what a full one does.
+  virtual bool shards_sums() const { return false; }
+  // As sum_tile_tree, but only this rank's owned elements of out are sure to hold the sum.
+  virtual void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
+                                        float* out) {
+    sum_tile_tree(tiles, tiles_per_rank, count, out);
+  }
+  // data[owned by rank r] = rank r's values of them, on every rank (host memory). Nothing to do
+  // where every rank holds every element already.
+  virtual void allgather_owned(float* data, size_t count) {
+    (void)data;
+    (void)count;
+  }
   // out[world x bytes] = every rank's `bytes` bytes of data, in rank order, on every rank.
   virtual void allgather(const void* data, size_t bytes, void* out) = 0;
   // data = root's bytes, on every rank.
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
 };
+
+// The elements [first, end) of a `count`-long buffer that `rank` owns in a sharded step: contiguous
+// shares in rank order, cut at multiples of 16 elements so that an element-wise kernel run over one
+// share puts each element in the same vector lane as over the whole buffer (bitwise the same).
+struct OwnedElements {
+  size_t first = 0, end = 0;
+};
+inline OwnedElements owned_elements(size_t count, int rank, int world) {
+  auto cut = [&](size_t r) { return r >= size_t(world) ? count : count * r / size_t(world) / 16 * 16; };
+  return {cut(size_t(rank)), cut(size_t(rank) + 1)};
+}
 
 // The single process.
 class LocalCommunicator final : public Communicator {

@@ -74,6 +74,23 @@ class MpiCommunicator final : public Communicator {
     return "mpi, rank " + std::to_string(rank_) + " of " + std::to_string(world_);
   }
 
+  bool shards_sums() const override { return shared_ != nullptr; }
+  void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
+                                float* out) override {
+    if (!shared_) return sum_tile_tree(tiles, tiles_per_rank, count, out);
+    const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "reduce_scatter_tile_tree");
+    if (count == 0) return;
+    if (plan.tiles == 0) {
+      const OwnedElements own = owned_elements(count, rank_, world_);
+      std::fill(out + own.first, out + own.end, 0.0f);
+      return;
+    }
+    shared_->reduce_scatter_tile_tree(plan, tiles, count, out);
+  }
+  void allgather_owned(float* data, size_t count) override {
+    if (shared_) shared_->allgather_owned(data, count);
+  }
+
   void allreduce_sum(float* data, size_t count) override { ordered_sum(data, count); }
   void allreduce_sum(double* data, size_t count) override { ordered_sum(data, count); }
   void allreduce_sum(int64_t* data, size_t count) override { ordered_sum(data, count); }

@@ -25,6 +25,23 @@ void check(int code, const char* what) {
   throw std::runtime_error(std::string(what) + ": " + std::string(text, size_t(length)));
 }
 
+// Every rank's owned elements of a `count`-long buffer, walked in runs of `step` at a time.
+struct Shares {
+  std::vector<OwnedElements> owned;
+  size_t longest = 0;
+  Shares(size_t count, int world) : owned(size_t(world)) {
+    for (int r = 0; r < world; ++r) {
+      owned[size_t(r)] = owned_elements(count, r, world);
+      longest = std::max(longest, owned[size_t(r)].end - owned[size_t(r)].first);
+    }
+  }
+  // Elements of rank r's share in the run starting `at` elements into it.
+  size_t run(size_t r, size_t at, size_t step) const {
+    const size_t length = owned[r].end - owned[r].first;
+    return std::min(step, length - std::min(at, length));
+  }
+};
+
 }  // namespace
 
 bool all_ranks_share_memory(MPI_Comm comm) {
@@ -90,18 +107,26 @@ void MpiSharedSums::fence() {
   check(MPI_Win_sync(window_), "MPI_Win_sync");
   check(MPI_Barrier(comm_), "MPI_Barrier");
   check(MPI_Win_sync(window_), "MPI_Win_sync");
+  input_loaded_ = sums_loaded_ = false;
 }
 
-// Each call: (1) every rank stores its values in its input half; fence; (2) the owner of each
-// element adds the ranks' values in rank order into its sums half; fence; (3) every rank copies
-// the owners' sums out. The next call's stores in (1) and (2) follow a fence that every rank
-// reaches only after finishing (3), so two fences a call suffice.
+// Every rank makes the same calls in the same order, so every rank fences at the same points.
+void MpiSharedSums::before_storing_input() {
+  if (input_loaded_) fence();
+}
+void MpiSharedSums::before_storing_sums() {
+  if (sums_loaded_) fence();
+}
+
+// (1) every rank stores its values in its input half; fence; (2) the owner of each element adds the
+// ranks' values in rank order into its sums half; fence; (3) every rank copies the owners' sums out.
 template <class T>
 void MpiSharedSums::allreduce_sum(T* data, size_t count) {
   const size_t w = size_t(world_), piece = capacity_ / sizeof(T);
   for (size_t at = 0; at < count; at += piece) {
     const size_t n = std::min(piece, count - at);
     auto start = [&](size_t r) { return n * r / w; };
+    before_storing_input();
     std::memcpy(input(rank_), data + at, n * sizeof(T));
     fence();
     const size_t first = start(size_t(rank_)), own = start(size_t(rank_) + 1) - first;
@@ -115,6 +140,7 @@ void MpiSharedSums::allreduce_sum(T* data, size_t count) {
     fence();
     for (size_t r = 0; r < w; ++r)
       std::memcpy(data + at + start(r), sums(int(r)), (start(r + 1) - start(r)) * sizeof(T));
+    sums_loaded_ = true;
   }
 }
 
@@ -122,33 +148,57 @@ template void MpiSharedSums::allreduce_sum(float*, size_t);
 template void MpiSharedSums::allreduce_sum(double*, size_t);
 template void MpiSharedSums::allreduce_sum(int64_t*, size_t);
 
-// As the message path: each rank's input holds its tree nodes' values for the piece; the owner of
-// an element gathers every node's value of its share, in plan.nodes order, and combines them up
-// the tree.
 void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
+  reduce_scatter_tile_tree(plan, tiles, count, out);
+  allgather_owned(out, count);
+}
+
+// As the message path: each rank stores its tree nodes' values, the owner of an element gathers
+// every node's value of it, in plan.nodes order, and combines them up the tree. A piece is a run
+// of `step` elements of every owner's share at once; the input half holds them owner by owner,
+// node by node.
+void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
   const size_t w = size_t(world_), total = plan.nodes.size();
   const size_t most_nodes = std::max<size_t>(1, *std::max_element(plan.nodes_per_rank.begin(), plan.nodes_per_rank.end()));
-  const size_t piece = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes));
+  const size_t step = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes * w));
   const auto& cover = plan.covers[size_t(rank_)];
-  for (size_t at = 0; at < count; at += piece) {
-    const size_t n = std::min(piece, count - at);
-    auto start = [&](size_t r) { return n * r / w; };
+  const size_t mine = cover.size();
+  const Shares shares(count, world_);
+  const auto& owned = shares.owned;
+  auto run = [&](size_t r, size_t at) { return shares.run(r, at, step); };
+  for (size_t at = 0; at < shares.longest; at += step) {
+    before_storing_input();
     float* nodes = reinterpret_cast<float*>(input(rank_));
-    for (size_t i = 0; i < cover.size(); ++i)
-      kernels::tile_tree_sum(tiles + at, plan.first[size_t(rank_)], plan.tiles, n, count, cover[i], nodes + i * n,
-                             tree_scratch_);
+    for (size_t r = 0; r < w; ++r)
+      for (size_t p = 0; p < mine && run(r, at) > 0; ++p)
+        kernels::tile_tree_sum(tiles + owned[r].first + at, plan.first[size_t(rank_)], plan.tiles, run(r, at), count,
+                               cover[p], nodes + (r * mine + p) * step, tree_scratch_);
     fence();
-    const size_t first = start(size_t(rank_)), own = start(size_t(rank_) + 1) - first;
+    const size_t own = run(size_t(rank_), at);
     received_.resize(std::max<size_t>(1, total * own));
     size_t node = 0;
-    for (size_t r = 0; r < w; ++r)
-      for (size_t p = 0; p < plan.nodes_per_rank[r]; ++p, ++node)
-        std::memcpy(received_.data() + node * own, reinterpret_cast<const float*>(input(int(r))) + p * n + first,
-                    own * sizeof(float));
-    combine_nodes(plan, received_.data(), own, reinterpret_cast<float*>(sums(rank_)), tree_scratch_);
+    for (size_t q = 0; q < w; ++q) {
+      const float* from = reinterpret_cast<const float*>(input(int(q))) + size_t(rank_) * plan.nodes_per_rank[q] * step;
+      for (size_t p = 0; p < plan.nodes_per_rank[q]; ++p, ++node)
+        std::memcpy(received_.data() + node * own, from + p * step, own * sizeof(float));
+    }
+    combine_nodes(plan, received_.data(), own, out + owned[size_t(rank_)].first + at, tree_scratch_);
+    input_loaded_ = true;
+  }
+}
+
+void MpiSharedSums::allgather_owned(float* data, size_t count) {
+  const size_t w = size_t(world_), step = capacity_ / sizeof(float);
+  const Shares shares(count, world_);
+  const auto& owned = shares.owned;
+  for (size_t at = 0; at < shares.longest; at += step) {
+    auto run = [&](size_t r) { return shares.run(r, at, step); };
+    before_storing_sums();
+    std::memcpy(sums(rank_), data + owned[size_t(rank_)].first + at, run(size_t(rank_)) * sizeof(float));
     fence();
     for (size_t r = 0; r < w; ++r)
-      std::memcpy(out + at + start(r), sums(int(r)), (start(r + 1) - start(r)) * sizeof(float));
+      if (r != size_t(rank_)) std::memcpy(data + owned[r].first + at, sums(int(r)), run(r) * sizeof(float));
+    sums_loaded_ = true;
   }
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/tile_tree.hpp"
+#include "trainer/distributed/communicator.hpp"
 #include "trainer/distributed/tile_tree_plan.hpp"
 
 namespace resilinet {
@@ -32,8 +33,11 @@ class MpiSharedSums {
   // Collective: data[i] = the sum over ranks of data[i], in rank order, on every rank.
   template <class T>
   void allreduce_sum(T* data, size_t count);
-  // Collective: Communicator::sum_tile_tree.
+  // Collective: Communicator::sum_tile_tree, reduce_scatter_tile_tree and allgather_owned, with
+  // each rank owning owned_elements(count, rank, world).
   void sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out);
+  void reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out);
+  void allgather_owned(float* data, size_t count);
 
  private:
   // Every rank's slot holds at least `bytes` for its input and as much for its share of the sums
@@ -43,12 +47,17 @@ class MpiSharedSums {
   char* sums(int rank) const { return slots_[size_t(rank)] + capacity_; }
   // The barrier that orders one phase's stores to the window before the next phase's loads.
   void fence();
+  // Before this rank stores into its input or sums half: a fence where other ranks may still be
+  // loading from that half (the last call ended with their loads, not with a fence).
+  void before_storing_input();
+  void before_storing_sums();
 
   MPI_Comm comm_;
   int rank_ = 0, world_ = 1;
   MPI_Win window_ = MPI_WIN_NULL;
   size_t capacity_ = 0;  // bytes of each of a slot's two halves
   std::vector<char*> slots_;
+  bool input_loaded_ = false, sums_loaded_ = false;  // others may be loading it since the last fence
   std::vector<float> received_;
   kernels::TileTreeScratch tree_scratch_;
 };

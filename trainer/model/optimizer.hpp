@@ -5,6 +5,7 @@
 #pragma once
 #include "trainer/model/room.hpp"
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/backend.hpp"
@@ -44,9 +45,20 @@ class OptimizedBuffer {
   size_t size() const { return params_.size(); }
 
   // One Adam step with the gradients in grads().
-  void step() {
-    backend_.adam_step(params_.data(), grads_.data(), m_.data(), v_.data(), size(), adam_.config, ++adam_.step);
+  void step() { step(0, size()); }
+  // The same step on elements [first, end) alone (a sharded step: each rank its own share; Adam is
+  // element-wise, so each element gets what a whole step gives it).
+  void step(size_t first, size_t end) {
+    ++adam_.step;
+    if (end > first)
+      backend_.adam_step(params_.data() + first, grads_.data() + first, m_.data() + first, v_.data() + first,
+                         end - first, adam_.config, adam_.step);
   }
+  // After sharded steps each rank's moments are current only in its own share: moments() then
+  // brings in the other shares with `gather` (in place on a host copy; collective, so every rank
+  // calls moments() at the same points).
+  void gather_moments_with(std::function<void(float* values, size_t count)> gather) { gather_ = std::move(gather); }
+  bool gathers_moments() const { return bool(gather_); }
   void set_lr(float lr) { adam_.config.lr = lr; }
 
   void download_params(std::vector<float>& host) const { params_.download(host); }
@@ -56,6 +68,10 @@ class OptimizedBuffer {
     AdamState a = adam_;
     m_.download(a.m);
     v_.download(a.v);
+    if (gather_) {
+      gather_(a.m.data(), a.m.size());
+      gather_(a.v.data(), a.v.size());
+    }
     return a;
   }
   // Moments and step of `from`; the learning rate stays this buffer's.
@@ -70,6 +86,7 @@ class OptimizedBuffer {
   kernels::BackendArray<float> params_, grads_;
   AdamState adam_;  // config and step; the moments live in m_ and v_
   kernels::BackendArray<float> m_, v_;
+  std::function<void(float*, size_t)> gather_;
 };
 
 }  // namespace resilinet

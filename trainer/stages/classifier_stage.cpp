@@ -49,9 +49,8 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
     }
     kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
                            labels_in.put(labels.data(), share.rows), training_rows};
-    forward_backward_over_ranks(ctx, *net, head.params(), rows_in.put(rows_x.data() + share.first * F, share.rows * F),
-                                share, loss, nullptr, 0, head.grads(), head.size(), loss_out);
-    head.step();
+    train_step_over_ranks(ctx, *net, head, rows_in.put(rows_x.data() + share.first * F, share.rows * F), share, loss,
+                          nullptr, 0, loss_out);
     return true;
   });
   head.download_params(model.classifier_params);

@@ -179,9 +179,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
         latent.frequency = frequency.data();
         latent.dmu = mu.grads();
         latent.norm_rows = b.rows;
-        forward_backward_over_ranks(ctx, *net, ae.params(), xb, share, loss, &latent, mu.size(), ae.grads(), ae.size(),
-                                    loss_out);
-        ae.step();
+        train_step_over_ranks(ctx, *net, ae, xb, share, loss, &latent, mu.size(), loss_out);
         mu.step();
         return true;
       },

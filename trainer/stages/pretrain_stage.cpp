@@ -76,9 +76,7 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
     observed_values(b, observed);
     kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x + at, n), nullptr, b.rows,
                            observed_in.put(observed.data() + at, n)};
-    forward_backward_over_ranks(ctx, *net, ae.params(), input_in.put(input, n), share, loss, nullptr, 0,
-                                ae.grads(), ae.size(), loss_out);
-    ae.step();
+    train_step_over_ranks(ctx, *net, ae, input_in.put(input, n), share, loss, nullptr, 0, loss_out);
     return true;
   });
   ae.download_params(model.autoencoder_params);

@@ -86,6 +86,15 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
                                  const kernels::LatentLoss* latent, size_t dmu_count, float* grads,
                                  size_t grad_count, double* loss_out);
 
+// forward_backward_over_ranks, then one Adam step of `buffer` with the summed gradients. Where the
+// communicator shards sums (MPI ranks on one machine) and the backend keeps tile gradients, each
+// rank sums and steps only its owned parameters (owned_elements) and the ranks then share them:
+// the same parameters, bitwise, for half (with 2 ranks) the optimizer's work, and the moments
+// gathered only when a checkpoint asks for them (OptimizedBuffer::moments).
+void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, OptimizedBuffer& buffer, const float* x,
+                           const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
+                           size_t dmu_count, double* loss_out);
+
 // A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by
 // run_epochs when it reads the losses (at progress updates and at the end of each epoch), before
 // the epoch's checkpoint is written.

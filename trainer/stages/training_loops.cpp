@@ -62,27 +62,61 @@ void sum_buffer_over_ranks(TrainContext& ctx, T* values, size_t count) {
 void sum_over_ranks(TrainContext& ctx, float* values, size_t count) { sum_buffer_over_ranks(ctx, values, count); }
 void sum_over_ranks(TrainContext& ctx, double* values, size_t count) { sum_buffer_over_ranks(ctx, values, count); }
 
+namespace {
+// This rank's tiles' gradients [tiles x grad_count] and dmu [tiles x dmu_count], kept between steps.
+struct TileGradients {
+  std::vector<float> grads, dmu;
+};
+TileGradients& tile_gradients(TrainContext& ctx, const kernels::Network& net, const float* params, const float* x,
+                              const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
+                              size_t dmu_count, size_t grad_count, double* loss_out) {
+  thread_local TileGradients t;
+  const size_t tiles = share.tiles_per_rank[size_t(ctx.comm.rank())];
+  t.grads.resize(std::max<size_t>(1, tiles * grad_count));
+  t.dmu.resize(std::max<size_t>(1, tiles * dmu_count));
+  ctx.backend.mlp_forward_backward_tiles(net, params, x, share.rows, loss, latent, {t.grads.data(), t.dmu.data()},
+                                         loss_out);
+  return t;
+}
+}  // namespace
+
 void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net, const float* params,
                                  const float* x, const RankShare& share, const kernels::LossSpec& loss,
                                  const kernels::LatentLoss* latent, size_t dmu_count, float* grads,
                                  size_t grad_count, double* loss_out) {
-  kernels::Backend& backend = ctx.backend;
   if (share.tiles_per_rank.empty()) {
-    backend.mlp_forward_backward(net, params, x, share.rows, loss, latent, grads, loss_out);
+    ctx.backend.mlp_forward_backward(net, params, x, share.rows, loss, latent, grads, loss_out);
     sum_over_ranks(ctx, grads, grad_count);
     if (latent) sum_over_ranks(ctx, latent->dmu, dmu_count);
   } else {
     // Each tile's gradient apart, then every rank's tiles summed up the tile tree.
-    thread_local std::vector<float> tile_grads, tile_dmu;
-    const size_t tiles = share.tiles_per_rank[size_t(ctx.comm.rank())];
-    tile_grads.resize(std::max<size_t>(1, tiles * grad_count));
-    tile_dmu.resize(std::max<size_t>(1, tiles * dmu_count));
-    backend.mlp_forward_backward_tiles(net, params, x, share.rows, loss, latent, {tile_grads.data(), tile_dmu.data()},
-                                       loss_out);
-    ctx.comm.sum_tile_tree(tile_grads.data(), share.tiles_per_rank, grad_count, grads);
-    if (latent) ctx.comm.sum_tile_tree(tile_dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
+    const TileGradients& t = tile_gradients(ctx, net, params, x, share, loss, latent, dmu_count, grad_count, loss_out);
+    ctx.comm.sum_tile_tree(t.grads.data(), share.tiles_per_rank, grad_count, grads);
+    if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
   }
   sum_over_ranks(ctx, loss_out, 1);
+}
+
+void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, OptimizedBuffer& buffer, const float* x,
+                           const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
+                           size_t dmu_count, double* loss_out) {
+  if (share.tiles_per_rank.empty() || ctx.comm.world() == 1 || !ctx.comm.shards_sums()) {
+    forward_backward_over_ranks(ctx, net, buffer.params(), x, share, loss, latent, dmu_count, buffer.grads(),
+                                buffer.size(), loss_out);
+    buffer.step();
+    return;
+  }
+  // Sharded: each rank sums and steps only the parameters it owns, then the ranks share them.
+  const TileGradients& t = tile_gradients(ctx, net, buffer.params(), x, share, loss, latent, dmu_count, buffer.size(),
+                                          loss_out);
+  ctx.comm.reduce_scatter_tile_tree(t.grads.data(), share.tiles_per_rank, buffer.size(), buffer.grads());
+  if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
+  sum_over_ranks(ctx, loss_out, 1);
+  const OwnedElements own = owned_elements(buffer.size(), ctx.comm.rank(), ctx.comm.world());
+  buffer.step(own.first, own.end);
+  ctx.comm.allgather_owned(buffer.params(), buffer.size());
+  if (!buffer.gathers_moments())
+    buffer.gather_moments_with([&comm = ctx.comm](float* values, size_t count) { comm.allgather_owned(values, count); });
 }
 
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
