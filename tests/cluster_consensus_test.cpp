@@ -127,6 +127,38 @@ TEST(Consensus, RestartsSeeDifferentPartsAndAgreementIsReported) {
   EXPECT_EQ(again.agreement, c.agreement);
 }
 
+// Restarts split between two parts (as two ranks do): part 1 fits restarts 1 and 3, part 0 fits
+// 0, 2 and 4 and is handed part 1's through share; it ends with one process's consensus, bitwise.
+TEST(Consensus, PartsSplittingTheRestartsGiveOneProcessesResult) {
+  std::vector<int32_t> truth;
+  auto x = blobs({{0, 0}, {1.5f, 0}, {0, 1.5f}, {1.5f, 1.5f}, {3, 3}}, {300, 300, 300, 300, 300}, 0.7f, 3, truth);
+  ConsensusOptions o;
+  o.restarts = 5;
+  o.restart_share = 0.6;
+  const size_t rows = truth.size();
+  const Consensus whole = consensus_kmeans(x.data(), rows, 2, keys(rows), o);
+  std::vector<std::vector<float>> from_part1;
+  ConsensusOptions part1 = o;
+  part1.part = 1;
+  part1.parts = 2;
+  part1.share = [&](std::vector<std::vector<float>>& centroids) {
+    for (size_t r = 0; r < centroids.size(); ++r) EXPECT_EQ(centroids[r].empty(), r % 2 == 0) << "restart " << r;
+    from_part1 = centroids;
+    for (size_t r = 0; r < centroids.size(); r += 2) centroids[r] = std::vector<float>(10, 0.0f);
+  };
+  consensus_kmeans(x.data(), rows, 2, keys(rows), part1);
+  ConsensusOptions part0 = o;
+  part0.parts = 2;
+  part0.share = [&](std::vector<std::vector<float>>& centroids) {
+    for (size_t r = 1; r < centroids.size(); r += 2) centroids[r] = from_part1[r];
+  };
+  const Consensus split = consensus_kmeans(x.data(), rows, 2, keys(rows), part0);
+  EXPECT_EQ(split.centroids, whole.centroids);
+  EXPECT_EQ(split.labels, whole.labels);
+  EXPECT_EQ(split.agreement, whole.agreement);
+  EXPECT_EQ(split.chosen, whole.chosen);
+}
+
 TEST(ClusterMetrics, TableFormsMatchTheLabelForms) {
   std::mt19937_64 rng(5);
   std::vector<int32_t> a(3000), b(3000);

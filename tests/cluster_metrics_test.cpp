@@ -232,6 +232,45 @@ TEST(Silhouette, SampleIsDeterministicAndCloseToFullScore) {
   EXPECT_NEAR(sampled, full, 0.05);
 }
 
+// Three parts each score their third of the sample; the gather hands the last part the others'
+// scores (recorded from their calls), and it returns one process's mean bitwise. A gather that
+// leaves the other parts' scores out changes the mean, so the parts really split the work.
+TEST(Silhouette, PartsGiveOneProcessesScoreBitwise) {
+  const size_t rows = 1001;
+  const int dims = 3;
+  std::vector<float> z(rows * dims);
+  std::vector<int32_t> labels(rows);
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  for (size_t i = 0; i < rows; ++i) {
+    labels[i] = int32_t(i % 4);
+    for (int k = 0; k < dims; ++k) z[i * dims + k] = float(2.0 * labels[i] * (k == 1) + noise(rng));
+  }
+  const double whole = silhouette_score(z.data(), rows, dims, labels, 700, 3);
+  const int parts = 3;
+  std::vector<std::vector<double>> recorded(parts);
+  double last = 0, alone = 0;
+  for (int p = 0; p < parts; ++p) {
+    SilhouetteShare share{p, parts, [&](std::span<const double> mine, std::span<double> all) {
+                            recorded[size_t(p)].assign(mine.begin(), mine.end());
+                            size_t at = 0;
+                            for (int q = 0; q < parts; ++q) {
+                              const size_t n = all.size() * size_t(q + 1) / parts - all.size() * size_t(q) / parts;
+                              if (q != p) std::fill_n(all.begin() + at, n, 0.0);
+                              if (q != p && !recorded[size_t(q)].empty())
+                                std::copy(recorded[size_t(q)].begin(), recorded[size_t(q)].end(), all.begin() + at);
+                              at += n;
+                            }
+                          }};
+    const double got = silhouette_score(z.data(), rows, dims, labels, 700, 3, share);
+    if (p == 0) alone = got;
+    last = got;
+  }
+  EXPECT_EQ(recorded[0].size() + recorded[1].size() + recorded[2].size(), size_t(700));
+  EXPECT_EQ(last, whole);
+  EXPECT_NE(alone, whole);
+}
+
 TEST(CalinskiHarabasz, MatchesPlainFormulaAndScikitLearn) {
   const double got = calinski_harabasz(kTinyZ.data(), kTinyRows, kTinyDims, kTinyLabels);
   EXPECT_NEAR(got, plain_calinski_harabasz(kTinyZ, kTinyDims, kTinyLabels, 3), 1e-12);

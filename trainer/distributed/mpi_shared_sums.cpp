@@ -158,7 +158,7 @@ void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, 
 // of `step` elements of every owner's share at once; the input half holds them owner by owner,
 // node by node.
 void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
-  const size_t w = size_t(world_), total = plan.nodes.size();
+  const size_t w = size_t(world_);
   const size_t most_nodes = std::max<size_t>(1, *std::max_element(plan.nodes_per_rank.begin(), plan.nodes_per_rank.end()));
   const size_t step = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes * w));
   const auto& cover = plan.covers[size_t(rank_)];
@@ -174,15 +174,13 @@ void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const flo
         kernels::tile_tree_sum(tiles + owned[r].first + at, plan.first[size_t(rank_)], plan.tiles, run(r, at), count,
                                cover[p], nodes + (r * mine + p) * step, tree_scratch_);
     fence();
-    const size_t own = run(size_t(rank_), at);
-    received_.resize(std::max<size_t>(1, total * own));
-    size_t node = 0;
+    // This rank's share of every node, read in place from the ranks' input halves.
+    node_values_.clear();
     for (size_t q = 0; q < w; ++q) {
       const float* from = reinterpret_cast<const float*>(input(int(q))) + size_t(rank_) * plan.nodes_per_rank[q] * step;
-      for (size_t p = 0; p < plan.nodes_per_rank[q]; ++p, ++node)
-        std::memcpy(received_.data() + node * own, from + p * step, own * sizeof(float));
+      for (size_t p = 0; p < plan.nodes_per_rank[q]; ++p) node_values_.push_back(from + p * step);
     }
-    combine_nodes(plan, received_.data(), own, out + owned[size_t(rank_)].first + at, tree_scratch_);
+    combine_nodes(plan, node_values_, run(size_t(rank_), at), out + owned[size_t(rank_)].first + at, tree_scratch_);
     input_loaded_ = true;
   }
 }

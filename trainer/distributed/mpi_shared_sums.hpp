@@ -58,7 +58,7 @@ class MpiSharedSums {
   size_t capacity_ = 0;  // bytes of each of a slot's two halves
   std::vector<char*> slots_;
   bool input_loaded_ = false, sums_loaded_ = false;  // others may be loading it since the last fence
-  std::vector<float> received_;
+  std::vector<const float*> node_values_;
   kernels::TileTreeScratch tree_scratch_;
 };
 

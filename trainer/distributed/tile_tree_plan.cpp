@@ -32,6 +32,13 @@ void cover_sums(const TileTreePlan& plan, int rank, const float* tiles, size_t c
 
 void combine_nodes(const TileTreePlan& plan, const float* received, size_t own, float* sum,
                    kernels::TileTreeScratch& scratch) {
+  std::vector<const float*> values(plan.nodes.size());
+  for (size_t i = 0; i < values.size(); ++i) values[i] = received + i * own;
+  combine_nodes(plan, values, own, sum, scratch);
+}
+
+void combine_nodes(const TileTreePlan& plan, const std::vector<const float*>& values, size_t own, float* sum,
+                   kernels::TileTreeScratch& scratch) {
   if (own == 0) return;
   if (plan.tiles == 0) {
     std::memset(sum, 0, sizeof(float) * own);
@@ -43,7 +50,7 @@ void combine_nodes(const TileTreePlan& plan, const float* received, size_t own, 
       root, plan.tiles,
       [&](kernels::TileNode n) -> const float* {
         for (size_t i = 0; i < plan.nodes.size(); ++i)
-          if (plan.nodes[i] == n) return received + i * own;
+          if (plan.nodes[i] == n) return values[i];
         return nullptr;
       },
       [&](const float* a, const float* b, float* to) {

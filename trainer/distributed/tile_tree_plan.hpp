@@ -28,5 +28,8 @@ void cover_sums(const TileTreePlan& plan, int rank, const float* tiles, size_t c
 // in plan.nodes order.
 void combine_nodes(const TileTreePlan& plan, const float* received, size_t own, float* sum,
                    kernels::TileTreeScratch& scratch);
+// The same with node i's `own` values at values[i] (wherever they are: another rank's shared memory).
+void combine_nodes(const TileTreePlan& plan, const std::vector<const float*>& values, size_t own, float* sum,
+                   kernels::TileTreeScratch& scratch);
 
 }  // namespace resilinet

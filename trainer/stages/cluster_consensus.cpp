@@ -75,7 +75,10 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
   std::vector<std::vector<float>> restart_centroids;
   std::vector<float> part;
   kernels::Staged<float> part_in(backend);
+  const int parts = std::max(1, o.parts);
+  restart_centroids.resize(size_t(R));
   for (int r = 0; r < R; ++r) {
+    if (r % parts != o.part) continue;  // another part's
     const uint64_t seed = splitmix64(o.seed * 131 + uint64_t(r));
     part.clear();
     for (size_t i = 0; i < rows; ++i)
@@ -90,9 +93,11 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
     km.restarts = o.kmeans_restarts;
     km.max_iterations = o.max_iterations;
     km.seed = seed;
-    const auto fit = backend.kmeans(part_in.put(part.data(), part.size()), part_rows, dims, km);
-    restarts.push_back(assign(backend, x, rows, dims, fit.centroids, K));
-    restart_centroids.push_back(fit.centroids);
+    restart_centroids[size_t(r)] = backend.kmeans(part_in.put(part.data(), part.size()), part_rows, dims, km).centroids;
+  }
+  if (parts > 1) o.share(restart_centroids);
+  for (int r = 0; r < R; ++r) {
+    restarts.push_back(assign(backend, x, rows, dims, restart_centroids[size_t(r)], K));
     if (has_near_empty(restarts.back().counts, rows, o.min_share)) out.near_empty_restarts.push_back(r);
   }
 

@@ -8,6 +8,7 @@
 #include "trainer/stages/room.hpp"
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct ConsensusOptions {
   int max_iterations = 200;
   double min_share = 0.02;      // clusters with fewer sample rows are near-empty
   uint64_t seed = 0;
+  // Restarts split between `parts` processes that hold the same sample (the ranks of a job): part
+  // p fits restarts p, p + parts, ..., and share(every restart's centroids, this part's filled in)
+  // fills in the others', so that every part goes on from all of them with one process's result.
+  int part = 0, parts = 1;
+  std::function<void(std::vector<std::vector<float>>& restart_centroids)> share;
 };
 
 struct Consensus {

@@ -208,7 +208,7 @@ double spearman(const ContingencyTable& t) {
 }
 
 double silhouette_score(const float* z, size_t rows, int dims, std::span<const int32_t> labels,
-                        size_t max_sample, uint64_t seed) {
+                        size_t max_sample, uint64_t seed, const SilhouetteShare& share) {
   check_same_length(rows, labels.size(), "silhouette_score");
   const std::vector<size_t> sample = sample_rows(rows, max_sample, seed);
   std::vector<int32_t> sample_labels(sample.size());
@@ -220,11 +220,14 @@ double silhouette_score(const float* z, size_t rows, int dims, std::span<const i
 
   const auto count = static_cast<std::ptrdiff_t>(sample.size());
   std::vector<double> score(sample.size(), 0.0);
+  const size_t parts = size_t(std::max(1, share.parts));
+  const auto first = static_cast<std::ptrdiff_t>(sample.size() * size_t(share.part) / parts);
+  const auto end = static_cast<std::ptrdiff_t>(sample.size() * (size_t(share.part) + 1) / parts);
 #pragma omp parallel
   {
     std::vector<double> distance_sum(cl.clusters);
 #pragma omp for schedule(dynamic, 64)
-    for (std::ptrdiff_t s = 0; s < count; ++s) {
+    for (std::ptrdiff_t s = first; s < end; ++s) {
       std::fill(distance_sum.begin(), distance_sum.end(), 0.0);
       const float* zs = z + sample[s] * dims;
       for (std::ptrdiff_t t = 0; t < count; ++t)
@@ -238,6 +241,10 @@ double silhouette_score(const float* z, size_t rows, int dims, std::span<const i
       const double denominator = std::max(a, b);
       score[s] = denominator > 0 ? (b - a) / denominator : 0.0;
     }
+  }
+  if (parts > 1) {
+    const std::vector<double> mine(score.begin() + first, score.begin() + end);
+    share.gather(mine, score);
   }
   double total = 0;
   for (double v : score) total += v;

@@ -6,6 +6,7 @@
 #include "trainer/stages/room.hpp"
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -42,8 +43,16 @@ double spearman(const ContingencyTable& table);
 // (all rows when rows <= max_sample), exact Euclidean distances among the sampled rows.
 // Rows alone in their cluster (within the sample) score 0. NaN when the sample has fewer than 2
 // clusters or no cluster with two rows.
+// share: the work split between `parts` processes that hold the same rows (the ranks of a job):
+// part p scores the sampled rows [S p / parts, S (p + 1) / parts), and share.gather(this part's
+// scores, all S) fills in every part's, in order; the mean then adds the same values in the same
+// order as one process does, so every part returns one process's result, bitwise.
+struct SilhouetteShare {
+  int part = 0, parts = 1;
+  std::function<void(std::span<const double> mine, std::span<double> all)> gather;
+};
 double silhouette_score(const float* z, size_t rows, int dims, std::span<const int32_t> labels,
-                        size_t max_sample = 5000, uint64_t seed = 0);
+                        size_t max_sample = 5000, uint64_t seed = 0, const SilhouetteShare& share = {});
 
 // Between-cluster over within-cluster dispersion, (B / (k-1)) / (W / (n-k)). NaN with fewer than
 // 2 clusters or k == n; 1 when W == 0 (as scikit-learn).

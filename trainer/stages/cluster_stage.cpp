@@ -85,6 +85,18 @@ nlohmann::json initial_clusters(Model& model, TrainContext& ctx) {
   o.max_iterations = cfg.kmeans.max_iterations;
   o.min_share = cfg.min_share;
   o.seed = ctx.config.seed * 8 + 2;
+  o.part = ctx.comm.rank();
+  o.parts = ctx.comm.world();
+  o.share = [&](std::vector<std::vector<float>>& centroids) {  // restart r is rank r % world's
+    const size_t world = size_t(o.parts), each = size_t(K) * D, per_rank = (centroids.size() + world - 1) / world * each;
+    std::vector<float> mine;
+    for (size_t r = size_t(o.part); r < centroids.size(); r += world) mine.insert(mine.end(), centroids[r].begin(), centroids[r].end());
+    const std::vector<float> all = gather_over_ranks<float>(ctx.comm, mine, per_rank);
+    for (size_t r = 0; r < centroids.size(); ++r) {
+      const auto at = all.begin() + ptrdiff_t((r % world) * per_rank + (r / world) * each);
+      centroids[r].assign(at, at + ptrdiff_t(each));
+    }
+  };
   Consensus c = consensus_kmeans(sample.rows.data(), rows, int(D), sample.cell_id, o, ctx.backend);
 
   // Scale the space so the Student-t kernel of q (unit width) sees clusters of width `spread`:

@@ -168,7 +168,8 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   const size_t S = sample_level.size();
   m["cluster_quality_sample_cells"] = S;
   auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
-  m["silhouette"] = finite_or_null(silhouette_score(sample_z.data(), S, D, sample_level, 5000, ctx.config.seed));
+  m["silhouette"] = finite_or_null(silhouette_score(sample_z.data(), S, D, sample_level, 5000, ctx.config.seed,
+                                                                  silhouette_over_ranks(ctx)));
   m["calinski_harabasz"] = finite_or_null(calinski_harabasz(sample_z.data(), S, D, sample_level));
   m["davies_bouldin"] = finite_or_null(davies_bouldin(sample_z.data(), S, D, sample_level));
   m["holdout_cells"] = holdout.total();

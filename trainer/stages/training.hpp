@@ -5,7 +5,9 @@
 #pragma once
 #include "trainer/stages/room.hpp"
 #include <cstdint>
+#include <algorithm>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +21,7 @@
 #include "trainer/model/optimizer.hpp"
 #include "trainer/model/stage_progress.hpp"
 #include "trainer/outputs/progress.hpp"
+#include "trainer/stages/cluster_metrics.hpp"
 
 namespace resilinet {
 
@@ -94,6 +97,19 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
 void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, OptimizedBuffer& buffer, const float* x,
                            const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
                            size_t dmu_count, double* loss_out);
+
+// Every rank's values, in rank order, on every rank: rank r's `mine` (at most per_rank values,
+// padded with T{}) lands at [r x per_rank, (r + 1) x per_rank) of the result.
+template <class T>
+std::vector<T> gather_over_ranks(Communicator& comm, std::span<const T> mine, size_t per_rank) {
+  if (mine.size() > per_rank) throw std::logic_error("gather_over_ranks: more values than per_rank");
+  std::vector<T> padded(per_rank, T{}), all(per_rank * size_t(comm.world()));
+  std::copy(mine.begin(), mine.end(), padded.begin());
+  comm.allgather(padded.data(), per_rank * sizeof(T), all.data());
+  return all;
+}
+// The silhouette's work split between the ranks (SilhouetteShare), gathered over ctx.comm.
+SilhouetteShare silhouette_over_ranks(TrainContext& ctx);
 
 // A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by
 // run_epochs when it reads the losses (at progress updates and at the end of each epoch), before

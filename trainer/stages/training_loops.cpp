@@ -119,6 +119,18 @@ void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, Optim
     buffer.gather_moments_with([&comm = ctx.comm](float* values, size_t count) { comm.allgather_owned(values, count); });
 }
 
+SilhouetteShare silhouette_over_ranks(TrainContext& ctx) {
+  Communicator& comm = ctx.comm;
+  return {comm.rank(), comm.world(), [&comm](std::span<const double> mine, std::span<double> all) {
+            const size_t world = size_t(comm.world()), per_rank = (all.size() + world - 1) / world;
+            const std::vector<double> parts = gather_over_ranks(comm, mine, per_rank);
+            for (size_t r = 0; r < world; ++r) {
+              const size_t first = all.size() * r / world, end = all.size() * (r + 1) / world;
+              std::copy_n(parts.begin() + ptrdiff_t(r * per_rank), end - first, all.begin() + ptrdiff_t(first));
+            }
+          }};
+}
+
 void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
   out.resize(batch.rows * batch.features);
   for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
