@@ -70,6 +70,18 @@ int threads_per_run(int threads, int jobs) {
   return threads > 0 ? threads : std::max(1, int(std::thread::hardware_concurrency()) / std::max(1, jobs));
 }
 
+TrainConfig bench_base_config(const std::string& config, const std::string& data) {
+  TrainConfig base = load_train_config(config);
+  if (!data.empty()) base.data = data;
+  return base;
+}
+
+std::vector<uint64_t> consecutive_seeds(uint64_t first, int count) {
+  std::vector<uint64_t> seeds;
+  for (int s = 0; s < count; ++s) seeds.push_back(first + uint64_t(s));
+  return seeds;
+}
+
 std::vector<nlohmann::json> run_bench_jobs(const std::vector<BenchJob>& jobs, int parallel, bool quiet,
                                            const std::string& what) {
   std::vector<nlohmann::json> records(jobs.size());

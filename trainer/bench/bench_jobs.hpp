@@ -29,6 +29,11 @@ BenchJob train_and_rate_job(const std::string& label, const TrainConfig& config,
 BenchJob baseline_job(const std::string& label, const TrainConfig& config, const std::string& method);
 // Threads of each run: `threads`, or with 0 the cores divided between `jobs` runs at a time.
 int threads_per_run(int threads, int jobs);
+// A bench's base config: the file `config` ("" = the built-in defaults), its data replaced by
+// `data` where that is given.
+TrainConfig bench_base_config(const std::string& config, const std::string& data);
+// The seeds of `count` runs: first, first + 1, ...
+std::vector<uint64_t> consecutive_seeds(uint64_t first, int count);
 
 // The record of a finished job: {"key", "steps": [{"seconds", "peak_rss_kb"}, ...]}.
 // Runs every job without a current record, `parallel` at a time, in order of the list, and returns

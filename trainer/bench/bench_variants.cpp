@@ -84,12 +84,10 @@ nlohmann::json run_numbers(const nlohmann::json& evaluation, const nlohmann::jso
 
 nlohmann::json run_variants_bench(const VariantsBenchOptions& o) {
   if (o.variant_files.empty()) throw InputError("resilinet bench", "--variants", "one or more variant files");
-  TrainConfig base = load_train_config(o.config);
-  if (!o.data.empty()) base.data = o.data;
+  const TrainConfig base = bench_base_config(o.config, o.data);
   const uint64_t cells = ShardSet::open(base.data).total_rows();  // bad data is refused before any run
   const int threads = threads_per_run(o.threads, o.jobs);
-  std::vector<uint64_t> bench_seeds;
-  for (int s = 0; s < o.seeds; ++s) bench_seeds.push_back(base.seed + uint64_t(s));
+  const std::vector<uint64_t> bench_seeds = consecutive_seeds(base.seed, o.seeds);
 
   std::vector<Variant> variants;
   for (const std::string& file : o.variant_files) {

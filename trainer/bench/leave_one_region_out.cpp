@@ -82,8 +82,7 @@ std::vector<double> mean_shares(const std::vector<nlohmann::json>& runs, const c
 }  // namespace
 
 nlohmann::json run_leave_one_region_out(const VariantsBenchOptions& o) {
-  TrainConfig base = load_train_config(o.config);
-  if (!o.data.empty()) base.data = o.data;
+  const TrainConfig base = bench_base_config(o.config, o.data);
   const ShardSet data = ShardSet::open(base.data);
   if (data.region_names().size() < 2)
     throw InputError(base.data, "region_names", "data of 2 or more regions (one is held out at a time)",
@@ -112,8 +111,7 @@ nlohmann::json run_leave_one_region_out(const VariantsBenchOptions& o) {
     jobs.push_back(train_and_rate_job(label, config, rated_shard, "held-out", "loro"));
     return run_dir + "/held-out/ratings.h5";
   };
-  std::vector<uint64_t> seeds;
-  for (int s = 0; s < o.seeds; ++s) seeds.push_back(base.seed + uint64_t(s));
+  const std::vector<uint64_t> seeds = consecutive_seeds(base.seed, o.seeds);
   for (size_t r = 0; r < regions.size(); ++r) {
     // The folder of every shard but r's: the training data of the transfer model.
     const std::string fold = o.out + "/folds/r" + std::to_string(r);

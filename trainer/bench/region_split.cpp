@@ -1,5 +1,6 @@
 #include "trainer/bench/region_split.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -73,17 +74,25 @@ std::vector<RegionShard> split_by_region(const std::string& data_glob, const std
   Loader loader(data, opt);
   Batch b;
   ShardColumns block;
+  std::vector<size_t> first(names.size() + 1), order;
   while (loader.next(b)) {
-    // Rows of one region at a time, in file order: each region's shard keeps the data's order.
+    // The batch's rows bucketed by region in one pass (a counting sort, so each region's rows keep
+    // the data's order), then each region's rows appended to its shard.
+    std::fill(first.begin(), first.end(), 0);
+    for (size_t i = 0; i < b.rows; ++i) ++first[size_t(b.region[i]) + 1];
+    for (size_t r = 0; r < names.size(); ++r) first[r + 1] += first[r];
+    order.resize(b.rows);
+    {
+      std::vector<size_t> next(first.begin(), first.end() - 1);
+      for (size_t i = 0; i < b.rows; ++i) order[next[size_t(b.region[i])]++] = i;
+    }
     for (size_t r = 0; r < names.size(); ++r) {
-      size_t n = 0;
-      for (size_t i = 0; i < b.rows; ++i) n += b.region[i] == r;
+      const size_t n = first[r + 1] - first[r];
       if (n == 0) continue;
       block.resize(n, F, options.has_hazard, options.has_external_rating, options.has_planted_level, G,
                    options.has_population);
-      size_t k = 0;
-      for (size_t i = 0; i < b.rows; ++i) {
-        if (b.region[i] != r) continue;
+      for (size_t k = 0; k < n; ++k) {
+        const size_t i = order[first[r] + k];
         std::copy(b.x + i * F, b.x + (i + 1) * F, block.features.begin() + ptrdiff_t(k * F));
         block.cell_id[k] = b.cell_id[i];
         block.lonlat[2 * k] = b.lonlat[2 * i];
@@ -94,7 +103,6 @@ std::vector<RegionShard> split_by_region(const std::string& data_glob, const std
         if (options.has_planted_level) block.planted_level[k] = b.planted_level[i];
         for (size_t g = 0; g < G; ++g) block.groups[k * G + g] = b.groups[i * G + g];
         if (options.has_population) block.population[k] = b.population[i];
-        ++k;
       }
       writers[r]->append(block);
       regions[r].cells += n;
