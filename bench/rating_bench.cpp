@@ -6,6 +6,11 @@
 //
 //   rating_bench [--rows 1000000] [--batch 8192] [--threads 2] [--repeats 5] [--seed 0]
 //                [--export DIR]   weights, centroids, rows and this side's outputs as .npy for the peer
+//                [--checkpoint C --data GLOB]   a trained model (clusters.space: latent, as the peer
+//                                 soft-assigns z) on the rows of its data, repeated up to --rows;
+//                                 by default the default model as initialised, on uniform rows
+// A trained model's hidden ReLUs are zero more often than an initialised one's, in whole units,
+// and the forward pass skips inputs that are zero in a whole block of rows.
 #include <omp.h>
 
 #include <algorithm>
@@ -26,6 +31,9 @@
 #include "kernels/cpu/cpu_backend.hpp"
 #include "bench/fma_chains.hpp"
 #include "kernels/ops.hpp"
+#include "datasets/loader.hpp"
+#include "datasets/shard_set.hpp"
+#include "trainer/model/checkpoint.hpp"
 #include "trainer/model/model.hpp"
 
 namespace {
@@ -40,6 +48,7 @@ struct Args {
   int repeats = 5;
   uint64_t seed = 0;
   std::string export_dir;
+  std::string checkpoint, data;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -54,10 +63,13 @@ Args parse_args(int argc, char** argv) {
     else if (k == "--repeats") a.repeats = std::stoi(v);
     else if (k == "--seed") a.seed = std::stoull(v);
     else if (k == "--export") a.export_dir = v;
+    else if (k == "--checkpoint") a.checkpoint = v;
+    else if (k == "--data") a.data = v;
     else throw std::invalid_argument("unknown option " + k);
   }
   if (a.rows == 0 || a.batch == 0 || a.threads < 1 || a.repeats < 1)
     throw std::invalid_argument("rows, batch, threads and repeats must be positive");
+  if (a.checkpoint.empty() != a.data.empty()) throw std::invalid_argument("--checkpoint and --data go together");
   return a;
 }
 
@@ -116,6 +128,34 @@ Model make_model(uint64_t seed) {
   m.scaler.max.assign(F, 1.0);
   m.scaler.missing.assign(F, 0);
   return m;
+}
+
+// A trained model from its checkpoint, checked to soft-assign z as the peer does.
+Model trained_model(const std::string& path) {
+  Model m = read_checkpoint(path).model;
+  if (m.clusters_completed())
+    throw std::invalid_argument(path + ": clusters.space is completed; the peer soft-assigns z (train with "
+                                "clusters.space: latent)");
+  return m;
+}
+
+// The raw rows of the data's shards in file order, repeated until there are `rows`.
+std::vector<float> data_rows(const std::string& glob, size_t rows, int features) {
+  const ShardSet data = ShardSet::open(glob);
+  if (data.total_rows() == 0 || data.schema().size() != size_t(features))
+    throw std::invalid_argument(glob + ": rows of the model's " + std::to_string(features) + " features");
+  std::vector<float> x;
+  x.reserve(rows * size_t(features));
+  LoaderOptions opt;
+  opt.batch_rows = 65536;
+  opt.shuffle = false;
+  Loader loader(data, opt);
+  Batch b;
+  while (loader.next(b)) x.insert(x.end(), b.x, b.x + b.rows * b.features);
+  const size_t have = x.size();
+  while (x.size() < rows * size_t(features)) x.insert(x.end(), x.begin(), x.begin() + ptrdiff_t(std::min(have, rows * size_t(features) - x.size())));
+  x.resize(rows * size_t(features));
+  return x;
 }
 
 // Random centroids at the latent codes of K random rows (plus a little noise), so that every
@@ -255,7 +295,9 @@ void export_for_peer(const std::string& dir, const Model& m, const std::vector<f
 }
 
 // Multiply-adds per row of the pass's products: the encoder to z and the head, counting only the
-// connections a grouped layer has (the soft assignment's 2 x K x d are left out).
+// connections a grouped layer has (the soft assignment's 2 x K x d are left out). Dense-equivalent:
+// the products with inputs that are zero in a whole block of rows, which the pass skips, count
+// too, so GFLOP/s from this can pass the FMA peak.
 double multiply_adds_per_row(const Model& m) {
   double n = 0;
   auto add = [&](const kernels::MlpLayout& layout, int last) {
@@ -300,11 +342,13 @@ std::pair<double, int> fma_peak(int threads) {
 int main(int argc, char** argv) try {
   const Args a = parse_args(argc, argv);
   omp_set_num_threads(a.threads);
-  Model model = make_model(a.seed);
-  const std::vector<float> raw = make_rows(a.rows, model.features(), a.seed);
+  const bool trained = !a.checkpoint.empty();
+  Model model = trained ? trained_model(a.checkpoint) : make_model(a.seed);
+  const std::vector<float> raw =
+      trained ? data_rows(a.data, a.rows, model.features()) : make_rows(a.rows, model.features(), a.seed);
   std::vector<float> scaled(raw.size());
   model.scaler.transform(raw.data(), a.rows, scaled.data());
-  place_centroids(model, scaled, a.rows, a.seed);
+  if (!trained) place_centroids(model, scaled, a.rows, a.seed);
 
   if (!a.export_dir.empty()) export_for_peer(a.export_dir, model, scaled, a);
 
@@ -333,6 +377,7 @@ int main(int argc, char** argv) try {
   const char* isa = std::getenv("RESILINET_CPU_ISA");
   nlohmann::json j = {
       {"impl", "resilinet"},
+      {"model", trained ? a.checkpoint : "default, as initialised"},
       {"threads", omp_get_max_threads()},
       {"isa", isa ? isa : "auto"},
       {"rows", a.rows},

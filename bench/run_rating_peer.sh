@@ -8,6 +8,9 @@
 #
 #   bench/run_rating_peer.sh BUILD_DIR [ROUNDS] [ROWS] [REPEATS]     (defaults: 3 1000000 5)
 #   PEER_VARIANTS=onednn_cdist,eager_broadcast ... to time other PyTorch variants in the rounds
+#   CHECKPOINT=run/checkpoint.h5 DATA='shards/*.h5' ... rate a trained model (clusters.space: latent)
+#   on its data's rows instead of the default model as initialised on uniform rows: a trained
+#   model's hidden ReLUs are zero more often, which resilinet's forward pass skips
 #   OMP_WAIT_POLICY=passive ... (both sides use libgomp; on a shared, oversubscribed machine its
 #   default spin-waiting makes 2-thread runs of either side several times slower)
 set -euo pipefail
@@ -26,6 +29,8 @@ if [[ ! -x "$bench" ]]; then
   echo "run_rating_peer.sh: $bench not found; build the rating_bench target first" >&2
   exit 2
 fi
+model_args=()
+if [[ -n "${CHECKPOINT:-}" ]]; then model_args=(--checkpoint "$CHECKPOINT" --data "${DATA:?DATA goes with CHECKPOINT}"); fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=$threads
@@ -33,9 +38,10 @@ export OMP_NUM_THREADS=$threads
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'); $(uname -sm)"
 echo "commit: $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown) (plus working tree); date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "rows $rows, batch 8192, threads $threads, repeats $repeats (median), rounds $rounds, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}"
+echo "model: ${CHECKPOINT:-the default model as initialised, uniform rows}${DATA:+ on the rows of $DATA}"
 
 echo "export, check every PyTorch variant on all rows, survey the variants on $survey_rows rows ..."
-"$bench" --rows "$rows" --threads $threads --repeats 1 --export "$work" > "$work/export.json"
+"$bench" --rows "$rows" --threads $threads --repeats 1 "${model_args[@]}" --export "$work" > "$work/export.json"
 "$python" "$here/peer_torch_rating.py" --dir "$work" --threads $threads --repeats 0 --check \
   > "$work/check.json" || { cat "$work/check.json"; exit 3; }
 "$python" "$here/peer_torch_rating.py" --dir "$work" --threads $threads --repeats 3 \
@@ -45,7 +51,7 @@ for round in $(seq 1 "$rounds"); do
   # 1-minute load average and running/total tasks just before each side
   echo "$(cut -d' ' -f1,4 /proc/loadavg)" > "$work/load_$round"
   echo "round $round/$rounds (load average, running/total tasks: $(cat "$work/load_$round")) ..."
-  "$bench" --rows "$rows" --threads $threads --repeats "$repeats" > "$work/cpp_$round.json"
+  "$bench" --rows "$rows" --threads $threads --repeats "$repeats" "${model_args[@]}" > "$work/cpp_$round.json"
   echo "$(cut -d' ' -f1,4 /proc/loadavg)" >> "$work/load_$round"
   "$python" "$here/peer_torch_rating.py" --dir "$work" --threads $threads --repeats "$repeats" \
     --variants "$variants" > "$work/torch_$round.json"
@@ -72,7 +78,7 @@ print(f"rows per cluster level 1..5: {first['cluster_level_counts']}; per classi
 print()
 print("| round | load avg, running/total tasks (before C++ / before PyTorch) | resilinet cells/s (median; best pass) "
       "| PyTorch cells/s (median; best pass; variant) | ratio of medians | ratio of best passes "
-      "| resilinet GFLOP/s (share of the FMA peak measured in the round) |")
+      "| resilinet dense-equivalent GFLOP/s (share of the FMA peak measured in the round; skipped zero products count) |")
 print("|---|---|---|---|---|---|---|")
 ratios = []
 for r, (c, t) in enumerate(zip(cpp, torch)):

@@ -275,6 +275,35 @@ TEST(MlpForward, GroupedLayerGivesTheBitsOfTheDenseLayerWithZeros) {
   }
 }
 
+// A dense layer after a ReLU skips, for each block of rows, the inputs that are zero in all of
+// them. The same layer with an all-ones mask reads every input: both must give the same bits, on
+// inputs where whole units are dead (every row zero) and others are zero in some rows.
+TEST(MlpForward, SkippedZeroInputsGiveTheBitsOfTheFullSum) {
+  const MlpLayout skipping = wide_grouped_layout(false);
+  MlpLayout reading_all = skipping;
+  for (size_t l : {size_t(1), size_t(3)})
+    reading_all.layers[l].mask.assign(size_t(reading_all.layers[l].out) * size_t(reading_all.layers[l].in), 1);
+  auto params = random_params(skipping, 41);
+  const auto& first = skipping.layers[0];
+  for (int o = 0; o < first.out; o += 3) params[first.bias_offset + size_t(o)] = -50.0f;  // dead units
+  for (const std::string& isa : instruction_sets()) {
+    ScopedIsa scoped(isa);
+    for (size_t rows : {size_t(1), size_t(7), size_t(64), size_t(130)}) {
+      SCOPED_TRACE(isa + ", rows " + std::to_string(rows));
+      const auto x = random_values(rows * 12, 42, -1.0f, 2.0f);
+      std::vector<float> y_skip(rows * 24), y_all(rows * 24);
+      cpu::mlp_forward(skipping, params.data(), x.data(), rows, y_skip.data());
+      cpu::mlp_forward(reading_all, params.data(), x.data(), rows, y_all.data());
+      EXPECT_EQ(0, std::memcmp(y_skip.data(), y_all.data(), y_skip.size() * sizeof(float)));
+      const auto acts = reference::mlp_forward(skipping, to_double(params).data(), to_double(x).data(), rows);
+      EXPECT_LE(relative_error(y_skip.data(), acts.back().data(), rows * 24), kTolerance);
+      size_t zeros = 0;  // the dead units really are zero in every row
+      for (size_t r = 0; r < rows; ++r) zeros += acts[1][r * 192] == 0.0;
+      EXPECT_EQ(zeros, rows);
+    }
+  }
+}
+
 // Each output is the same chain of fused multiply-adds whatever the vector width, so AVX2 and
 // AVX-512 give the same bits (the SSE2 baseline has no FMA and rounds differently).
 TEST(MlpForward, SameBitsOnEveryFmaInstructionSet) {
