@@ -1,9 +1,15 @@
 // Lane traits of the matrix kernels (mlp.cpp, mlp_forward.cpp): the vector of an instruction set,
-// a broadcast, and the rows of a register block.
+// a broadcast, and the rows of a register block; and the columns of a block of rows that are zero.
 #pragma once
 #if defined(__x86_64__)
 #include <immintrin.h>  // also declares the AVX builtin used below
 #endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include "kernels/cpu/vec.hpp"
 
@@ -38,6 +44,52 @@ struct Avx2Lanes {  // 16 registers of 8 lanes
   }
   static constexpr int block_rows(int nb) { return nb == 1 ? 8 : 4; }
 };
+
+// Bit j: the sign of lane j (of a compare's all-ones or zero lanes).
+template <class V>
+[[gnu::always_inline]] inline uint32_t sign_bits(V v) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+  if constexpr (sizeof(V) == 16) return uint32_t(__builtin_ia32_movmskps(v));
+  if constexpr (sizeof(V) == 32) return uint32_t(__builtin_ia32_movmskps256(v));
+  if constexpr (sizeof(V) == 64) {
+    Vec8 low, high;
+    std::memcpy(&low, &v, sizeof(low));
+    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof(low), sizeof(high));
+    return sign_bits(low) | sign_bits(high) << 8;
+  }
+#endif
+  uint32_t bits = 0;
+  for (size_t j = 0; j < sizeof(V) / sizeof(float); ++j) bits |= uint32_t(std::signbit(v[j])) << j;
+  return bits;
+}
+
+// Widest row of a that nonzero_columns takes (its bit words live on the caller's stack).
+inline constexpr int kMaxZeroColumns = 1024;
+
+// For a product that may skip the columns of A that are zero in every row of a register block
+// (a product with zero adds nothing): words[i / 64] bit i % 64 is set where column i (of 0..k-1,
+// k <= kMaxZeroColumns) is not zero in every one of the RB rows of a (row stride lda; -0 counts
+// as not zero). The rows' bits are OR-ed as integers and compared once, L columns at a time (L
+// divides 64): GCC takes a float compare here apart lane by lane.
+template <class T, int RB>
+[[gnu::always_inline]] inline void nonzero_columns(const float* a, ptrdiff_t lda, int k, uint64_t* words) {
+  using V = typename T::V;
+  typedef int32_t I __attribute__((vector_size(sizeof(V))));
+  constexpr int L = T::kLanes;
+  std::fill_n(words, (k + 63) / 64, uint64_t(0));
+  int i = 0;
+  for (; i + L <= k; i += L) {
+    I any = I(load<V>(a + i));
+#pragma GCC unroll 16
+    for (int r = 1; r < RB; ++r) any |= I(load<V>(a + r * lda + i));
+    words[i / 64] |= uint64_t(sign_bits(V(any != I{}))) << (i % 64);
+  }
+  for (; i < k; ++i) {
+    bool any = false;
+    for (int r = 0; r < RB; ++r) any |= a[r * lda + i] != 0.0f;
+    words[i / 64] |= uint64_t(any) << (i % 64);
+  }
+}
 
 #pragma GCC diagnostic pop
 

@@ -136,7 +136,28 @@ struct Gemm {
   const float* bias = nullptr;  // [n]: the initial value of every row (else zero)
   bool relu = false;            // C = max(C, 0)
   const float* gate = nullptr;  // [m][ldc]: C = 0 where gate <= 0 (the ReLU derivative)
+  // A is row-major (a_col == 1) and often zero (a ReLU's output, or the gradient of a ReLU layer's
+  // pre-activation): a block skips the k that are zero in all its rows. The same sums, less
+  // products that added an exact zero.
+  bool skip_zero_a = false;
 };
+
+// acc += A(block rows, k) B[k][block columns]: a at A(first row, k), b at B[k][first column].
+template <class T, int RB, int NB>
+[[gnu::always_inline]] inline void add_k(typename T::V (&acc)[RB][NB], const float* a, ptrdiff_t a_row,
+                                         const float* b) {
+  using V = typename T::V;
+  constexpr int L = T::kLanes;
+  V bv[NB];
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) bv[j] = load<V>(b + j * L);
+#pragma GCC unroll 16
+  for (int r = 0; r < RB; ++r) {
+    const V av = T::splat(a + r * a_row);
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
+  }
+}
 
 // One register block: RB rows x NB vectors of C, accumulated over all of k.
 template <class T, int RB, int NB>
@@ -153,16 +174,16 @@ template <class T, int RB, int NB>
   }
   const float* a = g.a + m0 * g.a_row;
   const float* b = g.b + n0;
-  for (int k = 0; k < g.k; ++k, a += g.a_col, b += g.ldb) {
-    V bv[NB];
-#pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) bv[j] = load<V>(b + j * L);
-#pragma GCC unroll 16
-    for (int r = 0; r < RB; ++r) {
-      const V av = T::splat(a + r * g.a_row);
-#pragma GCC unroll 4
-      for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
-    }
+  if (g.skip_zero_a) {
+    uint64_t words[kMaxZeroColumns / 64];
+    nonzero_columns<T, RB>(a, g.a_row, g.k, words);
+    for (int w = 0; w < (g.k + 63) / 64; ++w)
+      for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
+        const int k = w * 64 + std::countr_zero(bits);
+        add_k<T, RB, NB>(acc, a + k, g.a_row, b + k * g.ldb);
+      }
+  } else {
+    for (int k = 0; k < g.k; ++k, a += g.a_col, b += g.ldb) add_k<T, RB, NB>(acc, a, g.a_row, b);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < RB; ++r)
@@ -246,6 +267,7 @@ template <class T>
     g.k = p.in;
     g.bias = p.bias;
     g.relu = p.relu;
+    g.skip_zero_a = l > 0 && net.layers[l - 1].relu && p.in <= kMaxZeroColumns;
     gemm<T>(g);
     in = g.c;
     in_pad = p.out_pad;
@@ -400,6 +422,7 @@ template <class T>
     dx.m = kRows;
     dx.n = p.in_pad;
     dx.k = p.out;
+    dx.skip_zero_a = p.relu && p.out <= kMaxZeroColumns;  // grad is zero where layer l's ReLU was
     const bool latent_here = latent_layer == l - 1;
     if (below.relu && !latent_here) dx.gate = acts + below.act;
     gemm<T>(dx);

@@ -8,7 +8,6 @@
 // Not training's fused forward-backward (mlp.cpp); the fp64 twin is reference/mlp.cpp.
 #include <algorithm>
 #include <bit>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -35,7 +34,6 @@ namespace {
 constexpr int kPad = 8;    // every width is padded to a multiple of 8 floats
 constexpr int kRows = 64;  // rows taken through all layers at once (the tile of mlp_forward and rate)
 
-constexpr int kMaxSkipInputs = 1024;  // wider inputs are read whole (the list below lives on the stack)
 
 int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -132,7 +130,7 @@ void pack_forward(const MlpLayout& layout, const float* params, int last_layer, 
     f.out_pad = round_up(s.out, kPad);
     f.relu = s.act == Activation::relu;
     f.skip_zero_inputs = l > 0 && layout.layers[l - 1].act == Activation::relu && s.mask.empty() &&
-                         s.in <= kMaxSkipInputs;
+                         s.in <= kMaxZeroColumns;
     f.bias = floats;
     floats += size_t(f.out_pad);
     net.max_pad = std::max(net.max_pad, f.out_pad);
@@ -211,47 +209,6 @@ struct PanelProduct {
   bool skip_zero_inputs = false;  // inputs are 0..k-1; a block skips those zero in all its rows
 };
 
-// Bit j: the sign of lane j (of a compare's all-ones or zero lanes).
-template <class V>
-[[gnu::always_inline]] inline uint32_t sign_bits(V v) {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-  if constexpr (sizeof(V) == 16) return uint32_t(__builtin_ia32_movmskps(v));
-  if constexpr (sizeof(V) == 32) return uint32_t(__builtin_ia32_movmskps256(v));
-  if constexpr (sizeof(V) == 64) {
-    Vec8 low, high;
-    std::memcpy(&low, &v, sizeof(low));
-    std::memcpy(&high, reinterpret_cast<const char*>(&v) + sizeof(low), sizeof(high));
-    return sign_bits(low) | sign_bits(high) << 8;
-  }
-#endif
-  uint32_t bits = 0;
-  for (size_t j = 0; j < sizeof(V) / sizeof(float); ++j) bits |= uint32_t(std::signbit(v[j])) << j;
-  return bits;
-}
-
-// words[i / 64] bit i % 64: input i (of 0..k-1) is not zero in every one of the RB rows of a
-// (-0 counts as not zero). The rows' bits are OR-ed as integers and compared once, L inputs at a
-// time (L divides 64): a float compare here is taken apart lane by lane by GCC.
-template <class T, int RB>
-[[gnu::always_inline]] inline void nonzero_inputs(const float* a, ptrdiff_t lda, int k, uint64_t* words) {
-  using V = typename T::V;
-  typedef int32_t I __attribute__((vector_size(sizeof(V))));
-  constexpr int L = T::kLanes;
-  std::fill_n(words, (k + 63) / 64, uint64_t(0));
-  int i = 0;
-  for (; i + L <= k; i += L) {
-    I any = I(load<V>(a + i));
-#pragma GCC unroll 16
-    for (int r = 1; r < RB; ++r) any |= I(load<V>(a + r * lda + i));
-    words[i / 64] |= uint64_t(sign_bits(V(any != I{}))) << (i % 64);
-  }
-  for (; i < k; ++i) {
-    bool any = false;
-    for (int r = 0; r < RB; ++r) any |= a[r * lda + i] != 0.0f;
-    words[i / 64] |= uint64_t(any) << (i % 64);
-  }
-}
-
 // acc += A(rows, one input) W^T(that input, :): ak at the input's column of the block's first row,
 // b at its row of the panel's weights. A function, not a lambda: a lambda would not take the
 // caller's instruction set along.
@@ -286,8 +243,8 @@ template <class T, int RB, int NB>
   }
   const float* a = g.a + m0 * g.lda;
   if (g.skip_zero_inputs) {
-    uint64_t words[kMaxSkipInputs / 64];
-    nonzero_inputs<T, RB>(a, g.lda, g.k, words);
+    uint64_t words[kMaxZeroColumns / 64];
+    nonzero_columns<T, RB>(a, g.lda, g.k, words);
     for (int w = 0; w < (g.k + 63) / 64; ++w)
       for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
         const int i = w * 64 + std::countr_zero(bits);
