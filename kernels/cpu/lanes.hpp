@@ -63,6 +63,24 @@ template <class V>
   return bits;
 }
 
+// acc[r][j] += A(row r, one column) B(that column, vector j) for a register block of RB rows x NB
+// vectors: a at the column in the block's first row (rows lda apart), b at the column's row of B.
+template <class T, int RB, int NB>
+[[gnu::always_inline]] inline void add_column_product(typename T::V (&acc)[RB][NB], const float* a, ptrdiff_t lda,
+                                                      const float* b) {
+  using V = typename T::V;
+  constexpr int L = T::kLanes;
+  V bv[NB];
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) bv[j] = load<V>(b + j * L);
+#pragma GCC unroll 16
+  for (int r = 0; r < RB; ++r) {
+    const V av = T::splat(a + r * lda);
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
+  }
+}
+
 // Widest row of a that nonzero_columns takes (its bit words live on the caller's stack).
 inline constexpr int kMaxZeroColumns = 1024;
 

@@ -142,23 +142,6 @@ struct Gemm {
   bool skip_zero_a = false;
 };
 
-// acc += A(block rows, k) B[k][block columns]: a at A(first row, k), b at B[k][first column].
-template <class T, int RB, int NB>
-[[gnu::always_inline]] inline void add_k(typename T::V (&acc)[RB][NB], const float* a, ptrdiff_t a_row,
-                                         const float* b) {
-  using V = typename T::V;
-  constexpr int L = T::kLanes;
-  V bv[NB];
-#pragma GCC unroll 4
-  for (int j = 0; j < NB; ++j) bv[j] = load<V>(b + j * L);
-#pragma GCC unroll 16
-  for (int r = 0; r < RB; ++r) {
-    const V av = T::splat(a + r * a_row);
-#pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
-  }
-}
-
 // One register block: RB rows x NB vectors of C, accumulated over all of k.
 template <class T, int RB, int NB>
 [[gnu::always_inline]] inline void gemm_block(const Gemm& g, int m0, int n0) {
@@ -180,10 +163,10 @@ template <class T, int RB, int NB>
     for (int w = 0; w < (g.k + 63) / 64; ++w)
       for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
         const int k = w * 64 + std::countr_zero(bits);
-        add_k<T, RB, NB>(acc, a + k, g.a_row, b + k * g.ldb);
+        add_column_product<T, RB, NB>(acc, a + k, g.a_row, b + k * g.ldb);
       }
   } else {
-    for (int k = 0; k < g.k; ++k, a += g.a_col, b += g.ldb) add_k<T, RB, NB>(acc, a, g.a_row, b);
+    for (int k = 0; k < g.k; ++k, a += g.a_col, b += g.ldb) add_column_product<T, RB, NB>(acc, a, g.a_row, b);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < RB; ++r)

@@ -209,25 +209,6 @@ struct PanelProduct {
   bool skip_zero_inputs = false;  // inputs are 0..k-1; a block skips those zero in all its rows
 };
 
-// acc += A(rows, one input) W^T(that input, :): ak at the input's column of the block's first row,
-// b at its row of the panel's weights. A function, not a lambda: a lambda would not take the
-// caller's instruction set along.
-template <class T, int RB, int NB>
-[[gnu::always_inline]] inline void add_input(typename T::V (&acc)[RB][NB], const float* ak, ptrdiff_t lda,
-                                             const float* b) {
-  using V = typename T::V;
-  constexpr int L = T::kLanes;
-  V bv[NB];
-#pragma GCC unroll 4
-  for (int j = 0; j < NB; ++j) bv[j] = load<V>(b + j * L);
-#pragma GCC unroll 16
-  for (int r = 0; r < RB; ++r) {
-    const V av = T::splat(ak + r * lda);
-#pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) acc[r][j] += av * bv[j];
-  }
-}
-
 // RB rows x NB vectors of C in registers, accumulated over the panel's inputs.
 template <class T, int RB, int NB>
 [[gnu::always_inline]] inline void panel_block(const PanelProduct& g, int m0) {
@@ -248,10 +229,10 @@ template <class T, int RB, int NB>
     for (int w = 0; w < (g.k + 63) / 64; ++w)
       for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
         const int i = w * 64 + std::countr_zero(bits);
-        add_input<T, RB, NB>(acc, a + i, g.lda, g.b + size_t(i) * NB * L);
+        add_column_product<T, RB, NB>(acc, a + i, g.lda, g.b + size_t(i) * NB * L);
       }
   } else {
-    for (int k = 0; k < g.k; ++k) add_input<T, RB, NB>(acc, a + g.inputs[k], g.lda, g.b + size_t(k) * NB * L);
+    for (int k = 0; k < g.k; ++k) add_column_product<T, RB, NB>(acc, a + g.inputs[k], g.lda, g.b + size_t(k) * NB * L);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < RB; ++r)

@@ -29,14 +29,6 @@ template <> MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
 template <> MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
 template <> MPI_Datatype mpi_type<int64_t>() { return MPI_INT64_T; }
 
-void check(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  throw std::runtime_error(std::string(what) + ": " + std::string(text, size_t(length)));
-}
-
 // Elements per collective call: MPI counts are int, and a piece of this size keeps every count and
 // displacement of the reduce-scatter far below INT_MAX.
 constexpr size_t kPiece = size_t(1) << 26;
@@ -45,20 +37,20 @@ class MpiCommunicator final : public Communicator {
  public:
   MpiCommunicator() {
     int initialized = 0;
-    check(MPI_Initialized(&initialized), "MPI_Initialized");
+    check_mpi(MPI_Initialized(&initialized), "MPI_Initialized");
     if (!initialized) {
       int finalized = 0;
-      check(MPI_Finalized(&finalized), "MPI_Finalized");
+      check_mpi(MPI_Finalized(&finalized), "MPI_Finalized");
       if (finalized) throw std::logic_error("MPI was finalized already; it cannot start again in this process");
       int provided = 0;
       // Only the main thread calls MPI; OpenMP threads compute between the calls.
-      check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
       // Finalized when the process exits normally, after every communicator is gone.
       std::atexit(finalize);
     }
-    check(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
-    check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
-    check(MPI_Comm_size(comm_, &world_), "MPI_Comm_size");
+    check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    check_mpi(MPI_Comm_size(comm_, &world_), "MPI_Comm_size");
     if (world_ > 1 && all_ranks_share_memory(comm_)) shared_ = std::make_unique<MpiSharedSums>(comm_);
   }
   ~MpiCommunicator() override {
@@ -141,28 +133,28 @@ class MpiCommunicator final : public Communicator {
       recv_scratch_.resize(received_floats + own);
       float* received = recv_scratch_.data();
       float* sum = received + received_floats;
-      check(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, received, recv_counts.data(),
+      check_mpi(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, received, recv_counts.data(),
                           recv_displs.data(), MPI_FLOAT, comm_),
             "MPI_Alltoallv");
       combine_nodes(plan, received, own, sum, tree_scratch_);
-      check(MPI_Allgatherv(sum, int(own), MPI_FLOAT, out + at, share.data(), share_at.data(), MPI_FLOAT, comm_),
+      check_mpi(MPI_Allgatherv(sum, int(own), MPI_FLOAT, out + at, share.data(), share_at.data(), MPI_FLOAT, comm_),
             "MPI_Allgatherv");
     }
   }
 
   void allgather(const void* data, size_t bytes, void* out) override {
     if (bytes > size_t(INT_MAX)) throw std::invalid_argument("allgather: " + std::to_string(bytes) + " bytes per rank");
-    check(MPI_Allgather(data, int(bytes), MPI_BYTE, out, int(bytes), MPI_BYTE, comm_), "MPI_Allgather");
+    check_mpi(MPI_Allgather(data, int(bytes), MPI_BYTE, out, int(bytes), MPI_BYTE, comm_), "MPI_Allgather");
   }
   void broadcast(void* data, size_t bytes, int root) override {
     if (root < 0 || root >= world_)
       throw std::invalid_argument("broadcast: root " + std::to_string(root) + " of a world of " + std::to_string(world_));
     for (size_t at = 0; at < bytes; at += kPiece) {
       const int n = int(std::min(kPiece, bytes - at));
-      check(MPI_Bcast(static_cast<char*>(data) + at, n, MPI_BYTE, root, comm_), "MPI_Bcast");
+      check_mpi(MPI_Bcast(static_cast<char*>(data) + at, n, MPI_BYTE, root, comm_), "MPI_Bcast");
     }
   }
-  void barrier() override { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+  void barrier() override { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
 
  private:
   // Element i of a piece belongs to the rank whose share [n r / W, n (r + 1) / W) holds it: that
@@ -195,7 +187,7 @@ class MpiCommunicator final : public Communicator {
       scratch_.resize(((w + 1) * own * sizeof(T) + sizeof(double) - 1) / sizeof(double));
       T* received = reinterpret_cast<T*>(scratch_.data());
       T* mine = received + w * own;
-      check(MPI_Alltoallv(piece, send_counts.data(), send_displs.data(), mpi_type<T>(), received,
+      check_mpi(MPI_Alltoallv(piece, send_counts.data(), send_displs.data(), mpi_type<T>(), received,
                           recv_counts.data(), recv_displs.data(), mpi_type<T>(), comm_),
             "MPI_Alltoallv");
       for (size_t i = 0; i < own; ++i) {
@@ -203,7 +195,7 @@ class MpiCommunicator final : public Communicator {
         for (size_t r = 1; r < w; ++r) sum += received[r * own + i];
         mine[i] = sum;
       }
-      check(MPI_Allgatherv(mine, int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
+      check_mpi(MPI_Allgatherv(mine, int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
                            mpi_type<T>(), comm_),
             "MPI_Allgatherv");
     }

@@ -17,14 +17,6 @@ namespace {
 constexpr size_t kWindowBytes = size_t(16) << 20;
 constexpr size_t kMinHalfBytes = size_t(64) << 10;
 
-void check(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  throw std::runtime_error(std::string(what) + ": " + std::string(text, size_t(length)));
-}
-
 // Every rank's owned elements of a `count`-long buffer, walked in runs of `step` at a time.
 struct Shares {
   std::vector<OwnedElements> owned;
@@ -44,19 +36,27 @@ struct Shares {
 
 }  // namespace
 
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw std::runtime_error(std::string(what) + ": " + std::string(text, size_t(length)));
+}
+
 bool all_ranks_share_memory(MPI_Comm comm) {
   const char* env = std::getenv("RESILINET_MPI_SHARED_MEMORY");
   // Every rank reads the same launcher environment, so they all take the same path.
   if (env && std::string(env) == "0") return false;
   MPI_Comm node = MPI_COMM_NULL;
-  check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  check_mpi(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
   int node_size = 0, world = 0;
   MPI_Comm_size(node, &node_size);
   MPI_Comm_size(comm, &world);
   MPI_Comm_free(&node);
   // One rank per machine somewhere means messages anyway; the answer is the same on every rank.
   int shared = node_size == world ? 1 : 0, all = 0;
-  check(MPI_Allreduce(&shared, &all, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+  check_mpi(MPI_Allreduce(&shared, &all, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
   return all == 1;
 }
 
@@ -85,11 +85,11 @@ MpiSharedSums::MpiSharedSums(MPI_Comm comm) : comm_(comm) {
     MPI_Aint size = 0;
     int unit = 0;
     void* at = nullptr;
-    check(MPI_Win_shared_query(window_, r, &size, &unit, &at), "MPI_Win_shared_query");
+    check_mpi(MPI_Win_shared_query(window_, r, &size, &unit, &at), "MPI_Win_shared_query");
     slots_[size_t(r)] = static_cast<char*>(at);
   }
   // One passive epoch for the window's life: loads and stores are ordered by fence() alone.
-  check(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
+  check_mpi(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_), "MPI_Win_lock_all");
 }
 
 MpiSharedSums::~MpiSharedSums() {
@@ -104,9 +104,9 @@ MpiSharedSums::~MpiSharedSums() {
 }
 
 void MpiSharedSums::fence() {
-  check(MPI_Win_sync(window_), "MPI_Win_sync");
-  check(MPI_Barrier(comm_), "MPI_Barrier");
-  check(MPI_Win_sync(window_), "MPI_Win_sync");
+  check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
+  check_mpi(MPI_Barrier(comm_), "MPI_Barrier");
+  check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
   input_loaded_ = sums_loaded_ = false;
 }
 

@@ -62,6 +62,9 @@ class MpiSharedSums {
   kernels::TileTreeScratch tree_scratch_;
 };
 
+// Throws std::runtime_error naming `what` and MPI's text for a code other than MPI_SUCCESS.
+void check_mpi(int code, const char* what);
+
 // Whether the ranks of comm all share this machine and the environment allows the shared path
 // (collective).
 bool all_ranks_share_memory(MPI_Comm comm);
