@@ -30,6 +30,11 @@ std::vector<float> blobs(const std::vector<std::vector<float>>& centres, const s
   return x;
 }
 
+// Overlapping blobs: restarts on different 60% parts disagree a little.
+std::vector<float> overlapping_blobs(std::vector<int32_t>& truth) {
+  return blobs({{0, 0}, {1.5f, 0}, {0, 1.5f}, {1.5f, 1.5f}, {3, 3}}, {300, 300, 300, 300, 300}, 0.7f, 3, truth);
+}
+
 std::vector<int64_t> keys(size_t rows) {
   std::vector<int64_t> k(rows);
   for (size_t i = 0; i < rows; ++i) k[i] = int64_t(i * 7919 + 13);
@@ -102,8 +107,7 @@ TEST(Consensus, NearEmptyClustersAreFlagged) {
 
 TEST(Consensus, RestartsSeeDifferentPartsAndAgreementIsReported) {
   std::vector<int32_t> truth;
-  // Overlapping blobs: restarts on different 60% parts disagree a little.
-  auto x = blobs({{0, 0}, {1.5f, 0}, {0, 1.5f}, {1.5f, 1.5f}, {3, 3}}, {300, 300, 300, 300, 300}, 0.7f, 3, truth);
+  auto x = overlapping_blobs(truth);
   ConsensusOptions o;
   o.restarts = 5;
   o.restart_share = 0.6;
@@ -131,7 +135,7 @@ TEST(Consensus, RestartsSeeDifferentPartsAndAgreementIsReported) {
 // 0, 2 and 4 and is handed part 1's through share; it ends with one process's consensus, bitwise.
 TEST(Consensus, PartsSplittingTheRestartsGiveOneProcessesResult) {
   std::vector<int32_t> truth;
-  auto x = blobs({{0, 0}, {1.5f, 0}, {0, 1.5f}, {1.5f, 1.5f}, {3, 3}}, {300, 300, 300, 300, 300}, 0.7f, 3, truth);
+  auto x = overlapping_blobs(truth);
   ConsensusOptions o;
   o.restarts = 5;
   o.restart_share = 0.6;

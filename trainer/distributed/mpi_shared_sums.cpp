@@ -72,14 +72,8 @@ MpiSharedSums::MpiSharedSums(MPI_Comm comm) : comm_(comm) {
   const int code = MPI_Win_allocate_shared(MPI_Aint(2 * capacity_), 1, MPI_INFO_NULL, comm_, &base, &window_);
   MPI_Comm_set_errhandler(comm_, before);
   MPI_Errhandler_free(&before);
-  if (code != MPI_SUCCESS) {
-    char text[MPI_MAX_ERROR_STRING];
-    int length = 0;
-    MPI_Error_string(code, text, &length);
-    throw std::runtime_error("MPI shared-memory window of " + std::to_string(2 * capacity_) + " bytes a rank: " +
-                             std::string(text, size_t(length)) +
-                             " (RESILINET_MPI_SHARED_MEMORY=0 sums with messages instead)");
-  }
+  check_mpi(code, ("MPI shared-memory window of " + std::to_string(2 * capacity_) +
+                   " bytes a rank (RESILINET_MPI_SHARED_MEMORY=0 sums with messages instead)").c_str());
   slots_.resize(size_t(world_));
   for (int r = 0; r < world_; ++r) {
     MPI_Aint size = 0;

@@ -71,7 +71,7 @@ inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, ui
 // contiguous shares in rank order, so that 1, 2 or 3 ranks train on the same global batches. On a
 // backend that keeps tile gradients (the CPU's) the shares are whole tiles, the last one perhaps
 // short: every world size then cuts the batch into the same tiles, and their gradients, summed up the
-// tile tree (kernels/tile_tree.hpp), equal one process's bitwise (forward_backward_over_ranks).
+// tile tree (kernels/tile_tree.hpp), equal one process's bitwise (train_step_over_ranks).
 struct RankShare {
   size_t first = 0, rows = 0;
   std::vector<size_t> tiles_per_rank;  // tile shares: every rank's count of tiles; else empty
@@ -80,16 +80,10 @@ RankShare rank_share(const TrainContext& ctx, size_t batch_rows);
 // Sums buffers (in ctx.backend's memory) over the ranks, in rank order. Nothing happens with one rank.
 void sum_over_ranks(TrainContext& ctx, float* values, size_t count);
 void sum_over_ranks(TrainContext& ctx, double* values, size_t count);
-// A data-parallel step's forward + backward: this rank's share of the batch (x and the loss's
-// arrays already cut to it, the means over the whole batch), then the gradients, the latent loss's
-// dmu [dmu_count] and the loss summed over the ranks, so that every rank takes the same step. With
-// tile shares the sums are those of one process, bitwise, whatever the world size.
-void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net, const float* params,
-                                 const float* x, const RankShare& share, const kernels::LossSpec& loss,
-                                 const kernels::LatentLoss* latent, size_t dmu_count, float* grads,
-                                 size_t grad_count, double* loss_out);
-
-// forward_backward_over_ranks, then one Adam step of `buffer` with the summed gradients. Where the
+// A data-parallel step: this rank's share of the batch forward and backward (x and the loss's
+// arrays already cut to it, the means over the whole batch), the gradients, the latent loss's dmu
+// [dmu_count] and the loss summed over the ranks (with tile shares, one process's sums bitwise,
+// whatever the world size), then one Adam step of `buffer` with the summed gradients. Where the
 // communicator shards sums (MPI ranks on one machine) and the backend keeps tile gradients, each
 // rank sums and steps only its owned parameters (owned_elements) and the ranks then share them:
 // the same parameters, bitwise, for half (with 2 ranks) the optimizer's work, and the moments

@@ -78,8 +78,8 @@ TileGradients& tile_gradients(TrainContext& ctx, const kernels::Network& net, co
                                          loss_out);
   return t;
 }
-}  // namespace
 
+// The gradients, dmu and loss of this rank's share, summed over the ranks in full.
 void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net, const float* params,
                                  const float* x, const RankShare& share, const kernels::LossSpec& loss,
                                  const kernels::LatentLoss* latent, size_t dmu_count, float* grads,
@@ -96,6 +96,7 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
   }
   sum_over_ranks(ctx, loss_out, 1);
 }
+}  // namespace
 
 void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, OptimizedBuffer& buffer, const float* x,
                            const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
