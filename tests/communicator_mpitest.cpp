@@ -123,9 +123,14 @@ TEST(MpiCommunicator, TilesAreSummedUpTheTileTree) {
         for (size_t i = 0; i < count; ++i) tiles[p * count + i] = value<float>(int(before + p), i);
       std::vector<float> out(count, -1.0f);
       comm().sum_tile_tree(tiles.data(), tiles_per_rank, count, out.data());
-      // The sharded form: this rank's owned elements hold the same sums.
+      // The sharded form: this rank's owned elements hold the same sums, and the scalar that rides
+      // along is summed in rank order (1 + 1e16 - 1e16 + 1e16 ...: another order rounds differently).
       std::vector<float> owned_out(count, -1.0f);
-      comm().reduce_scatter_tile_tree(tiles.data(), tiles_per_rank, count, owned_out.data());
+      auto scalar_of = [](int r) { return r == 0 ? 1.0 : r % 2 ? 1e16 : -1e16; };
+      double scalar = scalar_of(comm().rank()), want_scalar = scalar_of(0);
+      for (int r = 1; r < world; ++r) want_scalar += scalar_of(r);
+      comm().reduce_scatter_tile_tree(tiles.data(), tiles_per_rank, count, owned_out.data(), &scalar);
+      ASSERT_EQ(std::memcmp(&scalar, &want_scalar, sizeof(double)), 0) << scalar << " != " << want_scalar;
       const OwnedElements own = owned_elements(count, comm().rank(), world);
       size_t root = 1;
       while (root < total) root *= 2;

@@ -44,10 +44,13 @@ class Communicator {
   // where the two calls after it leave each rank only its share of the work. Elsewhere they are
   // the whole sum and nothing, and a sharded step would only repeat what a full one does.
   virtual bool shards_sums() const { return false; }
-  // As sum_tile_tree, but only this rank's owned elements of out are sure to hold the sum.
+  // As sum_tile_tree, but only this rank's owned elements of out are sure to hold the sum. With a
+  // `scalar`, also *scalar = its sum over the ranks in rank order, on every rank: a step's loss
+  // travels with its gradient instead of in a collective of its own.
   virtual void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
-                                        float* out) {
+                                        float* out, double* scalar) {
     sum_tile_tree(tiles, tiles_per_rank, count, out);
+    if (scalar) allreduce_sum(scalar, 1);
   }
   // data[owned by rank r] = rank r's values of them, on every rank (host memory). Nothing to do
   // where every rank holds every element already.

@@ -68,16 +68,16 @@ class MpiCommunicator final : public Communicator {
 
   bool shards_sums() const override { return shared_ != nullptr; }
   void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
-                                float* out) override {
-    if (!shared_) return sum_tile_tree(tiles, tiles_per_rank, count, out);
+                                float* out, double* scalar) override {
+    if (!shared_) return Communicator::reduce_scatter_tile_tree(tiles, tiles_per_rank, count, out, scalar);
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "reduce_scatter_tile_tree");
-    if (count == 0) return;
-    if (plan.tiles == 0) {
+    if (count == 0 || plan.tiles == 0) {
       const OwnedElements own = owned_elements(count, rank_, world_);
       std::fill(out + own.first, out + own.end, 0.0f);
+      if (scalar) allreduce_sum(scalar, 1);
       return;
     }
-    shared_->reduce_scatter_tile_tree(plan, tiles, count, out);
+    shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
   }
   void allgather_owned(float* data, size_t count) override {
     if (shared_) shared_->allgather_owned(data, count);

@@ -16,6 +16,7 @@ namespace {
 // default model's gradient (56,468 floats) is one piece on up to 8 ranks. Larger sums go in pieces.
 constexpr size_t kWindowBytes = size_t(16) << 20;
 constexpr size_t kMinHalfBytes = size_t(64) << 10;
+constexpr size_t kScalarBytes = 64;  // after a slot's two halves: one double, on a line of its own
 
 // Every rank's owned elements of a `count`-long buffer, walked in runs of `step` at a time.
 struct Shares {
@@ -69,10 +70,11 @@ MpiSharedSums::MpiSharedSums(MPI_Comm comm) : comm_(comm) {
   MPI_Errhandler before;
   MPI_Comm_get_errhandler(comm_, &before);
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
-  const int code = MPI_Win_allocate_shared(MPI_Aint(2 * capacity_), 1, MPI_INFO_NULL, comm_, &base, &window_);
+  const size_t slot_bytes = 2 * capacity_ + kScalarBytes;
+  const int code = MPI_Win_allocate_shared(MPI_Aint(slot_bytes), 1, MPI_INFO_NULL, comm_, &base, &window_);
   MPI_Comm_set_errhandler(comm_, before);
   MPI_Errhandler_free(&before);
-  check_mpi(code, ("MPI shared-memory window of " + std::to_string(2 * capacity_) +
+  check_mpi(code, ("MPI shared-memory window of " + std::to_string(slot_bytes) +
                    " bytes a rank (RESILINET_MPI_SHARED_MEMORY=0 sums with messages instead)").c_str());
   slots_.resize(size_t(world_));
   for (int r = 0; r < world_; ++r) {
@@ -143,7 +145,7 @@ template void MpiSharedSums::allreduce_sum(double*, size_t);
 template void MpiSharedSums::allreduce_sum(int64_t*, size_t);
 
 void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
-  reduce_scatter_tile_tree(plan, tiles, count, out);
+  reduce_scatter_tile_tree(plan, tiles, count, out, nullptr);
   allgather_owned(out, count);
 }
 
@@ -151,7 +153,8 @@ void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, 
 // every node's value of it, in plan.nodes order, and combines them up the tree. A piece is a run
 // of `step` elements of every owner's share at once; the input half holds them owner by owner,
 // node by node.
-void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
+void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out,
+                                             double* scalar) {
   const size_t w = size_t(world_);
   const size_t most_nodes = std::max<size_t>(1, *std::max_element(plan.nodes_per_rank.begin(), plan.nodes_per_rank.end()));
   const size_t step = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes * w));
@@ -167,7 +170,14 @@ void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const flo
       for (size_t p = 0; p < mine && run(r, at) > 0; ++p)
         kernels::tile_tree_sum(tiles + owned[r].first + at, plan.first[size_t(rank_)], plan.tiles, run(r, at), count,
                                cover[p], nodes + (r * mine + p) * step, tree_scratch_);
+    const bool with_scalar = scalar && at == 0;
+    if (with_scalar) *this->scalar(rank_) = *scalar;
     fence();
+    if (with_scalar) {  // rank 0's value plus rank 1's plus ..., as allreduce_sum adds
+      double sum = *this->scalar(0);
+      for (int r = 1; r < world_; ++r) sum += *this->scalar(r);
+      *scalar = sum;
+    }
     // This rank's share of every node, read in place from the ranks' input halves.
     node_values_.clear();
     for (size_t q = 0; q < w; ++q) {

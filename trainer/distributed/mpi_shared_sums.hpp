@@ -33,10 +33,11 @@ class MpiSharedSums {
   // Collective: data[i] = the sum over ranks of data[i], in rank order, on every rank.
   template <class T>
   void allreduce_sum(T* data, size_t count);
-  // Collective: Communicator::sum_tile_tree, reduce_scatter_tile_tree and allgather_owned, with
-  // each rank owning owned_elements(count, rank, world).
+  // Collective: Communicator::sum_tile_tree, reduce_scatter_tile_tree (count > 0; scalar may be
+  // nullptr) and allgather_owned, with each rank owning owned_elements(count, rank, world).
   void sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out);
-  void reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out);
+  void reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out,
+                                double* scalar);
   void allgather_owned(float* data, size_t count);
 
  private:
@@ -45,6 +46,8 @@ class MpiSharedSums {
   void reserve(size_t bytes);
   char* input(int rank) const { return slots_[size_t(rank)]; }
   char* sums(int rank) const { return slots_[size_t(rank)] + capacity_; }
+  // The scalar that rides with a reduce-scatter, loaded and stored as part of the input half.
+  double* scalar(int rank) const { return reinterpret_cast<double*>(slots_[size_t(rank)] + 2 * capacity_); }
   // The barrier that orders one phase's stores to the window before the next phase's loads.
   void fence();
   // Before this rank stores into its input or sums half: a fence where other ranks may still be

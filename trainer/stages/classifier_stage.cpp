@@ -25,32 +25,33 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows(), cfg.max_steps);
   EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
   loop.max_steps = uint64_t(cfg.max_steps);
+  loop.scaled = EpochLoop::Scaled::none;  // only this rank's share of the training rows, below
   resume_stage(ctx, "classifier", loop, head);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("classifier", head, model.classifier_params));
-  const EpochsDone done = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
+  const EpochsDone done = run_epochs(ctx, model.scaler, loop, [&](const Batch& b, const float*, uint64_t, double* loss_out) {
     // The batch's training rows (held-out cells never seen), then this rank's share of them,
-    // labelled with their cluster levels: a rank rates only its own rows.
-    rows_x.clear();
+    // scaled and labelled with their cluster levels: a rank rates only its own rows.
     rows_raw.clear();
-    for (size_t i = 0; i < b.rows; ++i) {
-      if (is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout)) continue;
-      rows_x.insert(rows_x.end(), x + i * F, x + (i + 1) * F);
-      rows_raw.insert(rows_raw.end(), b.x + i * F, b.x + (i + 1) * F);
-    }
-    const size_t training_rows = rows_x.size() / F;
+    for (size_t i = 0; i < b.rows; ++i)
+      if (!is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout))
+        rows_raw.insert(rows_raw.end(), b.x + i * F, b.x + (i + 1) * F);
+    const size_t training_rows = rows_raw.size() / F;
     if (training_rows == 0) return false;  // the same on every rank: each one saw the whole batch
     // The mean is over all of the batch's training rows.
     const RankShare share = rank_share(ctx, training_rows);
+    const float* raw = rows_raw.data() + share.first * F;
+    rows_x.resize(share.rows * F);
+    model.scaler.transform(raw, share.rows, rows_x.data());
     labels.resize(share.rows);
     if (share.rows > 0) {
-      rate_scaled(clusters, rows_raw.data() + share.first * F, rows_x.data() + share.first * F, share.rows, out, false);
+      rate_scaled(clusters, raw, rows_x.data(), share.rows, out, false);
       for (size_t i = 0; i < share.rows; ++i) labels[i] = out.cluster_level[i] - 1;
     }
     kernels::LossSpec loss{kernels::LossKind::softmax_cross_entropy, 1.0f, nullptr,
                            labels_in.put(labels.data(), share.rows), training_rows};
-    train_step_over_ranks(ctx, *net, head, rows_in.put(rows_x.data() + share.first * F, share.rows * F), share, loss,
-                          nullptr, 0, loss_out);
+    train_step_over_ranks(ctx, *net, head, rows_in.put(rows_x.data(), share.rows * F), share, loss, nullptr, 0,
+                          loss_out);
     return true;
   });
   head.download_params(model.classifier_params);

@@ -87,6 +87,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   IdecProgress state;
   state.start_json = start.dump();
   EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
+  loop.scaled = EpochLoop::Scaled::rank_share;
   if (ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec) {
     // Continue after the checkpointed epoch: the parameters and centroids are in the model already.
     resume_stage(ctx, "idec", loop, ae);
@@ -168,13 +169,13 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   const uint64_t steps = run_epochs(
       ctx, model.scaler, loop,
       [&](const Batch& b, const float* x, uint64_t, double* loss_out) {
-        observed_values(b, observed);
         // This rank's rows of the batch; both losses are means over the whole batch.
         const RankShare share = rank_share(ctx, b.rows);
         const size_t at = share.first * b.features, n = share.rows * b.features;
+        observed_values(b, share.first, share.rows, observed);
         const float* xb = x_in.put(x + at, n);
         kernels::LossSpec loss{kernels::LossKind::mse, float(cfg.gamma), xb, nullptr, b.rows,
-                               observed_in.put(observed.data() + at, n)};
+                               observed_in.put(observed.data(), n)};
         latent.centroids = mu.params();
         latent.frequency = frequency.data();
         latent.dmu = mu.grads();

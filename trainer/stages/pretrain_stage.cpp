@@ -59,6 +59,7 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows(), cfg.max_steps);
   EpochLoop loop = epoch_loop("pretrain", epochs, size_t(cfg.batch), seed);
   loop.max_steps = uint64_t(cfg.max_steps);
+  loop.scaled = EpochLoop::Scaled::rank_share;
   resume_stage(ctx, "pretrain", loop, ae);
   loop.epoch_end = stage_checkpoints(ctx, epochs, checkpoint_interval(ctx.config.checkpoint_every, cfg.epochs, epochs),
                                      optimizer_snapshot("pretrain", ae, model.autoencoder_params));
@@ -73,9 +74,9 @@ nlohmann::json pretrain_autoencoder(Model& model, TrainContext& ctx) {
                     corrupted.data());
       input = corrupted.data();
     }
-    observed_values(b, observed);
+    observed_values(b, share.first, share.rows, observed);
     kernels::LossSpec loss{kernels::LossKind::mse, 1.0f, target_in.put(x + at, n), nullptr, b.rows,
-                           observed_in.put(observed.data() + at, n)};
+                           observed_in.put(observed.data(), n)};
     train_step_over_ranks(ctx, *net, ae, input_in.put(input, n), share, loss, nullptr, 0, loss_out);
     return true;
   });

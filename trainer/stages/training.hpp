@@ -58,6 +58,9 @@ struct EpochLoop {
   uint64_t max_steps = 0;   // > 0: stop once the stage has taken this many steps, mid-epoch or not
   // Called after each epoch with the epochs and steps done so far; returns true to stop.
   std::function<bool(int epochs_done, uint64_t steps)> epoch_end;
+  // The rows of each batch that run_epochs scales for the step: all, only this rank's share
+  // (rank_share; the step reads no other scaled row), or none (the step scales what it reads).
+  enum class Scaled { all, rank_share, none } scaled = Scaled::all;
 };
 inline EpochLoop epoch_loop(std::string stage, int epochs, size_t batch_rows, uint64_t seed) {
   EpochLoop loop;
@@ -126,9 +129,10 @@ struct EpochsDone {
 EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& loop, const StepFn& step,
                       const std::function<bool(uint64_t step)>& stop_after = {});
 
-// out[rows x features] = 1 where the batch's raw value is observed, 0 where it is missing (NaN):
-// the reconstruction loss skips imputed values rather than teaching the decoder the median.
-void observed_values(const Batch& batch, std::vector<uint8_t>& out);
+// out[rows x features] = 1 where the raw value of batch row first_row + i is observed, 0 where it
+// is missing (NaN): the reconstruction loss skips imputed values rather than teaching the decoder
+// the median.
+void observed_values(const Batch& batch, size_t first_row, size_t rows, std::vector<uint8_t>& out);
 
 // For an epoch-driven stage: continue from ctx.resume when it is this stage's, and checkpoint
 // through ctx.epoch_checkpoint every `every` epochs (not after the last), with what

@@ -110,9 +110,9 @@ void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, Optim
   // Sharded: each rank sums and steps only the parameters it owns, then the ranks share them.
   const TileGradients& t = tile_gradients(ctx, net, buffer.params(), x, share, loss, latent, dmu_count, buffer.size(),
                                           loss_out);
-  ctx.comm.reduce_scatter_tile_tree(t.grads.data(), share.tiles_per_rank, buffer.size(), buffer.grads());
+  // The loss rides with the gradient.
+  ctx.comm.reduce_scatter_tile_tree(t.grads.data(), share.tiles_per_rank, buffer.size(), buffer.grads(), loss_out);
   if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
-  sum_over_ranks(ctx, loss_out, 1);
   const OwnedElements own = owned_elements(buffer.size(), ctx.comm.rank(), ctx.comm.world());
   buffer.step(own.first, own.end);
   ctx.comm.allgather_owned(buffer.params(), buffer.size());
@@ -132,9 +132,10 @@ SilhouetteShare silhouette_over_ranks(TrainContext& ctx) {
           }};
 }
 
-void observed_values(const Batch& batch, std::vector<uint8_t>& out) {
-  out.resize(batch.rows * batch.features);
-  for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(batch.x[k]);
+void observed_values(const Batch& batch, size_t first_row, size_t rows, std::vector<uint8_t>& out) {
+  out.resize(rows * batch.features);
+  const float* x = batch.x + first_row * batch.features;
+  for (size_t k = 0; k < out.size(); ++k) out[k] = !std::isnan(x[k]);
 }
 
 void resume_stage(const TrainContext& ctx, const std::string& stage, EpochLoop& loop, OptimizedBuffer& net) {
@@ -247,7 +248,13 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
     bool stop = false;
     while (loader.next(b)) {
       scaled.resize(b.rows * b.features);
-      scaler.transform(b.x, b.rows, scaled.data());
+      if (loop.scaled == EpochLoop::Scaled::all) {
+        scaler.transform(b.x, b.rows, scaled.data());
+      } else if (loop.scaled == EpochLoop::Scaled::rank_share) {
+        const RankShare share = rank_share(ctx, b.rows);
+        const size_t at = share.first * b.features;
+        scaler.transform(b.x + at, share.rows, scaled.data() + at);
+      }
       if (epoch_steps >= losses.size()) throw std::logic_error("run_epochs: more batches than the loader counted");
       double* slot = losses.data() + epoch_steps;
       if (step(b, scaled.data(), steps, slot))
