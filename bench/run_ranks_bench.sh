@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training throughput over MPI ranks on one machine: the default job on a synthetic region of
-# CELLS cells, 1 process then RANKS ranks, 1 thread each, back to back (REPEATS times); prints each
-# run's wall time and stage times, then the communication time of one step (bench/comm_bench).
+# CELLS cells, 1 process then RANKS ranks (scripts/train-mpirun.sh), 1 thread each, back to back
+# (REPEATS times); prints each run's wall time and stage times, then the communication time of one
+# step (bench/comm_bench).
 #   bench/run_ranks_bench.sh [BUILD_DIR]    CELLS=30000 RANKS=2 REPEATS=2 BATCH=256
 # BATCH sets every stage's batch (the default config's is 256): the steps' communication is the
 # same for any batch, so larger batches show how far the computation itself scales.
@@ -21,7 +22,7 @@ run() {  # RANKS
   if ((n == 1)); then
     "$build/resilinet" train --config "$work/job.yaml" --run-dir "$dir" --threads 1 > "$work/log" 2>&1
   else
-    mpirun --bind-to none -n "$n" "$build/resilinet" train --config "$work/job.yaml" --run-dir "$dir" --threads 1 > "$work/log" 2>&1
+    THREADS=1 RESILINET_BIN="$build/resilinet" "$here/scripts/train-mpirun.sh" "$n" --config "$work/job.yaml" --run-dir "$dir" > "$work/log" 2>&1
   fi
   end=$(date +%s.%N)
   printf 'ranks %d: wall %.2f s; %s\n' "$n" "$(echo "$end - $start" | bc)" \
