@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/h5.hpp"
+#include "datasets/shard.hpp"
 #include "datasets/shard_set.hpp"
 #include "report_run.hpp"
 #include "trainer/model/checkpoint.hpp"
@@ -608,4 +609,59 @@ TEST(Report, RollupsEqualRatesRollupFile) {
   for (const json& kind : rate_rollup["kinds"])
     EXPECT_NE(std::find(ids.begin(), ids.end(), "rollup-" + kind["kind"].get<std::string>()), ids.end()) << kind;
   EXPECT_GE(rate_rollup["kinds"].size(), 2u);  // regions and synth's districts
+}
+
+// More regions than --region-sections: a section and maps only for the regions with the most cells
+// (here the second and the fourth, not the first two); every region's numbers stay in report.json,
+// the same as with a section each, and all regions together are unchanged.
+TEST(Report, RegionsBeyondTheSectionsAreCountedButNotDrawn) {
+  const rt::ReportRun& t = rt::report_run();
+  const ShardSet source = ShardSet::open(t.data);
+  const size_t F = source.schema().size();
+  const auto dir = rt::scratch_dir();
+  {
+    // The run's cells in four regions of 10%, 40%, 20% and 30% of them, by row number.
+    const uint32_t region_of_row[10] = {0, 1, 1, 1, 1, 2, 2, 3, 3, 3};
+    ShardWriterOptions o;
+    o.has_hazard = true;
+    std::filesystem::create_directories(dir / "data");
+    ShardWriter w((dir / "data" / "part.h5").string(), source.schema(), {"r1", "r2", "r3", "r4"}, o);
+    size_t row = 0;
+    for_each_scaled_batch(source, 65536, nullptr, 4096, [&](const Batch& b, const float*) {
+      ShardColumns c;
+      c.resize(b.rows, F, true, false, false);
+      std::copy(b.x, b.x + b.rows * F, c.features.begin());
+      std::copy(b.cell_id, b.cell_id + b.rows, c.cell_id.begin());
+      std::copy(b.lonlat, b.lonlat + 2 * b.rows, c.lonlat.begin());
+      std::copy(b.hazard, b.hazard + b.rows, c.hazard.begin());
+      for (size_t i = 0; i < b.rows; ++i) c.region[i] = region_of_row[(row + i) % 10];
+      row += b.rows;
+      w.append(c);
+    });
+    w.commit();
+  }
+  const std::string data = (dir / "data" / "*.h5").string();
+  for (const std::string options : {"", "--region-sections 2"}) {
+    const auto r = rt::run_resilinet("report --quiet --checkpoint " + t.checkpoint + " --data '" + data + "' --out " +
+                                     (dir / (options.empty() ? "every" : "two")).string() + " " + options);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  const json every = read_json(dir / "every" / "report.json"), two = read_json(dir / "two" / "report.json");
+  EXPECT_EQ(two["all_regions"], every["all_regions"]);
+  const std::string html = rt::read_text(dir / "two" / "report.html");
+  ASSERT_EQ(two["regions"].size(), 4u);
+  for (size_t g = 0; g < 4; ++g) {
+    SCOPED_TRACE("region " + std::to_string(g + 1));
+    const bool drawn = g == 1 || g == 3;
+    EXPECT_EQ(every["regions"][g]["section"], true);
+    EXPECT_EQ(two["regions"][g]["section"], drawn);
+    EXPECT_EQ(two["regions"][g]["map"]["kind"], drawn ? every["regions"][g]["map"]["kind"] : json("none"));
+    for (const char* key : {"cells", "level_cells", "feature_profile", "feature_means", "risk_by_level", "priority_cells"})
+      EXPECT_EQ(two["regions"][g][key], every["regions"][g][key]) << key;
+    const std::string id = "id='region-" + std::to_string(g + 1);
+    EXPECT_EQ(count_of(html, id + "'"), drawn ? 1u : 0u);
+    EXPECT_EQ(count_of(html, id + "-map'"), drawn ? 1u : 0u);
+  }
+  EXPECT_NE(html.find("The 2 regions with the most cells have a section"), std::string::npos);
+  EXPECT_LT(html.size(), rt::read_text(dir / "every" / "report.html").size());
 }

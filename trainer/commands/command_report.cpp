@@ -34,7 +34,7 @@ namespace {
 
 struct ReportArgs {
   std::string checkpoint, data, out = "report", metrics, metrics_log, explain, scenarios, variants, hazard_unit;
-  size_t map_points = 4000, map_cells = 50000, priority_rows = 10000;
+  size_t map_points = 4000, map_cells = 50000, priority_rows = 10000, region_sections = 100;
   bool quiet = false;
 };
 
@@ -112,6 +112,10 @@ void add_report_command(CLI::App& app) {
                   "Maps of more cells than this are a raster of every cell (the majority level per bin) instead "
                   "of a dot per sampled cell")
       ->capture_default_str();
+  sub->add_option("--region-sections", args->region_sections,
+                  "Regions with a section and maps of their own, the ones with the most cells; the others are in "
+                  "the roll-ups and report.json")
+      ->capture_default_str();
   sub->add_option("--priority-rows", args->priority_rows,
                   "Priority cells listed (and in the page's CSV links), the highest hazard first")
       ->capture_default_str();
@@ -138,6 +142,7 @@ void add_report_command(CLI::App& app) {
     options.map_points = args->map_points;
     options.map_cells = args->map_cells;
     options.priority_rows = args->priority_rows;
+    options.region_sections = args->region_sections;
     options.hazard_unit = args->hazard_unit;
     const Report report = build_report(ck, data, progress, options);
     ReportInputs inputs;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <queue>
 
 #include "trainer/model/model.hpp"
@@ -134,12 +135,24 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
   if (r.has_hazard) r.hazard_cuts = hazard.cuts();
   const bool with_risk = r.has_hazard && !r.hazard_cuts.empty();
   all.out.cells = data.total_rows();
-  // Each map: a sample of about map_points cells, or past map_cells a raster of every cell.
+  // Each map: a sample of about map_points cells, or past map_cells a raster of every cell; none for
+  // the regions beyond region_sections (the fewest cells).
   const auto plan_map = [&](RegionSums& g) {
     g.map_share = double(options.map_points) / double(std::max<uint64_t>(1, g.out.cells));
     if (g.out.cells > options.map_cells) g.out.raster.emplace(g.bounds, K);
   };
-  for (RegionSums& g : regions) plan_map(g);
+  std::vector<size_t> by_cells(regions.size());
+  std::iota(by_cells.begin(), by_cells.end(), size_t(0));
+  std::stable_sort(by_cells.begin(), by_cells.end(),
+                   [&](size_t a, size_t b) { return regions[a].out.cells > regions[b].out.cells; });
+  for (size_t rank = 0; rank < by_cells.size(); ++rank) {
+    RegionSums& g = regions[by_cells[rank]];
+    g.out.section = rank < options.region_sections;
+    if (g.out.section)
+      plan_map(g);
+    else
+      g.map_share = 0;
+  }
   plan_map(all);
 
   // Pass 2: rate every cell and aggregate.
@@ -175,7 +188,7 @@ Report build_report(const Checkpoint& checkpoint, const ShardSet& data, Progress
       for (RegionSums* s : {&g, &all}) {
         if (s->out.raster)
           s->out.raster->add(point.lon, point.lat, level, bivariate);
-        else if (s->map_share >= 1.0 || is_holdout(b.cell_id[i], kMapSampleSeed, s->map_share))
+        else if (s->map_share >= 1.0 || (s->map_share > 0 && is_holdout(b.cell_id[i], kMapSampleSeed, s->map_share)))
           s->out.map.push_back(point);
       }
       if (is_prio)

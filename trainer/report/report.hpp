@@ -55,6 +55,9 @@ struct RegionReport {
   // ReportOptions::map_cells cells, a raster of every rated cell (then `map` is empty).
   std::vector<MapPoint> map;
   std::optional<MapRaster> raster;
+  // False for a region beyond ReportOptions::region_sections: its numbers are here and in
+  // report.json, but it has no map and no section of its own on the page.
+  bool section = true;
 };
 
 struct ReportOptions {
@@ -63,6 +66,10 @@ struct ReportOptions {
   // that the page stays the same size and the picture shows every cell, not a sample.
   size_t map_cells = 50000;
   size_t priority_rows = 10000;   // priority cells listed (the highest hazard first)
+  // Regions with a section and maps of their own: the ones with the most cells (ties: the earlier
+  // region). A national data set of thousands of regions would otherwise make a page no browser
+  // opens and hold a map per region in memory; every region stays in the roll-ups and report.json.
+  size_t region_sections = 100;
   std::string hazard_unit;        // shown with the hazard cuts; "" when not known
 };
 
@@ -131,8 +138,9 @@ void check_report_variants(const nlohmann::json& variants, const std::string& fi
 nlohmann::json report_json(const Report& report, const ReportInputs& inputs);
 
 // report.json's text: indented, except that each row of the priority list and of a raster's bins is
-// one line (they may hold ten thousand rows).
-std::string report_json_text(const nlohmann::json& report);
+// one line (they may hold ten thousand rows). Takes the document: its lists are moved out of it, and
+// with thousands of regions and units a copy of it would be the command's largest allocation.
+std::string report_json_text(nlohmann::json report);
 
 // report.html: one self-contained page (inline SVG and CSS, no scripts, no external files).
 std::string report_html(const Report& report, const ReportInputs& inputs);

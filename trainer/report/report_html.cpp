@@ -1,6 +1,8 @@
 // report.html (trainer/report/report.hpp): one file with inline CSS and SVG, no scripts and no
 // external resources (the priority CSVs are data: links), so it can be mailed or archived with a run.
 // This file only puts the sections in order; each is built in its own file (report_html_parts.hpp).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "trainer/report/report_html_parts.hpp"
@@ -15,7 +17,8 @@ using report_page::Page;
 Page build_page(const Report& report, const ReportInputs& inputs) {
   Page page;
   report_page::region_section(page, report, -1, inputs);
-  for (size_t g = 0; g < report.regions.size(); ++g) report_page::region_section(page, report, int(g), inputs);
+  for (size_t g = 0; g < report.regions.size(); ++g)
+    if (report.regions[g].section) report_page::region_section(page, report, int(g), inputs);
   report_page::rollup_section(page, report);
   report_page::explanation_sections(page, report, inputs.explanations);
   report_page::evidence_sections(page, report, inputs.metrics, inputs.training_log);
@@ -35,6 +38,14 @@ std::string intro(const Report& report, const ReportInputs& inputs) {
   if (report.not_rated)
     html += fmt::format(" {} cells could not be rated (values too extreme) and are left out of every table.",
                         report.not_rated);
+  const size_t sections = size_t(std::count_if(report.regions.begin(), report.regions.end(),
+                                               [](const RegionReport& g) { return g.section; }));
+  if (sections < report.regions.size())
+    html += fmt::format(" The {} regions with the most cells have a section and maps of their own "
+                        "(<code>--region-sections</code>); all {} are in the <a href='#rollup-region'>roll-ups</a> "
+                        "(every one in its CSV link) "
+                        "and in report.json.",
+                        sections, report.regions.size());
   if (!all.risk_levels.empty() && !report.hazard_cuts.empty())
     html += fmt::format(" <b>{}</b> cells ({}) are priority cells: hazard risk class {}-{} at level 1-2.",
                         all.priority_cells, report_page::percent(all.priority_cells, all.cells), kRiskClasses - 1,

@@ -1,7 +1,9 @@
 // report.json (trainer/report/report.hpp): every number the page shows, except the map samples, in
 // a form a program can check against the ratings (docs/FORMAT.md "Report").
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "trainer/report/report.hpp"
@@ -42,6 +44,7 @@ json profile_json(const Schema& schema, const RegionReport& g, const std::string
 
 // How the region's maps are drawn; for a raster, its grid and the level counts of every bin with cells.
 json map_json(const RegionReport& g, int levels) {
+  if (!g.section) return {{"kind", "none"}};
   if (!g.raster) return {{"kind", "cells"}, {"cells_drawn", g.map.size()}};
   const MapRaster& r = *g.raster;
   json columns = {"bin", "majority_level"};
@@ -82,6 +85,7 @@ json region_json(const Report& report, const RegionReport& g) {
               {"level_share", shares},
               {"feature_profile", profile_json(report.schema, g, report.config.level_order)},
               {"feature_means", raw},
+              {"section", g.section},
               {"map", map_json(g, K)}};
   if (!g.risk_levels.empty()) {
     uint64_t with_risk = 0;
@@ -217,7 +221,7 @@ json report_json(const Report& report, const ReportInputs& inputs) {
   return out;
 }
 
-std::string report_json_text(const json& report) {
+std::string report_json_text(json report) {
   // The long lists of rows: the priority list and each raster's bins.
   std::vector<json::json_pointer> lists;
   const auto add_list = [&](const std::string& pointer) {
@@ -229,22 +233,38 @@ std::string report_json_text(const json& report) {
     add_list("/regions/" + std::to_string(g) + "/map/bins");
   // The rows go in after the rest is indented, in place of a marker each. Quotes inside any string
   // value are escaped by dump, so a marker with its key matches only the member itself.
-  json copy = report;
-  for (size_t i = 0; i < lists.size(); ++i) copy[lists[i]] = "@rows-" + std::to_string(i) + "@";
-  std::string text = copy.dump(2);
+  std::vector<json> rows(lists.size());
   for (size_t i = 0; i < lists.size(); ++i) {
-    const std::string key = "\"" + lists[i].back() + "\": ";
-    const std::string marker = key + "\"@rows-" + std::to_string(i) + "@\"";
-    const size_t at = text.find(marker);
-    const size_t line = text.rfind('\n', at) + 1;  // npos + 1 = 0 on the first line
-    const std::string indent(at - line, ' ');
-    std::string rows = key + "[";
-    const json& list = report[lists[i]];
-    for (size_t r = 0; r < list.size(); ++r) rows += (r ? ",\n  " : "\n  ") + indent + list[r].dump();
-    rows += list.empty() ? "]" : "\n" + indent + "]";
-    text.replace(at, marker.size(), rows);
+    rows[i] = std::move(report[lists[i]]);
+    report[lists[i]] = "@rows-" + std::to_string(i) + "@";
   }
-  return text + "\n";
+  const std::string text = report.dump(2);
+  report = json();
+  // Where each marker is, in the order of the text.
+  struct Place {
+    size_t at, length, list;
+  };
+  std::vector<Place> places;
+  for (size_t i = 0; i < lists.size(); ++i) {
+    const std::string marker = "\"" + lists[i].back() + "\": \"@rows-" + std::to_string(i) + "@\"";
+    places.push_back({text.find(marker), marker.size(), i});
+  }
+  std::sort(places.begin(), places.end(), [](const Place& a, const Place& b) { return a.at < b.at; });
+  std::string out;
+  size_t done = 0;
+  for (const Place& p : places) {
+    const size_t line = text.rfind('\n', p.at) + 1;  // npos + 1 = 0 on the first line
+    const std::string indent(p.at - line, ' ');
+    out.append(text, done, p.at - done);
+    out += "\"" + lists[p.list].back() + "\": [";
+    const json& list = rows[p.list];
+    for (size_t r = 0; r < list.size(); ++r) out += (r ? ",\n  " : "\n  ") + indent + list[r].dump();
+    out += list.empty() ? "]" : "\n" + indent + "]";
+    done = p.at + p.length;
+  }
+  out.append(text, done);
+  out += '\n';
+  return out;
 }
 
 }  // namespace resilinet
