@@ -315,6 +315,22 @@ TEST(InitFrom, AModelThatDiffersFromTheCheckpointExitsWithTwoAndWritesNothing) {
   }
 }
 
+// IDEC's cap (latent space): 11 steps of the 2 epochs of 24 batches it would run without early stop;
+// the steps after the last refresh are still measured, so the run ends on a checked state.
+TEST(InitFrom, IdecMaxStepsCapsIdec) {
+  const auto dir = rt::scratch_dir();
+  TrainConfig c = short_config(vintage("v1"), dir / "idec-capped");
+  c.clusters.space = "latent";
+  c.idec.tol = 0;  // no early stop
+  c.idec.max_steps = 11;
+  const TrainResult r = train_model(c, quiet());
+  const auto& idec = r.metrics["clusters"]["idec"];
+  EXPECT_EQ(idec["steps"].get<uint64_t>(), 11u);
+  EXPECT_EQ(idec["max_steps"].get<int>(), 11);
+  EXPECT_GE(idec["refreshes"].get<int>(), 1);
+  EXPECT_EQ(read_checkpoint(r.checkpoint_path).stage, "done");
+}
+
 // The caps: pretraining stops after 30 steps (inside its second epoch of 24 batches) although
 // min_steps asks for 3000, the head after 7; the metrics and the metrics.jsonl epoch records say so.
 TEST(InitFrom, MaxStepsCapsTheStepsTheMetricsRecord) {
@@ -353,6 +369,14 @@ TEST(InitFrom, MaxStepsCapsTheStepsTheMetricsRecord) {
   bad = c;
   bad.classifier.max_steps = -3;
   EXPECT_THROW(validate_train_config(bad), InputError);
+  bad = c;
+  bad.idec.max_steps = -2;
+  try {
+    validate_train_config(bad);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "idec.max_steps");
+  }
   bad = c;
   bad.init_from.path = "x.h5";
   bad.init_from.sha256 = "not a hash";

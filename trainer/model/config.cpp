@@ -81,6 +81,7 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
     s.field("max_change", c.idec.max_change);
     s.field("max_rollbacks", c.idec.max_rollbacks);
     s.field("max_epochs", c.idec.max_epochs);
+    s.field("max_steps", c.idec.max_steps);
     s.field("batch", c.idec.batch);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.idec.optimizer); });
   });
@@ -179,6 +180,7 @@ void validate_train_config(const TrainConfig& c) {
           std::to_string(c.idec.max_change));
   require(c.idec.max_rollbacks >= 0, c, "idec.max_rollbacks", "an integer >= 0", std::to_string(c.idec.max_rollbacks));
   require(c.idec.max_epochs >= 0, c, "idec.max_epochs", "an integer >= 0", std::to_string(c.idec.max_epochs));
+  require(c.idec.max_steps >= 0, c, "idec.max_steps", "an integer >= 0 (0 = no cap)", std::to_string(c.idec.max_steps));
   require(c.scaler.lower_quantile >= 0 && c.scaler.lower_quantile < c.scaler.upper_quantile &&
               c.scaler.upper_quantile <= 1,
           c, "scaler.lower_quantile", "0 <= lower_quantile < upper_quantile <= 1",

@@ -78,6 +78,7 @@ struct IdecConfig {
   double max_change = 0.1;        // a refresh that changes more labels than this is rolled back
   int max_rollbacks = 3;          // after this many rollbacks IDEC stops at its last accepted state
   int max_epochs = 10;
+  int max_steps = 0;              // > 0: IDEC ends after this many steps, inside an epoch if need be
   int batch = 256;
   OptimizerConfig optimizer{.lr = 3e-5};
 };

@@ -87,6 +87,7 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   IdecProgress state;
   state.start_json = start.dump();
   EpochLoop loop = epoch_loop("idec", cfg.max_epochs, size_t(cfg.batch), ctx.config.seed * 8 + 3);
+  loop.max_steps = uint64_t(cfg.max_steps);
   loop.scaled = EpochLoop::Scaled::rank_share;
   if (ctx.resume && ctx.resume->stage == "idec" && ctx.resume->idec) {
     // Continue after the checkpointed epoch: the parameters and centroids are in the model already.
@@ -193,9 +194,11 @@ nlohmann::json refine_with_idec(Model& model, TrainContext& ctx, const nlohmann:
   ctx.progress.end(fmt::format("{} steps, {} refreshes, {} rolled back, last label change {:.4f}{}", steps,
                                state.refreshes, state.rollbacks, state.changed,
                                converged ? " (converged)" : gave_up ? " (stopped after rollbacks)" : ""));
-  return {{"steps", steps},          {"refreshes", state.refreshes},   {"rollbacks", state.rollbacks},
-          {"last_label_change", state.changed}, {"converged", converged}, {"stopped_after_rollbacks", gave_up},
-          {"step_scale", state.lr_scale}, {"cluster_sizes", sizes}};
+  nlohmann::json m = {{"steps", steps},          {"refreshes", state.refreshes},   {"rollbacks", state.rollbacks},
+                      {"last_label_change", state.changed}, {"converged", converged}, {"stopped_after_rollbacks", gave_up},
+                      {"step_scale", state.lr_scale}, {"cluster_sizes", sizes}};
+  if (cfg.max_steps > 0) m["max_steps"] = cfg.max_steps;
+  return m;
 }
 
 }  // namespace resilinet
