@@ -8,6 +8,7 @@
 // gives the same bytes on every run, which is what keeps `train --resume` bitwise across ranks.
 #pragma once
 #include "trainer/distributed/room.hpp"
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,6 +76,23 @@ inline OwnedElements owned_elements(size_t count, int rank, int world) {
   auto cut = [&](size_t r) { return r >= size_t(world) ? count : count * r / size_t(world) / 16 * 16; };
   return {cut(size_t(rank)), cut(size_t(rank) + 1)};
 }
+// Every rank's owned elements of a `count`-long buffer, walked in runs of `step` at a time (the
+// pieces of the communicators' collectives).
+struct OwnedShares {
+  std::vector<OwnedElements> owned;
+  size_t longest = 0;
+  OwnedShares(size_t count, int world) : owned(size_t(world)) {
+    for (int r = 0; r < world; ++r) {
+      owned[size_t(r)] = owned_elements(count, r, world);
+      longest = std::max(longest, owned[size_t(r)].end - owned[size_t(r)].first);
+    }
+  }
+  // Elements of rank r's share in the run starting `at` elements into it.
+  size_t run(size_t r, size_t at, size_t step) const {
+    const size_t length = owned[r].end - owned[r].first;
+    return std::min(step, length - std::min(at, length));
+  }
+};
 
 // The single process.
 class LocalCommunicator final : public Communicator {

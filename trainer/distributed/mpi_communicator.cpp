@@ -66,21 +66,38 @@ class MpiCommunicator final : public Communicator {
     return "mpi, rank " + std::to_string(rank_) + " of " + std::to_string(world_);
   }
 
-  bool shards_sums() const override { return shared_ != nullptr; }
+  bool shards_sums() const override { return world_ > 1; }
   void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
                                 float* out, double* scalar) override {
-    if (!shared_) return Communicator::reduce_scatter_tile_tree(tiles, tiles_per_rank, count, out, scalar);
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "reduce_scatter_tile_tree");
-    if (count == 0 || plan.tiles == 0) {
+    if (world_ > 1 && count > 0 && plan.tiles > 0) {
+      if (shared_) return shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
+      reduce_scatter_messages(plan, tiles, count, out);
+    } else if (count > 0 && plan.tiles > 0) {
+      sum_tile_tree(tiles, tiles_per_rank, count, out);
+    } else {
       const OwnedElements own = owned_elements(count, rank_, world_);
       std::fill(out + own.first, out + own.end, 0.0f);
-      if (scalar) allreduce_sum(scalar, 1);
-      return;
     }
-    shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
+    if (scalar) allreduce_sum(scalar, 1);
   }
+  // Each rank's share from its owner, gathered in place (MPI_IN_PLACE) in pieces.
   void allgather_owned(float* data, size_t count) override {
-    if (shared_) shared_->allgather_owned(data, count);
+    if (world_ == 1) return;
+    if (shared_) return shared_->allgather_owned(data, count);
+    if (count > size_t(INT_MAX))
+      throw std::invalid_argument("allgather_owned: " + std::to_string(count) + " values (at most INT_MAX)");
+    const size_t w = size_t(world_);
+    const OwnedShares shares(count, world_);
+    std::vector<int> counts(w), displs(w);
+    for (size_t at = 0; at < shares.longest; at += kPiece) {
+      for (size_t r = 0; r < w; ++r) {
+        counts[r] = int(shares.run(r, at, kPiece));
+        displs[r] = int(std::min(shares.owned[r].first + at, count));
+      }
+      check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), displs.data(), MPI_FLOAT, comm_),
+                "MPI_Allgatherv");
+    }
   }
 
   void allreduce_sum(float* data, size_t count) override { ordered_sum(data, count); }
@@ -198,6 +215,44 @@ class MpiCommunicator final : public Communicator {
       check_mpi(MPI_Allgatherv(mine, int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
                            mpi_type<T>(), comm_),
             "MPI_Allgatherv");
+    }
+  }
+
+  // The message path of reduce_scatter_tile_tree: to each rank, this rank's tree nodes' values of
+  // that rank's owned elements (all-to-all), in runs of at most `step` elements of every share at
+  // once; each owner combines its nodes up the tile tree, as sum_tile_tree does before its gather.
+  void reduce_scatter_messages(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
+    const size_t w = size_t(world_), total = plan.nodes.size(), mine = plan.nodes_per_rank[size_t(rank_)];
+    node_scratch_.resize(mine * count);
+    cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
+    const float* parts = node_scratch_.data();
+    const OwnedShares shares(count, world_);
+    // Every count and displacement of one run stays below 2^30, far from INT_MAX.
+    const size_t step = std::max<size_t>(1, std::min(kPiece, (size_t(1) << 30) / (total * w)));
+    std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w);
+    const size_t me = size_t(rank_);
+    for (size_t at = 0; at < shares.longest; at += step) {
+      const size_t own = shares.run(me, at, step);
+      send_scratch_.resize(mine * w * step);
+      float* packed = send_scratch_.data();
+      size_t sent = 0;
+      for (size_t r = 0; r < w; ++r) {
+        const size_t n = shares.run(r, at, step), first = shares.owned[r].first + at;
+        send_displs[r] = int(sent);
+        for (size_t p = 0; p < mine; ++p, sent += n) std::memcpy(packed + sent, parts + p * count + first, sizeof(float) * n);
+        send_counts[r] = int(sent) - send_displs[r];
+      }
+      size_t received_floats = 0;
+      for (size_t r = 0; r < w; ++r) {
+        recv_displs[r] = int(received_floats);
+        recv_counts[r] = int(plan.nodes_per_rank[r] * own);
+        received_floats += plan.nodes_per_rank[r] * own;
+      }
+      recv_scratch_.resize(std::max<size_t>(1, received_floats));
+      check_mpi(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, recv_scratch_.data(),
+                              recv_counts.data(), recv_displs.data(), MPI_FLOAT, comm_),
+                "MPI_Alltoallv");
+      if (own > 0) combine_nodes(plan, recv_scratch_.data(), own, out + shares.owned[me].first + at, tree_scratch_);
     }
   }
 

@@ -18,23 +18,6 @@ constexpr size_t kWindowBytes = size_t(16) << 20;
 constexpr size_t kMinHalfBytes = size_t(64) << 10;
 constexpr size_t kScalarBytes = 64;  // after a slot's two halves: one double, on a line of its own
 
-// Every rank's owned elements of a `count`-long buffer, walked in runs of `step` at a time.
-struct Shares {
-  std::vector<OwnedElements> owned;
-  size_t longest = 0;
-  Shares(size_t count, int world) : owned(size_t(world)) {
-    for (int r = 0; r < world; ++r) {
-      owned[size_t(r)] = owned_elements(count, r, world);
-      longest = std::max(longest, owned[size_t(r)].end - owned[size_t(r)].first);
-    }
-  }
-  // Elements of rank r's share in the run starting `at` elements into it.
-  size_t run(size_t r, size_t at, size_t step) const {
-    const size_t length = owned[r].end - owned[r].first;
-    return std::min(step, length - std::min(at, length));
-  }
-};
-
 }  // namespace
 
 void check_mpi(int code, const char* what) {
@@ -160,7 +143,7 @@ void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const flo
   const size_t step = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes * w));
   const auto& cover = plan.covers[size_t(rank_)];
   const size_t mine = cover.size();
-  const Shares shares(count, world_);
+  const OwnedShares shares(count, world_);
   const auto& owned = shares.owned;
   auto run = [&](size_t r, size_t at) { return shares.run(r, at, step); };
   for (size_t at = 0; at < shares.longest; at += step) {
@@ -191,7 +174,7 @@ void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const flo
 
 void MpiSharedSums::allgather_owned(float* data, size_t count) {
   const size_t w = size_t(world_), step = capacity_ / sizeof(float);
-  const Shares shares(count, world_);
+  const OwnedShares shares(count, world_);
   const auto& owned = shares.owned;
   for (size_t at = 0; at < shares.longest; at += step) {
     auto run = [&](size_t r) { return shares.run(r, at, step); };
