@@ -70,93 +70,39 @@ class MpiCommunicator final : public Communicator {
   void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
                                 float* out, double* scalar) override {
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "reduce_scatter_tile_tree");
-    if (world_ > 1 && count > 0 && plan.tiles > 0) {
-      if (shared_) return shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
+    const bool shares = world_ > 1 && count > 0 && plan.tiles > 0;
+    if (shares && shared_) return shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
+    if (shares)
       reduce_scatter_messages(plan, tiles, count, out);
-    } else if (count > 0 && plan.tiles > 0) {
-      sum_tile_tree(tiles, tiles_per_rank, count, out);
-    } else {
-      const OwnedElements own = owned_elements(count, rank_, world_);
-      std::fill(out + own.first, out + own.end, 0.0f);
-    }
+    else
+      sum_tile_tree(tiles, tiles_per_rank, count, out);  // one rank, or nothing to sum (zeros)
     if (scalar) allreduce_sum(scalar, 1);
   }
-  // Each rank's share from its owner, gathered in place (MPI_IN_PLACE) in pieces.
   void allgather_owned(float* data, size_t count) override {
     if (world_ == 1) return;
     if (shared_) return shared_->allgather_owned(data, count);
-    if (count > size_t(INT_MAX))
-      throw std::invalid_argument("allgather_owned: " + std::to_string(count) + " values (at most INT_MAX)");
-    const size_t w = size_t(world_);
-    const OwnedShares shares(count, world_);
-    std::vector<int> counts(w), displs(w);
-    for (size_t at = 0; at < shares.longest; at += kPiece) {
-      for (size_t r = 0; r < w; ++r) {
-        counts[r] = int(shares.run(r, at, kPiece));
-        displs[r] = int(std::min(shares.owned[r].first + at, count));
-      }
-      check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), displs.data(), MPI_FLOAT, comm_),
-                "MPI_Allgatherv");
-    }
+    allgather_messages(data, count);
   }
 
   void allreduce_sum(float* data, size_t count) override { ordered_sum(data, count); }
   void allreduce_sum(double* data, size_t count) override { ordered_sum(data, count); }
   void allreduce_sum(int64_t* data, size_t count) override { ordered_sum(data, count); }
 
-  // Element i belongs to the rank whose share of the piece holds it: every rank sends the values
-  // of that share of the tree nodes it holds whole there (all-to-all), the owner combines them up
-  // the tile tree, and the shares are gathered back.
+  // Element i is summed by its owner (owned_elements): every rank sends the owner its values of the
+  // tree nodes it holds whole (all-to-all), the owner combines them up the tile tree, and the
+  // shares are gathered back.
   void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out) override {
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "sum_tile_tree");
     if (count == 0) return;
-    if (shared_ && plan.tiles > 0) {
-      shared_->sum_tile_tree(plan, tiles, count, out);
+    if (shared_ && plan.tiles > 0) return shared_->sum_tile_tree(plan, tiles, count, out);
+    if (world_ == 1 || plan.tiles == 0) {
+      node_scratch_.resize(plan.nodes_per_rank[size_t(rank_)] * count);
+      cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
+      combine_nodes(plan, node_scratch_.data(), count, out, tree_scratch_);
       return;
     }
-    const size_t w = size_t(world_), total = plan.nodes.size(), mine = plan.nodes_per_rank[size_t(rank_)];
-    node_scratch_.resize(mine * count);
-    cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
-    const float* parts = node_scratch_.data();
-    if (w == 1 || plan.tiles == 0) {
-      combine_nodes(plan, parts, count, out, tree_scratch_);
-      return;
-    }
-    // Every count and displacement of one piece stays below 2^30, far from INT_MAX.
-    const size_t piece = std::max<size_t>(1, std::min(kPiece, (size_t(1) << 30) / total));
-    std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w), share(w), share_at(w);
-    for (size_t at = 0; at < count; at += piece) {
-      const size_t n = std::min(piece, count - at);
-      for (size_t r = 0; r < w; ++r) {
-        share_at[r] = int(n * r / w);
-        share[r] = int(n * (r + 1) / w) - share_at[r];
-      }
-      const size_t own = size_t(share[size_t(rank_)]);
-      send_scratch_.resize(mine * n);
-      float* packed = send_scratch_.data();
-      size_t sent = 0;
-      for (size_t r = 0; r < w; ++r) {  // to rank r: each of this rank's nodes' values of r's share
-        send_displs[r] = int(sent);
-        for (size_t p = 0; p < mine; ++p, sent += size_t(share[r]))
-          std::memcpy(packed + sent, parts + p * count + at + size_t(share_at[r]), sizeof(float) * size_t(share[r]));
-        send_counts[r] = int(sent) - send_displs[r];
-      }
-      size_t received_floats = 0;
-      for (size_t r = 0; r < w; ++r) {
-        recv_displs[r] = int(received_floats);
-        recv_counts[r] = int(plan.nodes_per_rank[r] * own);
-        received_floats += plan.nodes_per_rank[r] * own;
-      }
-      recv_scratch_.resize(received_floats + own);
-      float* received = recv_scratch_.data();
-      float* sum = received + received_floats;
-      check_mpi(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, received, recv_counts.data(),
-                          recv_displs.data(), MPI_FLOAT, comm_),
-            "MPI_Alltoallv");
-      combine_nodes(plan, received, own, sum, tree_scratch_);
-      check_mpi(MPI_Allgatherv(sum, int(own), MPI_FLOAT, out + at, share.data(), share_at.data(), MPI_FLOAT, comm_),
-            "MPI_Allgatherv");
-    }
+    reduce_scatter_messages(plan, tiles, count, out);
+    allgather_messages(out, count);
   }
 
   void allgather(const void* data, size_t bytes, void* out) override {
@@ -215,6 +161,23 @@ class MpiCommunicator final : public Communicator {
       check_mpi(MPI_Allgatherv(mine, int(own), mpi_type<T>(), piece, send_counts.data(), send_displs.data(),
                            mpi_type<T>(), comm_),
             "MPI_Allgatherv");
+    }
+  }
+
+  // Each rank's owned share from its owner, gathered in place (MPI_IN_PLACE) in pieces.
+  void allgather_messages(float* data, size_t count) {
+    if (count > size_t(INT_MAX))
+      throw std::invalid_argument("allgather_owned: " + std::to_string(count) + " values (at most INT_MAX)");
+    const size_t w = size_t(world_);
+    const OwnedShares shares(count, world_);
+    std::vector<int> counts(w), displs(w);
+    for (size_t at = 0; at < shares.longest; at += kPiece) {
+      for (size_t r = 0; r < w; ++r) {
+        counts[r] = int(shares.run(r, at, kPiece));
+        displs[r] = int(std::min(shares.owned[r].first + at, count));
+      }
+      check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), displs.data(), MPI_FLOAT, comm_),
+                "MPI_Allgatherv");
     }
   }
 
