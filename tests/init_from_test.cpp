@@ -29,7 +29,7 @@ using namespace resilinet;
 namespace {
 
 std::filesystem::path test_root() {
-  return std::filesystem::temp_directory_path() / ("resilinet-init-from-test-" + std::to_string(::getpid()));
+  return rt::test_process_root() / "init-from";
 }
 
 // Shards made once per process: the first vintage (seed 5) and a shifted one (other cells, more

@@ -94,8 +94,7 @@ void write_shard(const fs::path& path, size_t shard) {
 class LoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() /
-                        ("resilinet-loader-test-" + std::to_string(::getpid())));
+    dir_ = new fs::path(resilinet::testing::test_process_root() / "loader");
     fs::remove_all(*dir_);
     fs::create_directories(*dir_ / "shards");
     for (size_t s = 0; s < kShards; ++s)

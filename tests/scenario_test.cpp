@@ -261,7 +261,8 @@ TEST(Scenario, BadFilesExitTwoNamingTheScenarioAndField) {
   };
   // A GeoJSON file with a number beyond double's range (found by fuzz_scenario), outside the
   // scratch folders that run_scenario empties.
-  const auto geojson = std::filesystem::temp_directory_path() / ("resilinet-" + std::to_string(::getpid()) + "-area.geojson");
+  std::filesystem::create_directories(rt::test_process_root());
+  const auto geojson = rt::test_process_root() / "area.geojson";
   rt::write_text(geojson, R"({"type": "Polygon", "coordinates": [[[-1e708, 0], [1, 0], [1, 1], [0, 0]]]})");
   const auto with_geojson = [&](std::string text) {
     for (size_t at; (at = text.find("GEOJSON")) != std::string::npos;) text.replace(at, 7, geojson.string());

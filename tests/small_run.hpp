@@ -24,7 +24,7 @@ inline const SmallRun& small_trained_run() {
   static const SmallRun run = [] {
     SmallRun r;
     // Not scratch_dir(): the tests' own scratch folders are emptied as they start.
-    r.dir = std::filesystem::temp_directory_path() / ("resilinet-test-" + std::to_string(::getpid())) / "small-run";
+    r.dir = test_process_root() / "small-run";
     std::filesystem::remove_all(r.dir);
     std::filesystem::create_directories(r.dir);
     const auto res = run_resilinet("synth --quiet --out " + (r.dir / "data").string() +

@@ -47,13 +47,30 @@ inline CommandResult run_resilinet(const std::string& args) {
   return run_command(std::string(RESILINET_BIN) + " " + args);
 }
 
+// This test process's folder under the system's temporary directory; every scratch folder is in it.
+inline std::filesystem::path test_process_root() {
+  return std::filesystem::temp_directory_path() / ("resilinet-test-" + std::to_string(::getpid()));
+}
+
+// Removes the process's folder after the last test when every test passed (a failure's files stay
+// for a look): a suite run leaves hundreds of MB of data and runs there, and each run is a new pid.
+class RemoveTestFilesOnSuccess : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (!::testing::UnitTest::GetInstance()->Passed()) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(test_process_root(), ignored);
+  }
+};
+inline ::testing::Environment* const kRemoveTestFilesOnSuccess =
+    ::testing::AddGlobalTestEnvironment(new RemoveTestFilesOnSuccess);
+
 // A scratch directory named after the running test, emptied at creation.
 inline std::filesystem::path scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string(info->test_suite_name()) + "." + info->name();
   for (auto& c : name) if (c == '/') c = '_';
-  auto dir = std::filesystem::temp_directory_path() /
-             ("resilinet-test-" + std::to_string(::getpid())) / name;
+  auto dir = test_process_root() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -31,7 +31,7 @@ namespace {
 std::string synth_data(const std::string& name, const std::string& args) {
   static std::map<std::string, std::string> made;
   if (made.count(name)) return made[name];
-  auto dir = std::filesystem::temp_directory_path() / ("resilinet-train-test-" + std::to_string(::getpid())) / name;
+  auto dir = rt::test_process_root() / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto r = rt::run_resilinet("synth --out " + dir.string() + " " + args);
@@ -98,7 +98,7 @@ const PlantedRun& planted_run() {
   static PlantedRun run = [] {
     PlantedRun r;
     r.data = synth_data("planted", "--cells 100000 --regions 3 --seed 11");
-    auto dir = std::filesystem::temp_directory_path() / ("resilinet-train-test-" + std::to_string(::getpid())) / "planted-run";
+    auto dir = rt::test_process_root() / "planted-run";
     r.a = train_model(test_config(r.data, dir / "seed0", 0), true);
     r.ra = rate(r.a.checkpoint_path, r.data, dir / "rate0");
     r.planted = planted_levels(r.data);

@@ -25,7 +25,7 @@ struct Made {
 const Made& made() {
   static const Made m = [] {
     Made m;
-    m.dir = fs::temp_directory_path() / ("resilinet-write-failure-" + std::to_string(::getpid()));
+    m.dir = rt::test_process_root() / "write-failure";
     fs::remove_all(m.dir);
     fs::create_directories(m.dir);
     auto r = rt::run_resilinet("synth --quiet --cells 600 --out " + (m.dir / "data").string());
