@@ -72,10 +72,8 @@ class MpiCommunicator final : public Communicator {
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "reduce_scatter_tile_tree");
     const bool shares = world_ > 1 && count > 0 && plan.tiles > 0;
     if (shares && shared_) return shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
-    if (shares)
-      reduce_scatter_messages(plan, tiles, count, out);
-    else
-      sum_tile_tree(tiles, tiles_per_rank, count, out);  // one rank, or nothing to sum (zeros)
+    if (shares) return reduce_scatter_messages(plan, tiles, count, out, scalar);
+    sum_tile_tree(tiles, tiles_per_rank, count, out);  // one rank, or nothing to sum (zeros)
     if (scalar) allreduce_sum(scalar, 1);
   }
   void allgather_owned(float* data, size_t count) override {
@@ -101,7 +99,7 @@ class MpiCommunicator final : public Communicator {
       combine_nodes(plan, node_scratch_.data(), count, out, tree_scratch_);
       return;
     }
-    reduce_scatter_messages(plan, tiles, count, out);
+    reduce_scatter_messages(plan, tiles, count, out, nullptr);
     allgather_messages(out, count);
   }
 
@@ -184,7 +182,10 @@ class MpiCommunicator final : public Communicator {
   // The message path of reduce_scatter_tile_tree: to each rank, this rank's tree nodes' values of
   // that rank's owned elements (all-to-all), in runs of at most `step` elements of every share at
   // once; each owner combines its nodes up the tile tree, as sum_tile_tree does before its gather.
-  void reduce_scatter_messages(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
+  // A scalar rides in the first run, its bytes after each rank's values, and every rank adds the
+  // ranks' scalars in rank order: no collective of its own.
+  void reduce_scatter_messages(const TileTreePlan& plan, const float* tiles, size_t count, float* out, double* scalar) {
+    constexpr size_t kScalarFloats = sizeof(double) / sizeof(float);
     const size_t w = size_t(world_), total = plan.nodes.size(), mine = plan.nodes_per_rank[size_t(rank_)];
     node_scratch_.resize(mine * count);
     cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
@@ -195,32 +196,47 @@ class MpiCommunicator final : public Communicator {
     std::vector<int> send_counts(w), send_displs(w), recv_counts(w), recv_displs(w);
     const size_t me = size_t(rank_);
     for (size_t at = 0; at < shares.longest; at += step) {
-      const size_t own = shares.run(me, at, step);
-      send_scratch_.resize(mine * w * step);
+      const size_t own = shares.run(me, at, step), extra = scalar && at == 0 ? kScalarFloats : 0;
+      send_scratch_.resize(w * (mine * step + kScalarFloats));
       float* packed = send_scratch_.data();
       size_t sent = 0;
       for (size_t r = 0; r < w; ++r) {
         const size_t n = shares.run(r, at, step), first = shares.owned[r].first + at;
         send_displs[r] = int(sent);
         for (size_t p = 0; p < mine; ++p, sent += n) std::memcpy(packed + sent, parts + p * count + first, sizeof(float) * n);
+        if (extra) std::memcpy(packed + sent, scalar, sizeof(double));
+        sent += extra;
         send_counts[r] = int(sent) - send_displs[r];
       }
       size_t received_floats = 0;
       for (size_t r = 0; r < w; ++r) {
         recv_displs[r] = int(received_floats);
-        recv_counts[r] = int(plan.nodes_per_rank[r] * own);
-        received_floats += plan.nodes_per_rank[r] * own;
+        recv_counts[r] = int(plan.nodes_per_rank[r] * own + extra);
+        received_floats += plan.nodes_per_rank[r] * own + extra;
       }
       recv_scratch_.resize(std::max<size_t>(1, received_floats));
       check_mpi(MPI_Alltoallv(packed, send_counts.data(), send_displs.data(), MPI_FLOAT, recv_scratch_.data(),
                               recv_counts.data(), recv_displs.data(), MPI_FLOAT, comm_),
                 "MPI_Alltoallv");
-      if (own > 0) combine_nodes(plan, recv_scratch_.data(), own, out + shares.owned[me].first + at, tree_scratch_);
+      // Rank q's block: its nodes' values, then (first run) its scalar's bytes.
+      node_values_.clear();
+      for (size_t q = 0; q < w; ++q)
+        for (size_t p = 0; p < plan.nodes_per_rank[q]; ++p) node_values_.push_back(recv_scratch_.data() + recv_displs[q] + p * own);
+      if (own > 0) combine_nodes(plan, node_values_, own, out + shares.owned[me].first + at, tree_scratch_);
+      if (!extra) continue;
+      double sum = 0;
+      for (size_t q = 0; q < w; ++q) {  // rank 0's value plus rank 1's plus ..., as allreduce_sum adds
+        double value;
+        std::memcpy(&value, recv_scratch_.data() + recv_displs[q] + plan.nodes_per_rank[q] * own, sizeof(double));
+        sum = q == 0 ? value : sum + value;
+      }
+      *scalar = sum;
     }
   }
 
   std::vector<double> scratch_;  // double: aligned for every element type
   std::vector<float> node_scratch_, send_scratch_, recv_scratch_;
+  std::vector<const float*> node_values_;
   kernels::TileTreeScratch tree_scratch_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, world_ = 1;
