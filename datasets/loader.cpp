@@ -166,6 +166,7 @@ struct SlabBuffer {
   ShardColumns columns;
   std::vector<uint32_t> order;
   uint64_t global_offset = 0;
+  uint64_t stored_offset = 0;  // stored rows before the slab's first
   uint64_t epoch = 0;
   size_t rank_slab = 0;  // position in the rank's slab list of that epoch
 };
@@ -177,6 +178,7 @@ struct Loader::Impl {
   LoaderOptions options;
   std::vector<std::string> paths;
   std::vector<size_t> shard_rows;
+  std::vector<uint64_t> shard_stored_offset;  // stored rows before each shard's first
   std::vector<std::vector<uint32_t>> region_map;
   std::vector<std::vector<std::vector<uint32_t>>> group_map;  // [shard][grouping][local code]
   std::vector<SlabRef> slabs;
@@ -194,7 +196,7 @@ struct Loader::Impl {
   size_t expect_slab = 0;
   size_t skip_rows = 0;  // rows of the next slab already handed out before a restore
   ShardColumns batch_columns;
-  std::vector<uint64_t> batch_global_row;
+  std::vector<uint64_t> batch_global_row, batch_stored_row;
 
   // Shared between the threads, guarded by mutex.
   std::mutex mutex;
@@ -320,6 +322,7 @@ void Loader::Impl::fill_slab(ReaderCache& readers, const RankSlab& rs, uint64_t 
   if (options.shuffle)
     shuffle_in_place(out.order, derive_seed({kRowOrderTag, io_seed, io_epoch, s.shard, s.index}));
   out.global_offset = rs.global_offset;
+  out.stored_offset = shard_stored_offset[s.shard] + s.first_row;
 }
 
 // Gives the exhausted slab back to the I/O thread and takes the next one, waiting if needed.
@@ -357,14 +360,15 @@ void Loader::Impl::gather_from_current(size_t rows, size_t to) {
   const uint32_t* order = current->order.data() + current_offset;
   const size_t f = features, row_bytes = f * sizeof(float);
   const float* x = c.features.data();
-  const double* lonlat = c.lonlat.data();
   const int64_t* cell = c.cell_id.data();
-  const uint32_t* region = c.region.data();
-  const float* hazard = with_hazard ? c.hazard.data() : nullptr;
-  const int8_t* external = with_external ? c.external_rating.data() : nullptr;
-  const int8_t* planted = with_planted ? c.planted_level.data() : nullptr;
-  const float* population = with_population ? c.population.data() : nullptr;
-  const size_t G = groupings;
+  const bool all = !options.features_only;  // else the columns below stay out of the batch
+  const double* lonlat = all ? c.lonlat.data() : nullptr;
+  const uint32_t* region = all ? c.region.data() : nullptr;
+  const float* hazard = all && with_hazard ? c.hazard.data() : nullptr;
+  const int8_t* external = all && with_external ? c.external_rating.data() : nullptr;
+  const int8_t* planted = all && with_planted ? c.planted_level.data() : nullptr;
+  const float* population = all && with_population ? c.population.data() : nullptr;
+  const size_t G = all ? groupings : 0;
   const uint32_t* groups = c.groups.data();
   for (size_t i = 0; i < rows; ++i) {
     if (i + kAhead < rows) {
@@ -372,21 +376,24 @@ void Loader::Impl::gather_from_current(size_t rows, size_t to) {
       const char* xa = reinterpret_cast<const char*>(x + a * f);
       __builtin_prefetch(xa);
       __builtin_prefetch(xa + row_bytes - 1);  // a row may straddle two cache lines
-      __builtin_prefetch(lonlat + 2 * a);
       __builtin_prefetch(cell + a);
-      __builtin_prefetch(region + a);
+      if (lonlat) __builtin_prefetch(lonlat + 2 * a);
+      if (region) __builtin_prefetch(region + a);
       if (hazard) __builtin_prefetch(hazard + a);
       if (planted) __builtin_prefetch(planted + a);
       if (population) __builtin_prefetch(population + a);
       if (G) __builtin_prefetch(groups + a * G);
     }
     const size_t r = order[i], o = to + i;
+    batch_stored_row[o] = current->stored_offset + r;
     copy_row(reinterpret_cast<const char*>(x + r * f), row_bytes,
              reinterpret_cast<char*>(b.features.data() + o * f));
-    b.lonlat[2 * o] = lonlat[2 * r];
-    b.lonlat[2 * o + 1] = lonlat[2 * r + 1];
     b.cell_id[o] = cell[r];
-    b.region[o] = region[r];
+    if (lonlat) {
+      b.lonlat[2 * o] = lonlat[2 * r];
+      b.lonlat[2 * o + 1] = lonlat[2 * r + 1];
+    }
+    if (region) b.region[o] = region[r];
     if (hazard) b.hazard[o] = hazard[r];
     if (external) b.external_rating[o] = external[r];
     if (planted) b.planted_level[o] = planted[r];
@@ -426,6 +433,7 @@ Loader::Loader(const ShardSet& set, LoaderOptions options) : impl_(std::make_uni
   for (size_t s = 0; s < set.shards().size(); ++s) {
     const ShardMeta& meta = set.shards()[s];
     m.paths.push_back(meta.path);
+    m.shard_stored_offset.push_back(s == 0 ? 0 : m.shard_stored_offset.back() + m.shard_rows.back());
     m.shard_rows.push_back(meta.rows);
     for (size_t first = 0, index = 0; first < meta.rows; first += options.slab_rows, ++index)
       m.slabs.push_back({s, index, first, std::min(options.slab_rows, meta.rows - first)});
@@ -456,6 +464,7 @@ Loader::Loader(const ShardSet& set, LoaderOptions options) : impl_(std::make_uni
   b.population.resize(m.with_population ? n : 0);
   b.groups.resize(n * m.groupings);
   m.batch_global_row.resize(n);
+  m.batch_stored_row.resize(n);
   m.start_io(0, 0);
 }
 
@@ -480,15 +489,17 @@ bool Loader::next(Batch& batch) {
   batch.features = m.features;
   batch.x = b.features.data();
   batch.cell_id = b.cell_id.data();
-  batch.lonlat = b.lonlat.data();
-  batch.region = b.region.data();
-  batch.hazard = m.with_hazard ? b.hazard.data() : nullptr;
-  batch.external_rating = m.with_external ? b.external_rating.data() : nullptr;
-  batch.planted_level = m.with_planted ? b.planted_level.data() : nullptr;
-  batch.groupings = m.groupings;
-  batch.groups = m.groupings ? b.groups.data() : nullptr;
-  batch.population = m.with_population ? b.population.data() : nullptr;
+  const bool all = !m.options.features_only;
+  batch.lonlat = all ? b.lonlat.data() : nullptr;
+  batch.region = all ? b.region.data() : nullptr;
+  batch.hazard = all && m.with_hazard ? b.hazard.data() : nullptr;
+  batch.external_rating = all && m.with_external ? b.external_rating.data() : nullptr;
+  batch.planted_level = all && m.with_planted ? b.planted_level.data() : nullptr;
+  batch.groupings = all ? m.groupings : 0;
+  batch.groups = all && m.groupings ? b.groups.data() : nullptr;
+  batch.population = all && m.with_population ? b.population.data() : nullptr;
   batch.global_row = m.batch_global_row.data();
+  batch.stored_row = m.batch_stored_row.data();
   return true;
 }
 

@@ -22,6 +22,9 @@ struct LoaderOptions {
   bool shuffle = true;
   int rank = 0;
   int world = 1;
+  // Batches of the features, cell ids and row positions alone (the other columns null): what
+  // training steps read, for less copying on every rank.
+  bool features_only = false;
 };
 
 // Where a rank stands: the next batch after restore(cursor) equals the one after cursor() was taken.
@@ -47,6 +50,7 @@ struct Batch {
   const uint32_t* groups = nullptr;  // [rows x groupings], global codes (ShardSet::group_labels()[g])
   const float* population = nullptr; // NaN = missing; null unless every shard has /population
   const uint64_t* global_row = nullptr;  // position of each row in the global row order of the epoch
+  const uint64_t* stored_row = nullptr;  // position of each row in the data as stored: shards in order, then rows
 };
 
 class Loader {

@@ -228,6 +228,20 @@ ShardReader& ShardReader::operator=(ShardReader&&) noexcept = default;
 
 const ShardMeta& ShardReader::meta() const { return impl_->meta; }
 
+namespace {
+// The first i in [0, n) where ok(i) is false, else n: a branch-free pass over all of them first (the
+// compiler vectorizes it), then, only where one fails, the search for it.
+template <class Ok>
+size_t first_failing(size_t n, Ok ok) {
+  bool all = true;
+  for (size_t i = 0; i < n; ++i) all &= ok(i);
+  if (all) return n;
+  size_t i = 0;
+  while (ok(i)) ++i;
+  return i;
+}
+}  // namespace
+
 void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const {
   const Impl& s = *impl_;
   const ShardMeta& m = s.meta;
@@ -268,53 +282,50 @@ void ShardReader::read_rows(size_t first, size_t count, ShardColumns& out) const
     throw InputError(m.path, current, "readable rows " + std::to_string(first) + ".." +
                      std::to_string(first + count - 1), e.detail());
   }
-  // Values the loader indexes with are checked here, where they are in memory anyway.
+  // Values the loader indexes with are checked here, where they are in memory anyway. Every slab
+  // of every epoch passes these checks (on each rank), so each is a pass without branches and only
+  // a failing one looks for the row to name.
   const size_t regions = m.region_names.size();
-  for (size_t i = 0; i < count; ++i) {
-    if (out.region[i] >= regions)
-      throw InputError(m.path, "/region",
-                       "an index below " + std::to_string(regions) + " (the number of region_names)",
-                       std::to_string(out.region[i]) + " at row " + std::to_string(first + i));
-  }
-  for (size_t k = 0; k < out.groups.size(); ++k) {
-    const ShardGrouping& g = m.groups[k % G];
-    if (out.groups[k] >= g.labels.size())
-      throw InputError(m.path, "/groups/" + g.name,
-                       fmt::format("a code below {} (the number of labels)", g.labels.size()),
-                       fmt::format("{} at row {}", out.groups[k], first + k / G));
-  }
-  for (size_t i = 0; i < out.population.size(); ++i)
-    if (!valid_population(out.population[i]))
-      throw InputError(m.path, "/population", kPopulationExpected,
-                       fmt::format("{:g} at row {}", out.population[i], first + i));
-  for (size_t i = 0; i < out.external_rating.size(); ++i) {
-    int r = out.external_rating[i];
-    if (r < 0 || r > 5)
-      throw InputError(m.path, "/external_rating", "a level 1..5 or 0 for none",
-                       std::to_string(r) + " at row " + std::to_string(first + i));
-  }
+  if (const size_t i = first_failing(count, [&](size_t i) { return out.region[i] < regions; }); i < count)
+    throw InputError(m.path, "/region", "an index below " + std::to_string(regions) + " (the number of region_names)",
+                     std::to_string(out.region[i]) + " at row " + std::to_string(first + i));
+  if (const size_t k = first_failing(out.groups.size(), [&](size_t k) { return out.groups[k] < m.groups[k % G].labels.size(); });
+      k < out.groups.size())
+    throw InputError(m.path, "/groups/" + m.groups[k % G].name,
+                     fmt::format("a code below {} (the number of labels)", m.groups[k % G].labels.size()),
+                     fmt::format("{} at row {}", out.groups[k], first + k / G));
+  if (const size_t i = first_failing(out.population.size(), [&](size_t i) { return valid_population(out.population[i]); });
+      i < out.population.size())
+    throw InputError(m.path, "/population", kPopulationExpected,
+                     fmt::format("{:g} at row {}", out.population[i], first + i));
+  if (const size_t i = first_failing(out.external_rating.size(),
+                                     [&](size_t i) { return out.external_rating[i] >= 0 && out.external_rating[i] <= 5; });
+      i < out.external_rating.size())
+    throw InputError(m.path, "/external_rating", "a level 1..5 or 0 for none",
+                     std::to_string(int(out.external_rating[i])) + " at row " + std::to_string(first + i));
   // Values every command computes with: an infinite or absurdly large feature turns the scaler's
   // sums and then the whole model into NaN, an infinite hazard the report's risk classes; a
-  // position outside the globe makes invalid GeoJSON.
+  // position outside the globe makes invalid GeoJSON. NaN (missing) passes: its comparisons are false.
   const std::string magnitude =
       fmt::format("finite values of magnitude at most {:g} (NaN = missing)", kMaxFeatureMagnitude);
-  const auto out_of_range = [](float v) { return !std::isnan(v) && !(std::abs(v) <= kMaxFeatureMagnitude); };
+  const auto in_range = [](float v) { return !(std::abs(v) > kMaxFeatureMagnitude); };
   const size_t F = m.schema.size();
-  for (size_t k = 0; k < out.features.size(); ++k) {
-    const float v = out.features[k];
-    if (out_of_range(v))
-      throw InputError(m.path, "/features", magnitude,
-                       fmt::format("{:g} at row {}, feature '{}'", v, first + k / F, m.schema.features[k % F].name));
-  }
-  for (size_t i = 0; i < out.hazard.size(); ++i)
-    if (out_of_range(out.hazard[i]))
-      throw InputError(m.path, "/hazard", magnitude, fmt::format("{:g} at row {}", out.hazard[i], first + i));
-  for (size_t i = 0; i < count; ++i) {
-    const double lon = out.lonlat[2 * i], lat = out.lonlat[2 * i + 1];
-    if (!(lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90))
-      throw InputError(m.path, "/lonlat", "longitude in [-180, 180] and latitude in [-90, 90] degrees",
-                       fmt::format("({:g}, {:g}) at row {}", lon, lat, first + i));
-  }
+  if (const size_t k = first_failing(out.features.size(), [&](size_t k) { return in_range(out.features[k]); });
+      k < out.features.size())
+    throw InputError(m.path, "/features", magnitude,
+                     fmt::format("{:g} at row {}, feature '{}'", out.features[k], first + k / F,
+                                 m.schema.features[k % F].name));
+  if (const size_t i = first_failing(out.hazard.size(), [&](size_t i) { return in_range(out.hazard[i]); });
+      i < out.hazard.size())
+    throw InputError(m.path, "/hazard", magnitude, fmt::format("{:g} at row {}", out.hazard[i], first + i));
+  const double* lonlat = out.lonlat.data();
+  if (const size_t i = first_failing(count, [&](size_t i) {
+        const double lon = lonlat[2 * i], lat = lonlat[2 * i + 1];
+        return (lon >= -180) & (lon <= 180) & (lat >= -90) & (lat <= 90);
+      });
+      i < count)
+    throw InputError(m.path, "/lonlat", "longitude in [-180, 180] and latitude in [-90, 90] degrees",
+                     fmt::format("({:g}, {:g}) at row {}", lonlat[2 * i], lonlat[2 * i + 1], first + i));
 }
 
 }  // namespace resilinet

@@ -328,6 +328,9 @@ TEST_F(LoaderTest, OrderIsPinnedForAGivenSeed) {
 }
 
 TEST_F(LoaderTest, DeliversTheShardValuesOfEachCell) {
+  std::vector<int64_t> stored_cells;  // shards in order, then rows
+  for (size_t s = 0; s < kShards; ++s)
+    for (size_t r = 0; r < kShardRows[s]; ++r) stored_cells.push_back(cell_of(s, r));
   for (int world : {1, 2}) {
     for (int r = 0; r < world; ++r) {
       Loader loader(*set_, options(r, world));
@@ -350,10 +353,41 @@ TEST_F(LoaderTest, DeliversTheShardValuesOfEachCell) {
           ASSERT_EQ(set_->region_names()[b.region[i]], region_of(cell)) << "cell " << cell;
           ASSERT_EQ(b.hazard[i], hazard_of(cell)) << "cell " << cell;
           ASSERT_EQ(b.planted_level[i], planted_of(cell)) << "cell " << cell;
+          ASSERT_LT(b.stored_row[i], stored_cells.size());
+          ASSERT_EQ(stored_cells[b.stored_row[i]], cell) << "stored row of cell " << cell;
         }
         rows += b.rows;
       }
       EXPECT_EQ(rows, announced);
+    }
+  }
+}
+
+// Batches of the features alone (training steps): the same rows, features, ids and positions as
+// whole batches, and nothing else.
+TEST_F(LoaderTest, FeaturesOnlyBatchesMatchWholeOnes) {
+  for (int world : {1, 2}) {
+    for (int r = 0; r < world; ++r) {
+      LoaderOptions lean_options = options(r, world);
+      lean_options.features_only = true;
+      Loader whole(*set_, options(r, world)), lean(*set_, lean_options);
+      Batch a, b;
+      size_t batches = 0;
+      while (whole.next(a)) {
+        ASSERT_TRUE(lean.next(b));
+        ++batches;
+        ASSERT_EQ(a.rows, b.rows);
+        EXPECT_EQ(std::memcmp(a.x, b.x, a.rows * kFeatures * sizeof(float)), 0);  // NaN-safe
+        EXPECT_TRUE(std::equal(a.cell_id, a.cell_id + a.rows, b.cell_id));
+        EXPECT_TRUE(std::equal(a.global_row, a.global_row + a.rows, b.global_row));
+        EXPECT_TRUE(std::equal(a.stored_row, a.stored_row + a.rows, b.stored_row));
+        EXPECT_EQ(b.lonlat, nullptr);
+        EXPECT_EQ(b.region, nullptr);
+        EXPECT_EQ(b.hazard, nullptr);
+        EXPECT_EQ(b.planted_level, nullptr);
+      }
+      EXPECT_FALSE(lean.next(b));
+      EXPECT_GT(batches, 1u);
     }
   }
 }

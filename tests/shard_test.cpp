@@ -534,6 +534,45 @@ TEST(ShardReaderValidation, RegionIndexBeyondNamesFailsOnRead) {
   expect_input_error([&] { reader.read_rows(0, 20, got); }, {"/region", "9 at row 12"});
 }
 
+// Every value the reader checks, made bad in the file after writing (as a corrupt or foreign shard
+// would be): the read fails naming the dataset and the first bad row, and the rows before it read.
+TEST(ShardReaderValidation, EachCheckedValueNamesItsFirstBadRow) {
+  struct Case {
+    const char* dataset;
+    hsize_t row, column;
+    double value;
+    std::vector<std::string> expect;
+  };
+  const Case cases[] = {{"features", 13, 2, INFINITY, {"/features", "inf at row 13", "'road_density'"}},
+                        {"features", 17, 0, -3e20, {"/features", "at row 17", "'building_age'"}},
+                        {"hazard", 11, 0, -INFINITY, {"/hazard", "-inf at row 11"}},
+                        {"lonlat", 9, 1, 200, {"/lonlat", "200) at row 9"}},
+                        {"lonlat", 15, 0, NAN, {"/lonlat", "(nan, ", "at row 15"}},
+                        {"external_rating", 6, 0, 9, {"/external_rating", "9 at row 6"}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.dataset) + " row " + std::to_string(c.row));
+    fs::path path = resilinet::testing::scratch_dir() / "shard.h5";
+    ShardWriterOptions o;
+    o.has_hazard = o.has_external_rating = true;
+    write_shard(path, o, {20});
+    {
+      auto file = resilinet::h5::open_file_read_write(path.string());
+      resilinet::h5::Dataset d(H5Dopen2(file, c.dataset, H5P_DEFAULT));
+      resilinet::h5::Dataspace file_space(H5Dget_space(d));
+      const int dims = H5Sget_simple_extent_ndims(file_space);
+      hsize_t start[2] = {c.row, c.column}, count[2] = {1, 1};
+      ASSERT_GE(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr), 0);
+      resilinet::h5::Dataspace memory_space(H5Screate_simple(dims, count, nullptr));
+      ASSERT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, memory_space, file_space, H5P_DEFAULT, &c.value), 0);
+    }
+    ShardReader reader(path.string());
+    ShardColumns got;
+    reader.read_rows(0, c.row, got);
+    expect_input_error([&] { reader.read_rows(0, 20, got); }, c.expect);
+    expect_input_error([&] { reader.read_rows(c.row, 1, got); }, {c.dataset, "at row " + std::to_string(c.row)});
+  }
+}
+
 // ---- shard sets --------------------------------------------------------------------------------
 
 TEST(ShardSetOpen, GlobDirectoryAndFileGiveSortedShardsAndRegionUnion) {

@@ -215,6 +215,7 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
   opt.batch_rows = loop.batch_rows;
   opt.slab_rows = ctx.config.slab_rows;
   opt.seed = loop.seed;
+  opt.features_only = true;
   Loader loader(ctx.data, opt);
   if (loop.first_epoch > 0) loader.restore({uint64_t(loop.first_epoch), 0, loop.seed});
   const uint64_t per_epoch = loader.rank_batches();
