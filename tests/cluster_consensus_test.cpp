@@ -1,9 +1,11 @@
 // The consensus of k-means restarts (trainer/stages/cluster_consensus.hpp), the contingency-table forms of
 // the adjusted Rand index and the quadratic weighted kappa, and the robust scaler.
 #include <algorithm>
+#include <barrier>
 #include <cmath>
-#include <random>
 #include <numeric>
+#include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -131,8 +133,10 @@ TEST(Consensus, RestartsSeeDifferentPartsAndAgreementIsReported) {
   EXPECT_EQ(again.agreement, c.agreement);
 }
 
-// Restarts split between two parts (as two ranks do): part 1 fits restarts 1 and 3, part 0 fits
-// 0, 2 and 4 and is handed part 1's through share; it ends with one process's consensus, bitwise.
+// Restarts split between two parts that run side by side, as two ranks do: part 0 fits restarts 0,
+// 2 and 4, part 1 fits 1 and 3; they exchange their centroids through share and their agreement
+// counts (each on its half of the rows) through sum_counts. Both end with one process's consensus,
+// bitwise.
 TEST(Consensus, PartsSplittingTheRestartsGiveOneProcessesResult) {
   std::vector<int32_t> truth;
   auto x = overlapping_blobs(truth);
@@ -141,26 +145,41 @@ TEST(Consensus, PartsSplittingTheRestartsGiveOneProcessesResult) {
   o.restart_share = 0.6;
   const size_t rows = truth.size();
   const Consensus whole = consensus_kmeans(x.data(), rows, 2, keys(rows), o);
-  std::vector<std::vector<float>> from_part1;
-  ConsensusOptions part1 = o;
-  part1.part = 1;
-  part1.parts = 2;
-  part1.share = [&](std::vector<std::vector<float>>& centroids) {
-    for (size_t r = 0; r < centroids.size(); ++r) EXPECT_EQ(centroids[r].empty(), r % 2 == 0) << "restart " << r;
-    from_part1 = centroids;
-    for (size_t r = 0; r < centroids.size(); r += 2) centroids[r] = std::vector<float>(10, 0.0f);
+  std::barrier sync(2);
+  std::vector<std::vector<float>> fitted[2];
+  std::vector<int64_t> counted[2];
+  auto run_part = [&](int p) {
+    ConsensusOptions part = o;
+    part.part = p;
+    part.parts = 2;
+    part.share = [&, p](std::vector<std::vector<float>>& centroids) {
+      for (size_t r = 0; r < centroids.size(); ++r) EXPECT_EQ(centroids[r].empty(), int(r % 2) != p) << "restart " << r;
+      fitted[p] = centroids;
+      sync.arrive_and_wait();
+      for (size_t r = size_t(1 - p); r < centroids.size(); r += 2) centroids[r] = fitted[1 - p][r];
+      sync.arrive_and_wait();
+    };
+    part.sum_counts = [&, p](std::span<const int64_t> counts) {
+      counted[p].assign(counts.begin(), counts.end());
+      sync.arrive_and_wait();
+      std::vector<int64_t> sum = counted[0];
+      for (size_t k = 0; k < sum.size(); ++k) sum[k] += counted[1][k];
+      sync.arrive_and_wait();
+      return sum;
+    };
+    return consensus_kmeans(x.data(), rows, 2, keys(rows), part);
   };
-  consensus_kmeans(x.data(), rows, 2, keys(rows), part1);
-  ConsensusOptions part0 = o;
-  part0.parts = 2;
-  part0.share = [&](std::vector<std::vector<float>>& centroids) {
-    for (size_t r = 1; r < centroids.size(); r += 2) centroids[r] = from_part1[r];
-  };
-  const Consensus split = consensus_kmeans(x.data(), rows, 2, keys(rows), part0);
-  EXPECT_EQ(split.centroids, whole.centroids);
-  EXPECT_EQ(split.labels, whole.labels);
-  EXPECT_EQ(split.agreement, whole.agreement);
-  EXPECT_EQ(split.chosen, whole.chosen);
+  Consensus split[2];
+  std::thread other([&] { split[1] = run_part(1); });
+  split[0] = run_part(0);
+  other.join();
+  for (const Consensus& c : split) {
+    EXPECT_EQ(c.centroids, whole.centroids);
+    EXPECT_EQ(c.labels, whole.labels);
+    EXPECT_EQ(c.agreement, whole.agreement);
+    EXPECT_EQ(c.chosen, whole.chosen);
+  }
+  EXPECT_NE(counted[0], counted[1]);  // each part counted its own rows
 }
 
 TEST(ClusterMetrics, TableFormsMatchTheLabelForms) {

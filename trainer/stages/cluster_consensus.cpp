@@ -71,7 +71,6 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
   const int K = o.clusters, R = o.restarts;
   const size_t D = size_t(dims);
   Consensus out;
-  std::vector<Assignment> restarts;
   std::vector<std::vector<float>> restart_centroids;
   std::vector<float> part;
   kernels::Staged<float> part_in(backend);
@@ -96,16 +95,37 @@ Consensus consensus_kmeans(const float* x, size_t rows, int dims, std::span<cons
     restart_centroids[size_t(r)] = backend.kmeans(part_in.put(part.data(), part.size()), part_rows, dims, km).centroids;
   }
   if (parts > 1) o.share(restart_centroids);
-  for (int r = 0; r < R; ++r) {
-    restarts.push_back(assign(backend, x, rows, dims, restart_centroids[size_t(r)], K));
-    if (has_near_empty(restarts.back().counts, rows, o.min_share)) out.near_empty_restarts.push_back(r);
-  }
 
+  // Every restart's labels on this part's rows, then their sizes and the contingency table of every
+  // pair of restarts (K x K counts, no per-row sort), summed over the parts.
+  const size_t first = rows * size_t(o.part) / size_t(parts), end = rows * size_t(o.part + 1) / size_t(parts);
+  const size_t KK = size_t(K) * K, pairs = size_t(R) * (R - 1) / 2;
+  std::vector<int64_t> counts(size_t(R) * K + pairs * KK, 0);
+  std::vector<std::vector<int32_t>> labels(static_cast<size_t>(R));
+  for (int r = 0; r < R && end > first; ++r) {
+    Assignment a = assign(backend, x + first * D, end - first, dims, restart_centroids[size_t(r)], K);
+    std::copy(a.counts.begin(), a.counts.end(), counts.begin() + ptrdiff_t(size_t(r) * K));
+    labels[size_t(r)] = std::move(a.labels);
+  }
+  int64_t* table = counts.data() + size_t(R) * K;
+  for (int a = 0; a < R && end > first; ++a)
+    for (int b = a + 1; b < R; ++b, table += KK) {
+      const int32_t *la = labels[size_t(a)].data(), *lb = labels[size_t(b)].data();
+      for (size_t i = 0; i < end - first; ++i) ++table[size_t(la[i]) * K + size_t(lb[i])];
+    }
+  if (parts > 1) counts = o.sum_counts(counts);
+  for (int r = 0; r < R; ++r) {
+    const std::vector<int64_t> sizes(counts.begin() + ptrdiff_t(size_t(r) * K), counts.begin() + ptrdiff_t(size_t(r + 1) * K));
+    if (has_near_empty(sizes, rows, o.min_share)) out.near_empty_restarts.push_back(r);
+  }
   out.agreement.assign(size_t(R) * R, 1.0);
+  table = counts.data() + size_t(R) * K;
   for (int a = 0; a < R; ++a)
-    for (int b = a + 1; b < R; ++b)
-      out.agreement[size_t(a) * R + b] = out.agreement[size_t(b) * R + a] =
-          adjusted_rand_index(restarts[a].labels, restarts[b].labels);
+    for (int b = a + 1; b < R; ++b, table += KK) {
+      ContingencyTable t(K, K);
+      std::copy_n(table, KK, t.counts.begin());
+      out.agreement[size_t(a) * R + b] = out.agreement[size_t(b) * R + a] = adjusted_rand_index(t);
+    }
 
   // The medoid among the restarts without a near-empty cluster (among all if every one has one).
   const bool any_valid = int(out.near_empty_restarts.size()) < R;

@@ -27,8 +27,11 @@ struct ConsensusOptions {
   // Restarts split between `parts` processes that hold the same sample (the ranks of a job): part
   // p fits restarts p, p + parts, ..., and share(every restart's centroids, this part's filled in)
   // fills in the others', so that every part goes on from all of them with one process's result.
+  // The restarts' agreement is counted on part p's slice of the sample rows, and sum_counts(this
+  // part's counts) returns the counts summed over the parts: integers, exact in any order.
   int part = 0, parts = 1;
   std::function<void(std::vector<std::vector<float>>& restart_centroids)> share;
+  std::function<std::vector<int64_t>(std::span<const int64_t> counts)> sum_counts;
 };
 
 struct Consensus {
