@@ -197,6 +197,22 @@ TEST(Train, SameSeedAndThreadsGiveBitwiseIdenticalParameters) {
   EXPECT_FALSE(same(a.model.autoencoder_params, c.model.autoencoder_params));
 }
 
+// Levels rated once and kept (data within classifier.label_cache_rows) train the head exactly as
+// levels rated with each step's rows: the same levels, row by row, across the two shards.
+TEST(Train, KeptLevelsTrainTheHeadAsLevelsRatedEachStep) {
+  const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
+  auto dir = rt::scratch_dir();
+  auto config = quick_config(data, dir / "kept");
+  ASSERT_GT(config.classifier.epochs, 1);
+  ASSERT_LE(size_t(12000), config.classifier.label_cache_rows);
+  auto kept = read_checkpoint(train_model(config, true).checkpoint_path);
+  config.run_dir = (dir / "each-step").string();
+  config.classifier.label_cache_rows = 0;
+  auto each_step = read_checkpoint(train_model(config, true).checkpoint_path);
+  EXPECT_TRUE(same(kept.model.autoencoder_params, each_step.model.autoencoder_params));
+  EXPECT_TRUE(same(kept.model.classifier_params, each_step.model.classifier_params));
+}
+
 TEST(Train, BadCheckpointsExitWithTwo) {
   const std::string data = synth_data("small", "--cells 12000 --regions 2 --seed 5");
   auto dir = rt::scratch_dir();

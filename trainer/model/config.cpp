@@ -93,6 +93,7 @@ template <class V> void visit_config(V& v, TrainConfig& c) {
     s.field("max_steps", c.classifier.max_steps);
     s.field("batch", c.classifier.batch);
     s.field("holdout", c.classifier.holdout);
+    s.field("label_cache_rows", c.classifier.label_cache_rows);
     s.section("optimizer", [&](V& o) { visit_optimizer(o, c.classifier.optimizer); });
   });
   v.section("init_from", [&](V& s) {

@@ -89,6 +89,9 @@ struct ClassifierConfig {
   int max_steps = 0;     // > 0: the stage ends after this many steps, inside an epoch if need be
   int batch = 256;
   double holdout = 0.2;  // share of cells (by hashed cell id) kept out of training for evaluation
+  // Data of at most this many cells have their levels rated once and kept (a byte a cell) for the
+  // stage's epochs; larger data rate each step's rows, so memory does not grow with the cells.
+  size_t label_cache_rows = size_t(1) << 24;
   OptimizerConfig optimizer{};
   ClassifierNetConfig net{};
 };

@@ -109,7 +109,7 @@ nlohmann::json rate_with_baseline(const TrainConfig& config, const std::string& 
   Progress progress("", quiet);
   progress.message(fmt::format("resilinet baseline: {} on {} cells, run folder {}", method, data.total_rows(), dir));
   Model model = assemble_model(config, data.schema());
-  TrainContext ctx{config, data, progress, *backend, *comm, nullptr, {}};
+  TrainContext ctx{config, data, progress, *backend, *comm, nullptr, {}, {}};
   fit_scaler(model, ctx);
 
   const int K = config.clusters.k;

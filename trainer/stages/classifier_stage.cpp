@@ -8,6 +8,28 @@
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
+std::vector<int8_t> cell_levels(const Model& model, TrainContext& ctx) {
+  const ModelOnBackend on(model, ctx.backend, false);
+  std::vector<int8_t> levels;
+  std::vector<uint64_t> stored;
+  RatingBuffers out;
+  for_each_scaled_batch_of_rank(ctx, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+    rate_scaled(on, b.x, x, b.rows, out, false);
+    for (size_t i = 0; i < b.rows; ++i) levels.push_back(int8_t(out.cluster_level[i] - 1));
+    stored.insert(stored.end(), b.stored_row, b.stored_row + b.rows);
+  });
+  if (ctx.comm.world() == 1) return levels;  // every row, in stored order
+  return StoredOrder(ctx.comm, stored).gather<int8_t>(levels, 1);
+}
+
+// Over several epochs each cell would be rated once an epoch: rate every cell once instead, where
+// a byte a cell fits the budget (per row, the same levels as the steps would rate).
+bool keeps_cell_levels(const TrainContext& ctx) {
+  const auto& cfg = ctx.config.classifier;
+  const size_t rows = ctx.data.total_rows();
+  return rows <= cfg.label_cache_rows && stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, rows, cfg.max_steps) > 1;
+}
+
 
 nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.classifier;
@@ -20,9 +42,14 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   // The labels come from the clusters, fixed during this stage.
   const ModelOnBackend clusters(model, backend, false);
   std::vector<float> rows_x, rows_raw;
+  std::vector<uint64_t> rows_stored;
   std::vector<int32_t> labels;
   RatingBuffers out;
   const int epochs = stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, ctx.data.total_rows(), cfg.max_steps);
+  // order_levels leaves them, unless this run resumed in this stage or kept a checkpoint's levels.
+  if (keeps_cell_levels(ctx) && ctx.cell_levels.empty()) ctx.cell_levels = cell_levels(model, ctx);
+  const std::vector<int8_t> cached_levels = std::move(ctx.cell_levels);
+  ctx.cell_levels = {};
   EpochLoop loop = epoch_loop("classifier", epochs, size_t(cfg.batch), ctx.config.seed * 8 + 4);
   loop.max_steps = uint64_t(cfg.max_steps);
   loop.scaled = EpochLoop::Scaled::none;  // only this rank's share of the training rows, below
@@ -33,9 +60,12 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
     // The batch's training rows (held-out cells never seen), then this rank's share of them,
     // scaled and labelled with their cluster levels: a rank rates only its own rows.
     rows_raw.clear();
+    rows_stored.clear();
     for (size_t i = 0; i < b.rows; ++i)
-      if (!is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout))
+      if (!is_holdout(b.cell_id[i], ctx.config.seed, cfg.holdout)) {
         rows_raw.insert(rows_raw.end(), b.x + i * F, b.x + (i + 1) * F);
+        rows_stored.push_back(b.stored_row[i]);
+      }
     const size_t training_rows = rows_raw.size() / F;
     if (training_rows == 0) return false;  // the same on every rank: each one saw the whole batch
     // The mean is over all of the batch's training rows.
@@ -44,7 +74,9 @@ nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
     rows_x.resize(share.rows * F);
     model.scaler.transform(raw, share.rows, rows_x.data());
     labels.resize(share.rows);
-    if (share.rows > 0) {
+    if (!cached_levels.empty()) {
+      for (size_t i = 0; i < share.rows; ++i) labels[i] = cached_levels[rows_stored[share.first + i]];
+    } else if (share.rows > 0) {
       rate_scaled(clusters, raw, rows_x.data(), share.rows, out, false);
       for (size_t i = 0; i < share.rows; ++i) labels[i] = out.cluster_level[i] - 1;
     }

@@ -28,9 +28,11 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
   const size_t total = ctx.data.total_rows();
   SpaceSample s;
   std::vector<float> raw, scaled;
+  std::vector<uint64_t> stored;
   const ModelOnBackend on(model, ctx.backend, false);
   RatingBuffers rated;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+  // The ranks rate a share each, and every rank ends with the whole sample.
+  for_each_scaled_batch_of_rank(ctx, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     raw.clear();
     scaled.clear();
     for (size_t r = 0; r < b.rows; ++r)
@@ -38,12 +40,15 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
         raw.insert(raw.end(), b.x + r * F, b.x + (r + 1) * F);
         scaled.insert(scaled.end(), x + r * F, x + (r + 1) * F);
         s.cell_id.push_back(b.cell_id[r]);
+        stored.push_back(b.stored_row[r]);
       }
     const size_t n = raw.size() / F;
     rate_scaled(on, raw.data(), scaled.data(), n, rated, false);
     s.rows.insert(s.rows.end(), rated.space.begin(), rated.space.begin() + ptrdiff_t(n * D));
   });
-  return s;
+  if (ctx.comm.world() == 1) return s;
+  const StoredOrder order(ctx.comm, stored);
+  return {order.gather<float>(s.rows, D), order.gather<int64_t>(s.cell_id, 1)};
 }
 
 // Multiplies the latent z by s without changing what the autoencoder computes: the latent layer's

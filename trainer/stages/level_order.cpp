@@ -72,20 +72,29 @@ nlohmann::json order_levels(Model& model, TrainContext& ctx) {
   const size_t F = model.schema.size();
   std::vector<double> sums(size_t(K) * F, 0.0);
   std::vector<int64_t> counts(K, 0);
-  RatingBuffers out;
-  std::iota(model.cluster_level.begin(), model.cluster_level.end(), 1);
-  const ModelOnBackend on(model, ctx.backend, false);
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
-                        [&](const Batch& b, const float* x) {
-                          rate_scaled(on, b.x, x, b.rows, out, false);
-                          for (size_t i = 0; i < b.rows; ++i) {
-                            int k = out.cluster_level[i] - 1;  // identity map: level - 1 = cluster
-                            ++counts[k];
-                            for (size_t f = 0; f < F; ++f) sums[k * F + f] += x[i * F + f];
-                          }
-                        });
+  std::iota(model.cluster_level.begin(), model.cluster_level.end(), 1);  // level - 1 = cluster
+  auto add = [&](int k, const float* x) {
+    ++counts[k];
+    for (size_t f = 0; f < F; ++f) sums[k * F + f] += x[f];
+  };
+  if (keeps_cell_levels(ctx)) {
+    // Every cell's cluster rated once, the rating shared by the ranks, and kept for the classifier;
+    // the sums then in stored order on every rank, as below.
+    ctx.cell_levels = cell_levels(model, ctx);
+    for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+      for (size_t i = 0; i < b.rows; ++i) add(ctx.cell_levels[b.stored_row[i]], x + i * F);
+    });
+  } else {
+    const ModelOnBackend on(model, ctx.backend, false);
+    RatingBuffers out;
+    for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+      rate_scaled(on, b.x, x, b.rows, out, false);
+      for (size_t i = 0; i < b.rows; ++i) add(out.cluster_level[i] - 1, x + i * F);
+    });
+  }
   const std::vector<double> score = cluster_scores(model.schema, sums, counts, ctx.config.level_order);
   model.cluster_level = levels_by_score(score);
+  for (int8_t& level : ctx.cell_levels) level = int8_t(model.cluster_level[size_t(level)] - 1);
   nlohmann::json levels = nlohmann::json::array();
   for (int level = 1; level <= K; ++level) {
     const int k = int(std::find(model.cluster_level.begin(), model.cluster_level.end(), level) - model.cluster_level.begin());

@@ -263,7 +263,7 @@ TrainResult train_model(const TrainConfig& requested, const TrainOptions& option
                    std::to_string(data.shards().size()) + " shard(s), " +
                    std::to_string(data.schema().size()) + " features, run folder " + dir + ", on " + backend->describe() +
                    (comm->world() > 1 ? ", " + std::to_string(comm->world()) + " MPI ranks" : ""));
-  TrainContext ctx{config, data, progress, *backend, *comm, nullptr, {}};
+  TrainContext ctx{config, data, progress, *backend, *comm, nullptr, {}, {}};
 
   Checkpoint ck;
   int done = -1;  // index of the last completed stage

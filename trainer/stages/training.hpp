@@ -30,13 +30,17 @@ struct TrainContext {
   const ShardSet& data;
   Progress& progress;
   kernels::Backend& backend;              // where the networks train (run.device)
-  // The job's ranks. Every rank reads every batch and computes the passes over the data; a
-  // training step splits its batch between the ranks (rank_share) and sums their gradients.
+  // The job's ranks. Every rank reads every batch and computes most passes over the data (some
+  // are shared: for_each_scaled_batch_of_rank); a training step splits its batch between the
+  // ranks (rank_share) and sums their gradients.
   Communicator& comm;
   const StageProgress* resume = nullptr;  // continue this stage rather than start it
   // Called after every run.checkpoint_every epochs of an epoch-driven stage (not after its last);
   // returns true to stop the run there (TrainOptions::stop_after "stage:epoch").
   std::function<bool(const StageProgress&)> epoch_checkpoint;
+  // The level (0-based) of every cell by stored row, left by order_levels for the classifier when it
+  // keeps its labels (keeps_cell_levels); empty otherwise.
+  std::vector<int8_t> cell_levels;
 };
 
 // Calls fn for every row of the set in natural order, batch by batch, with the rows scaled by
@@ -107,6 +111,33 @@ std::vector<T> gather_over_ranks(Communicator& comm, std::span<const T> mine, si
 }
 // The silhouette's work split between the ranks (SilhouetteShare), gathered over ctx.comm.
 SilhouetteShare silhouette_over_ranks(TrainContext& ctx);
+
+// A pass in stored order that the ranks share: fn sees this rank's slabs only (slabs small enough
+// that every rank has a few). Together with StoredOrder, what one process's pass keeps.
+void for_each_scaled_batch_of_rank(TrainContext& ctx, const Scaler* scaler, size_t batch_rows, const ScaledBatchFn& fn);
+
+// The rows that every rank kept in its share of a pass (for_each_scaled_batch_of_rank), in stored
+// order: built from each rank's kept rows' Batch::stored_row (collective), it gathers values kept
+// with them (per_row a row, in the rank's order; collective) into that order on every rank.
+class StoredOrder {
+ public:
+  StoredOrder(Communicator& comm, std::span<const uint64_t> stored_rows);
+  size_t rows() const { return from_.size(); }
+  template <class T>
+  std::vector<T> gather(std::span<const T> mine, size_t per_row) const {
+    if (mine.size() != kept_ * per_row) throw std::logic_error("StoredOrder::gather: values for other rows");
+    const std::vector<T> all = gather_over_ranks(comm_, mine, most_ * per_row);
+    std::vector<T> out(from_.size() * per_row);
+    for (size_t k = 0; k < from_.size(); ++k)
+      std::copy_n(all.begin() + ptrdiff_t(from_[k] * per_row), per_row, out.begin() + ptrdiff_t(k * per_row));
+    return out;
+  }
+
+ private:
+  Communicator& comm_;
+  size_t kept_ = 0, most_ = 0;  // rows this rank kept; the most any rank kept
+  std::vector<size_t> from_;    // row k in stored order is row from_[k] of the gathered [world x most_]
+};
 
 // A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by
 // run_epochs when it reads the losses (at progress updates and at the end of each epoch), before
@@ -184,6 +215,11 @@ std::vector<double> cluster_scores(const Schema& schema, const std::vector<doubl
                                    const std::vector<int64_t>& counts, const std::string& rule);
 std::vector<int32_t> levels_by_score(const std::vector<double>& score);
 nlohmann::json train_classifier(Model& model, TrainContext& ctx);
+// Whether the classifier's labels are kept for its epochs (classifier.label_cache_rows), and
+// cell_levels: the level (0-based, by the model's level map as it stands) of every cell by stored
+// row, from one rating pass that the ranks share.
+bool keeps_cell_levels(const TrainContext& ctx);
+std::vector<int8_t> cell_levels(const Model& model, TrainContext& ctx);
 nlohmann::json evaluate_model(const Model& model, TrainContext& ctx);
 
 }  // namespace resilinet

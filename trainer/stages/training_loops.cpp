@@ -132,6 +132,26 @@ SilhouetteShare silhouette_over_ranks(TrainContext& ctx) {
           }};
 }
 
+void for_each_scaled_batch_of_rank(TrainContext& ctx, const Scaler* scaler, size_t batch_rows, const ScaledBatchFn& fn) {
+  const size_t world = size_t(ctx.comm.world());
+  // A few slabs a rank: shards of unequal sizes still split about evenly.
+  const size_t slab_rows = world == 1 ? ctx.config.slab_rows
+                                      : std::clamp<size_t>(ctx.data.total_rows() / (4 * world), 1, ctx.config.slab_rows);
+  for_each_scaled_batch(ctx.data, slab_rows, scaler, batch_rows, fn, ctx.comm.rank(), ctx.comm.world());
+}
+
+StoredOrder::StoredOrder(Communicator& comm, std::span<const uint64_t> stored_rows)
+    : comm_(comm), kept_(stored_rows.size()) {
+  const size_t world = size_t(comm.world());
+  const uint64_t mine = kept_;
+  const std::vector<uint64_t> kept = gather_over_ranks<uint64_t>(comm, {&mine, 1}, 1);
+  most_ = *std::max_element(kept.begin(), kept.end());
+  const std::vector<uint64_t> stored = gather_over_ranks(comm, stored_rows, most_);
+  for (size_t r = 0; r < world; ++r)
+    for (size_t i = 0; i < kept[r]; ++i) from_.push_back(r * most_ + i);
+  std::sort(from_.begin(), from_.end(), [&](size_t a, size_t b) { return stored[a] < stored[b]; });
+}
+
 void observed_values(const Batch& batch, size_t first_row, size_t rows, std::vector<uint8_t>& out) {
   out.resize(rows * batch.features);
   const float* x = batch.x + first_row * batch.features;
