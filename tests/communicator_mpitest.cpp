@@ -120,14 +120,18 @@ TEST(MpiCommunicator, TilesAreSummedUpTheTileTree) {
       std::vector<float> tiles(mine * count);
       for (size_t p = 0; p < mine; ++p)
         for (size_t i = 0; i < count; ++i) tiles[p * count + i] = value<float>(int(before + p), i);
-      std::vector<float> out(count, -1.0f);
-      comm().sum_tile_tree(tiles.data(), tiles_per_rank, count, out.data());
-      // The sharded form: this rank's owned elements hold the same sums, and the scalar that rides
-      // along is summed in rank order (1 + 1e16 - 1e16 + 1e16 ...: another order rounds differently).
-      std::vector<float> owned_out(count, -1.0f);
+      // The scalar that rides along is summed in rank order (1 + 1e16 - 1e16 + 1e16 ...: another
+      // order rounds differently).
       auto scalar_of = [](int r) { return r == 0 ? 1.0 : r % 2 ? 1e16 : -1e16; };
-      double scalar = scalar_of(comm().rank()), want_scalar = scalar_of(0);
+      double want_scalar = scalar_of(0);
       for (int r = 1; r < world; ++r) want_scalar += scalar_of(r);
+      std::vector<float> out(count, -1.0f);
+      double scalar = scalar_of(comm().rank());
+      comm().sum_tile_tree(tiles.data(), tiles_per_rank, count, out.data(), &scalar);
+      ASSERT_EQ(std::memcmp(&scalar, &want_scalar, sizeof(double)), 0) << scalar << " != " << want_scalar;
+      // The sharded form: this rank's owned elements hold the same sums.
+      std::vector<float> owned_out(count, -1.0f);
+      scalar = scalar_of(comm().rank());
       comm().reduce_scatter_tile_tree(tiles.data(), tiles_per_rank, count, owned_out.data(), &scalar);
       ASSERT_EQ(std::memcmp(&scalar, &want_scalar, sizeof(double)), 0) << scalar << " != " << want_scalar;
       const OwnedElements own = owned_elements(count, comm().rank(), world);
@@ -140,6 +144,28 @@ TEST(MpiCommunicator, TilesAreSummedUpTheTileTree) {
           ASSERT_EQ(std::memcmp(&owned_out[i], &want, sizeof(float)), 0) << "owned value " << i;
       }
     }
+}
+
+// Whole sums back to back, as the steps of a small network make them, each with other values: no
+// rank's values of one call are overwritten by its next call before every rank has read them.
+TEST(MpiCommunicator, WholeSumsBackToBackKeepEachCallsValues) {
+  const int world = comm().world(), rank = comm().rank();
+  const std::vector<size_t> tiles_per_rank(size_t(world), 1);
+  const size_t count = 3077;
+  std::vector<float> tile(count), out(count);
+  for (int call = 0; call < 300; ++call) {
+    for (size_t i = 0; i < count; ++i) tile[i] = float(call * 1000 + rank * 10 + int(i % 7));
+    double scalar = double(call + rank);
+    comm().sum_tile_tree(tile.data(), tiles_per_rank, count, out.data(), &scalar);
+    double want_scalar = 0;
+    for (int r = 0; r < world; ++r) want_scalar += double(call + r);
+    ASSERT_EQ(scalar, want_scalar) << "call " << call;
+    for (size_t i = 0; i < count; ++i) {
+      float want = 0;  // small integers: exact in any order
+      for (int r = 0; r < world; ++r) want += float(call * 1000 + r * 10 + int(i % 7));
+      ASSERT_EQ(out[i], want) << "call " << call << " value " << i;
+    }
+  }
 }
 
 // Shares cover the buffer in rank order, cut at multiples of 16; allgather_owned brings every

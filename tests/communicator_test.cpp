@@ -63,16 +63,16 @@ TEST(Communicator, LocalSumsTilesUpTheTileTree) {
   LocalCommunicator local;
   const std::vector<float> tiles = {1e8f, 1.0f, 1.0f, 1.0f, -1e8f, 1.0f};
   float out = -1.0f;
-  local.sum_tile_tree(tiles.data(), {6}, 1, &out);
+  local.sum_tile_tree(tiles.data(), {6}, 1, &out, nullptr);
   // Floats near 1e8 are 8 apart: (1e8 + 1) + (1 + 1) rounds to 1e8, (-1e8 + 1) to -1e8, so the
   // tree gives 0; left to right the last 1 survives.
   EXPECT_EQ(out, 0.0f);
   float left_to_right = tiles[0];
   for (size_t t = 1; t < tiles.size(); ++t) left_to_right += tiles[t];
   EXPECT_NE(out, left_to_right);
-  local.sum_tile_tree(tiles.data(), {0}, 1, &out);
+  local.sum_tile_tree(tiles.data(), {0}, 1, &out, nullptr);
   EXPECT_EQ(out, 0.0f);
-  EXPECT_THROW(local.sum_tile_tree(tiles.data(), {3, 3}, 1, &out), std::invalid_argument);
+  EXPECT_THROW(local.sum_tile_tree(tiles.data(), {3, 3}, 1, &out, nullptr), std::invalid_argument);
 }
 
 // The nodes a rank sends: aligned blocks of the tree, left to right, covering exactly its run of

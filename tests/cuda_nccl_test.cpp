@@ -49,7 +49,7 @@ TEST(CudaNccl, OneGpuSumsTilesUpTheTreeAndLeavesSinglesAsTheyAre) {
       for (size_t i = 0; i < count; ++i) host[p * count + i] = value(p, i);
     auto d_parts = rt::upload(host);
     auto d_out = rt::upload(std::vector<float>(count, -1.0f));
-    comm->sum_tile_tree(d_parts.data(), {parts}, count, d_out.data());
+    comm->sum_tile_tree(d_parts.data(), {parts}, count, d_out.data(), nullptr);
     sync();
     const auto out = rt::download(d_out.data(), count);
     for (size_t i = 0; i < count; ++i) {

@@ -19,7 +19,7 @@ std::unique_ptr<Communicator> make_nccl_communicator(void*) { return nullptr; }
 #endif
 
 void LocalCommunicator::sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
-                                      float* out) {
+                                      float* out, double*) {  // one rank's scalar is its sum
   const TileTreePlan plan = plan_tile_tree(tiles_per_rank, 1, "sum_tile_tree");
   if (count == 0) return;
   std::vector<float> nodes(plan.nodes.size() * count);

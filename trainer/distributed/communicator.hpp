@@ -38,20 +38,19 @@ class Communicator {
   // `count` floats, back to back in `tiles`, the ranks' runs following each other in rank order.
   // out = the tiles summed up the tile tree (kernels/tile_tree.hpp), which is what one process
   // holding every tile computes: the sum does not change with the world size. 0 where there are
-  // no tiles. out must not overlap tiles.
+  // no tiles. out must not overlap tiles. With a `scalar` (in the same memory as the sums), also
+  // *scalar = its sum over the ranks in rank order, on every rank, as allreduce_sum adds it: a
+  // step's loss travels with its gradient instead of in a collective of its own.
   virtual void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
-                             float* out) = 0;
+                             float* out, double* scalar) = 0;
   // Sharded steps (the optimizer on each rank's owned elements alone, owned_elements below): true
   // where the two calls after it leave each rank only its share of the work. Elsewhere they are
   // the whole sum and nothing, and a sharded step would only repeat what a full one does.
   virtual bool shards_sums() const { return false; }
-  // As sum_tile_tree, but only this rank's owned elements of out are sure to hold the sum. With a
-  // `scalar`, also *scalar = its sum over the ranks in rank order, on every rank: a step's loss
-  // travels with its gradient instead of in a collective of its own.
+  // As sum_tile_tree, but only this rank's owned elements of out are sure to hold the sum.
   virtual void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
                                         float* out, double* scalar) {
-    sum_tile_tree(tiles, tiles_per_rank, count, out);
-    if (scalar) allreduce_sum(scalar, 1);
+    sum_tile_tree(tiles, tiles_per_rank, count, out, scalar);
   }
   // data[owned by rank r] = rank r's values of them, on every rank (host memory). Nothing to do
   // where every rank holds every element already.
@@ -103,8 +102,8 @@ class LocalCommunicator final : public Communicator {
   void allreduce_sum(float*, size_t) override {}
   void allreduce_sum(double*, size_t) override {}
   void allreduce_sum(int64_t*, size_t) override {}
-  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
-                     float* out) override;
+  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out,
+                     double* scalar) override;
   void allgather(const void* data, size_t bytes, void* out) override;
   void broadcast(void*, size_t, int root) override;
   void barrier() override {}

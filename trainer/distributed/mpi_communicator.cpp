@@ -73,8 +73,7 @@ class MpiCommunicator final : public Communicator {
     const bool shares = world_ > 1 && count > 0 && plan.tiles > 0;
     if (shares && shared_) return shared_->reduce_scatter_tile_tree(plan, tiles, count, out, scalar);
     if (shares) return reduce_scatter_messages(plan, tiles, count, out, scalar);
-    sum_tile_tree(tiles, tiles_per_rank, count, out);  // one rank, or nothing to sum (zeros)
-    if (scalar) allreduce_sum(scalar, 1);
+    sum_tile_tree(tiles, tiles_per_rank, count, out, scalar);  // one rank, or nothing to sum (zeros)
   }
   void allgather_owned(float* data, size_t count) override {
     if (world_ == 1) return;
@@ -89,18 +88,20 @@ class MpiCommunicator final : public Communicator {
   // Element i is summed by its owner (owned_elements): every rank sends the owner its values of the
   // tree nodes it holds whole (all-to-all), the owner combines them up the tile tree, and the
   // shares are gathered back.
-  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out) override {
+  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out,
+                     double* scalar) override {
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "sum_tile_tree");
-    if (count == 0) return;
-    if (shared_ && plan.tiles > 0) return shared_->sum_tile_tree(plan, tiles, count, out);
-    if (world_ == 1 || plan.tiles == 0) {
-      node_scratch_.resize(plan.nodes_per_rank[size_t(rank_)] * count);
-      cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
-      combine_nodes(plan, node_scratch_.data(), count, out, tree_scratch_);
-      return;
+    if (world_ > 1 && count > 0 && plan.tiles > 0) {
+      if (shared_) return shared_->sum_tile_tree(plan, tiles, count, out, scalar);
+      reduce_scatter_messages(plan, tiles, count, out, scalar);
+      return allgather_messages(out, count);
     }
-    reduce_scatter_messages(plan, tiles, count, out, nullptr);
-    allgather_messages(out, count);
+    // One rank, or nothing to sum (zeros).
+    if (scalar) allreduce_sum(scalar, 1);
+    if (count == 0) return;
+    node_scratch_.resize(plan.nodes_per_rank[size_t(rank_)] * count);
+    cover_sums(plan, rank_, tiles, count, node_scratch_.data(), tree_scratch_);
+    combine_nodes(plan, node_scratch_.data(), count, out, tree_scratch_);
   }
 
   void allgather(const void* data, size_t bytes, void* out) override {

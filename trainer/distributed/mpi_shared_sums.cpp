@@ -16,7 +16,7 @@ namespace {
 // default model's gradient (56,468 floats) is one piece on up to 8 ranks. Larger sums go in pieces.
 constexpr size_t kWindowBytes = size_t(16) << 20;
 constexpr size_t kMinHalfBytes = size_t(64) << 10;
-constexpr size_t kScalarBytes = 64;  // after a slot's two halves: one double, on a line of its own
+constexpr size_t kScalarBytes = 128;  // after a slot's two halves: a double for each, on a line of its own
 
 }  // namespace
 
@@ -82,6 +82,13 @@ MpiSharedSums::~MpiSharedSums() {
   MPI_Win_free(&window_);
 }
 
+// Rank 0's scalar plus rank 1's plus ..., as allreduce_sum adds.
+double MpiSharedSums::scalar_sum(bool sums_half) const {
+  double sum = *scalar(0, sums_half);
+  for (int r = 1; r < world_; ++r) sum += *scalar(r, sums_half);
+  return sum;
+}
+
 void MpiSharedSums::fence() {
   check_mpi(MPI_Win_sync(window_), "MPI_Win_sync");
   check_mpi(MPI_Barrier(comm_), "MPI_Barrier");
@@ -127,9 +134,39 @@ template void MpiSharedSums::allreduce_sum(float*, size_t);
 template void MpiSharedSums::allreduce_sum(double*, size_t);
 template void MpiSharedSums::allreduce_sum(int64_t*, size_t);
 
-void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out) {
-  reduce_scatter_tile_tree(plan, tiles, count, out, nullptr);
-  allgather_owned(out, count);
+// Every rank stores its tree nodes' values of every element and, after one fence, combines all of
+// them itself: the owners' additions, made on every rank (no second fence to share them). Pieces
+// take the two halves of the slots in turn, so storing the next piece needs no fence of its own:
+// a rank stores into a half again only after a later piece's fence, which every rank reaches after
+// its loads from that half.
+void MpiSharedSums::sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out,
+                                  double* scalar) {
+  const size_t w = size_t(world_);
+  const size_t most_nodes = std::max<size_t>(1, *std::max_element(plan.nodes_per_rank.begin(), plan.nodes_per_rank.end()));
+  const size_t step = std::max<size_t>(1, capacity_ / (sizeof(float) * most_nodes));
+  const auto& cover = plan.covers[size_t(rank_)];
+  for (size_t at = 0; at < count; at += step) {
+    const size_t n = std::min(step, count - at);
+    const bool in_sums = whole_sum_in_sums_;
+    whole_sum_in_sums_ = !whole_sum_in_sums_;
+    auto half = [&](int r) { return reinterpret_cast<float*>(in_sums ? sums(r) : input(r)); };
+    if (in_sums)
+      before_storing_sums();
+    else
+      before_storing_input();
+    for (size_t p = 0; p < cover.size(); ++p)
+      kernels::tile_tree_sum(tiles + at, plan.first[size_t(rank_)], plan.tiles, n, count, cover[p], half(rank_) + p * step,
+                             tree_scratch_);
+    const bool with_scalar = scalar && at == 0;
+    if (with_scalar) *this->scalar(rank_, in_sums) = *scalar;
+    fence();
+    if (with_scalar) *scalar = scalar_sum(in_sums);
+    node_values_.clear();
+    for (size_t q = 0; q < w; ++q)
+      for (size_t p = 0; p < plan.nodes_per_rank[q]; ++p) node_values_.push_back(half(int(q)) + p * step);
+    combine_nodes(plan, node_values_, n, out + at, tree_scratch_);
+    (in_sums ? sums_loaded_ : input_loaded_) = true;
+  }
 }
 
 // As the message path: each rank stores its tree nodes' values, the owner of an element gathers
@@ -154,13 +191,9 @@ void MpiSharedSums::reduce_scatter_tile_tree(const TileTreePlan& plan, const flo
         kernels::tile_tree_sum(tiles + owned[r].first + at, plan.first[size_t(rank_)], plan.tiles, run(r, at), count,
                                cover[p], nodes + (r * mine + p) * step, tree_scratch_);
     const bool with_scalar = scalar && at == 0;
-    if (with_scalar) *this->scalar(rank_) = *scalar;
+    if (with_scalar) *this->scalar(rank_, false) = *scalar;
     fence();
-    if (with_scalar) {  // rank 0's value plus rank 1's plus ..., as allreduce_sum adds
-      double sum = *this->scalar(0);
-      for (int r = 1; r < world_; ++r) sum += *this->scalar(r);
-      *scalar = sum;
-    }
+    if (with_scalar) *scalar = scalar_sum(false);
     // This rank's share of every node, read in place from the ranks' input halves.
     node_values_.clear();
     for (size_t q = 0; q < w; ++q) {

@@ -35,7 +35,7 @@ class MpiSharedSums {
   void allreduce_sum(T* data, size_t count);
   // Collective: Communicator::sum_tile_tree, reduce_scatter_tile_tree (count > 0; scalar may be
   // nullptr) and allgather_owned, with each rank owning owned_elements(count, rank, world).
-  void sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out);
+  void sum_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out, double* scalar);
   void reduce_scatter_tile_tree(const TileTreePlan& plan, const float* tiles, size_t count, float* out,
                                 double* scalar);
   void allgather_owned(float* data, size_t count);
@@ -46,8 +46,12 @@ class MpiSharedSums {
   void reserve(size_t bytes);
   char* input(int rank) const { return slots_[size_t(rank)]; }
   char* sums(int rank) const { return slots_[size_t(rank)] + capacity_; }
-  // The scalar that rides with a reduce-scatter, loaded and stored as part of the input half.
-  double* scalar(int rank) const { return reinterpret_cast<double*>(slots_[size_t(rank)] + 2 * capacity_); }
+  // The scalar that rides with the values in a slot's input or sums half, loaded and stored as part
+  // of that half; and the ranks' scalars of a half summed.
+  double* scalar(int rank, bool sums_half) const {
+    return reinterpret_cast<double*>(slots_[size_t(rank)] + 2 * capacity_ + (sums_half ? 64 : 0));
+  }
+  double scalar_sum(bool sums_half) const;
   // The barrier that orders one phase's stores to the window before the next phase's loads.
   void fence();
   // Before this rank stores into its input or sums half: a fence where other ranks may still be
@@ -61,6 +65,7 @@ class MpiSharedSums {
   size_t capacity_ = 0;  // bytes of each of a slot's two halves
   std::vector<char*> slots_;
   bool input_loaded_ = false, sums_loaded_ = false;  // others may be loading it since the last fence
+  bool whole_sum_in_sums_ = false;  // the half the next piece of a whole sum (sum_tile_tree) goes in
   std::vector<const float*> node_values_;
   kernels::TileTreeScratch tree_scratch_;
 };

@@ -181,8 +181,10 @@ class NcclCommunicator final : public Communicator {
   void allreduce_sum(int64_t* data, size_t count) override { rank_order_sum(data, count); }
   // Each rank sums the tree nodes it holds whole on its device, and the owners combine every
   // rank's nodes up the same tree (kernels/tile_tree.hpp), with one addition kernel per node.
-  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out) override {
+  void sum_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count, float* out,
+                     double* scalar) override {
     const TileTreePlan plan = plan_tile_tree(tiles_per_rank, world_, "sum_tile_tree");
+    if (scalar) allreduce_sum(scalar, 1);
     if (count == 0) return;
     const auto& cover = plan.covers[size_t(rank_)];
     float* nodes = static_cast<float*>(node_scratch_.ensure(sizeof(float) * std::max<size_t>(1, cover.size()) * count));

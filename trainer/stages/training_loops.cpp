@@ -89,10 +89,12 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
     sum_over_ranks(ctx, grads, grad_count);
     if (latent) sum_over_ranks(ctx, latent->dmu, dmu_count);
   } else {
-    // Each tile's gradient apart, then every rank's tiles summed up the tile tree.
+    // Each tile's gradient apart, then every rank's tiles summed up the tile tree; the loss rides
+    // with the gradient.
     const TileGradients& t = tile_gradients(ctx, net, params, x, share, loss, latent, dmu_count, grad_count, loss_out);
-    ctx.comm.sum_tile_tree(t.grads.data(), share.tiles_per_rank, grad_count, grads);
-    if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
+    ctx.comm.sum_tile_tree(t.grads.data(), share.tiles_per_rank, grad_count, grads, loss_out);
+    if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu, nullptr);
+    return;
   }
   sum_over_ranks(ctx, loss_out, 1);
 }
@@ -101,7 +103,11 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
 void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, OptimizedBuffer& buffer, const float* x,
                            const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
                            size_t dmu_count, double* loss_out) {
-  if (share.tiles_per_rank.empty() || ctx.comm.world() == 1 || !ctx.comm.shards_sums()) {
+  // A small network steps whole on every rank: one collective a step instead of two (the sum, then
+  // the gathering of the parameters), for a little optimizer work repeated.
+  constexpr size_t kShardedStepMinParams = 16384;
+  if (share.tiles_per_rank.empty() || ctx.comm.world() == 1 || !ctx.comm.shards_sums() ||
+      buffer.size() < kShardedStepMinParams) {
     forward_backward_over_ranks(ctx, net, buffer.params(), x, share, loss, latent, dmu_count, buffer.grads(),
                                 buffer.size(), loss_out);
     buffer.step();
@@ -112,7 +118,7 @@ void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, Optim
                                           loss_out);
   // The loss rides with the gradient.
   ctx.comm.reduce_scatter_tile_tree(t.grads.data(), share.tiles_per_rank, buffer.size(), buffer.grads(), loss_out);
-  if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu);
+  if (latent) ctx.comm.sum_tile_tree(t.dmu.data(), share.tiles_per_rank, dmu_count, latent->dmu, nullptr);
   const OwnedElements own = owned_elements(buffer.size(), ctx.comm.rank(), ctx.comm.world());
   buffer.step(own.first, own.end);
   ctx.comm.allgather_owned(buffer.params(), buffer.size());
