@@ -8,18 +8,20 @@
 #include "trainer/stages/training.hpp"
 
 namespace resilinet {
+
 std::vector<int8_t> cell_levels(const Model& model, TrainContext& ctx) {
   const ModelOnBackend on(model, ctx.backend, false);
   std::vector<int8_t> levels;
-  std::vector<uint64_t> stored;
+  levels.reserve(ctx.data.total_rows() / size_t(ctx.comm.world()) + 1);
+  StoredOrder order(ctx.comm);
   RatingBuffers out;
   for_each_scaled_batch_of_rank(ctx, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     rate_scaled(on, b.x, x, b.rows, out, false);
     for (size_t i = 0; i < b.rows; ++i) levels.push_back(int8_t(out.cluster_level[i] - 1));
-    stored.insert(stored.end(), b.stored_row, b.stored_row + b.rows);
+    order.keep(b.stored_row, b.rows);
   });
   if (ctx.comm.world() == 1) return levels;  // every row, in stored order
-  return StoredOrder(ctx.comm, stored).gather<int8_t>(levels, 1);
+  return order.gather<int8_t>(levels, 1);
 }
 
 // Over several epochs each cell would be rated once an epoch: rate every cell once instead, where
@@ -29,7 +31,6 @@ bool keeps_cell_levels(const TrainContext& ctx) {
   const size_t rows = ctx.data.total_rows();
   return rows <= cfg.label_cache_rows && stage_epochs(cfg.epochs, cfg.min_steps, cfg.batch, rows, cfg.max_steps) > 1;
 }
-
 
 nlohmann::json train_classifier(Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.classifier;

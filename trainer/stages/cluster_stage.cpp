@@ -28,7 +28,7 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
   const size_t total = ctx.data.total_rows();
   SpaceSample s;
   std::vector<float> raw, scaled;
-  std::vector<uint64_t> stored;
+  StoredOrder order(ctx.comm);
   const ModelOnBackend on(model, ctx.backend, false);
   RatingBuffers rated;
   // The ranks rate a share each, and every rank ends with the whole sample.
@@ -40,14 +40,13 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
         raw.insert(raw.end(), b.x + r * F, b.x + (r + 1) * F);
         scaled.insert(scaled.end(), x + r * F, x + (r + 1) * F);
         s.cell_id.push_back(b.cell_id[r]);
-        stored.push_back(b.stored_row[r]);
+        order.keep(b.stored_row + r, 1);
       }
     const size_t n = raw.size() / F;
     rate_scaled(on, raw.data(), scaled.data(), n, rated, false);
     s.rows.insert(s.rows.end(), rated.space.begin(), rated.space.begin() + ptrdiff_t(n * D));
   });
   if (ctx.comm.world() == 1) return s;
-  const StoredOrder order(ctx.comm, stored);
   return {order.gather<float>(s.rows, D), order.gather<int64_t>(s.cell_id, 1)};
 }
 

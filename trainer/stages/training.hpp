@@ -117,26 +117,38 @@ SilhouetteShare silhouette_over_ranks(TrainContext& ctx);
 void for_each_scaled_batch_of_rank(TrainContext& ctx, const Scaler* scaler, size_t batch_rows, const ScaledBatchFn& fn);
 
 // The rows that every rank kept in its share of a pass (for_each_scaled_batch_of_rank), in stored
-// order: built from each rank's kept rows' Batch::stored_row (collective), it gathers values kept
-// with them (per_row a row, in the rank's order; collective) into that order on every rank.
+// order. keep() takes this rank's kept rows' Batch::stored_row in the order of the pass; gather
+// (collective) puts values kept with them (per_row a row, in the same order), every rank's, into
+// stored order on every rank. The rows are held as runs of consecutive stored rows, so a pass that
+// keeps every row costs a few numbers a slab, not one a row.
 class StoredOrder {
  public:
-  StoredOrder(Communicator& comm, std::span<const uint64_t> stored_rows);
-  size_t rows() const { return from_.size(); }
+  explicit StoredOrder(Communicator& comm) : comm_(comm) {}
+  void keep(const uint64_t* stored_rows, size_t rows);
   template <class T>
-  std::vector<T> gather(std::span<const T> mine, size_t per_row) const {
+  std::vector<T> gather(std::span<const T> mine, size_t per_row) {
     if (mine.size() != kept_ * per_row) throw std::logic_error("StoredOrder::gather: values for other rows");
-    const std::vector<T> all = gather_over_ranks(comm_, mine, most_ * per_row);
-    std::vector<T> out(from_.size() * per_row);
-    for (size_t k = 0; k < from_.size(); ++k)
-      std::copy_n(all.begin() + ptrdiff_t(from_[k] * per_row), per_row, out.begin() + ptrdiff_t(k * per_row));
+    if (!planned_) plan();
+    const std::vector<T> all = gather_over_ranks(comm_, mine, most_kept_ * per_row);
+    std::vector<T> out;
+    out.reserve(all_kept_ * per_row);
+    for (const Run& r : all_runs_) {
+      const auto from = all.begin() + ptrdiff_t(r.first_gathered * per_row);
+      out.insert(out.end(), from, from + ptrdiff_t(r.rows * per_row));
+    }
     return out;
   }
 
  private:
+  struct Run {
+    uint64_t first_stored = 0, rows = 0;
+    uint64_t first_gathered = 0;  // this rank's: its first kept row's index; after plan(): in the gathered values
+  };
+  void plan();  // collective: every rank's runs, in stored order
   Communicator& comm_;
-  size_t kept_ = 0, most_ = 0;  // rows this rank kept; the most any rank kept
-  std::vector<size_t> from_;    // row k in stored order is row from_[k] of the gathered [world x most_]
+  std::vector<Run> runs_, all_runs_;
+  size_t kept_ = 0, most_kept_ = 0, all_kept_ = 0;  // rows this rank kept; the most a rank kept; all ranks'
+  bool planned_ = false;
 };
 
 // A step's loss that is NaN or infinite: the parameters cannot be trained on from there. Thrown by

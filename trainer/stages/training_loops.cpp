@@ -146,16 +146,34 @@ void for_each_scaled_batch_of_rank(TrainContext& ctx, const Scaler* scaler, size
   for_each_scaled_batch(ctx.data, slab_rows, scaler, batch_rows, fn, ctx.comm.rank(), ctx.comm.world());
 }
 
-StoredOrder::StoredOrder(Communicator& comm, std::span<const uint64_t> stored_rows)
-    : comm_(comm), kept_(stored_rows.size()) {
-  const size_t world = size_t(comm.world());
-  const uint64_t mine = kept_;
-  const std::vector<uint64_t> kept = gather_over_ranks<uint64_t>(comm, {&mine, 1}, 1);
-  most_ = *std::max_element(kept.begin(), kept.end());
-  const std::vector<uint64_t> stored = gather_over_ranks(comm, stored_rows, most_);
+void StoredOrder::keep(const uint64_t* stored_rows, size_t rows) {
+  for (size_t i = 0; i < rows; ++i, ++kept_) {
+    if (!runs_.empty() && runs_.back().first_stored + runs_.back().rows == stored_rows[i])
+      ++runs_.back().rows;
+    else
+      runs_.push_back({stored_rows[i], 1, kept_});
+  }
+}
+
+void StoredOrder::plan() {
+  const size_t world = size_t(comm_.world());
+  const uint64_t counts[2] = {kept_, runs_.size()};
+  const std::vector<uint64_t> all_counts = gather_over_ranks<uint64_t>(comm_, counts, 2);
+  size_t most_runs = 0;
+  for (size_t r = 0; r < world; ++r) {
+    most_kept_ = std::max<size_t>(most_kept_, all_counts[2 * r]);
+    most_runs = std::max<size_t>(most_runs, all_counts[2 * r + 1]);
+    all_kept_ += all_counts[2 * r];
+  }
+  const std::vector<Run> runs = gather_over_ranks<Run>(comm_, runs_, most_runs);
   for (size_t r = 0; r < world; ++r)
-    for (size_t i = 0; i < kept[r]; ++i) from_.push_back(r * most_ + i);
-  std::sort(from_.begin(), from_.end(), [&](size_t a, size_t b) { return stored[a] < stored[b]; });
+    for (size_t i = 0; i < all_counts[2 * r + 1]; ++i) {
+      Run run = runs[r * most_runs + i];
+      run.first_gathered += r * most_kept_;
+      all_runs_.push_back(run);
+    }
+  std::sort(all_runs_.begin(), all_runs_.end(), [](const Run& a, const Run& b) { return a.first_stored < b.first_stored; });
+  planned_ = true;
 }
 
 void observed_values(const Batch& batch, size_t first_row, size_t rows, std::vector<uint8_t>& out) {
