@@ -1,7 +1,8 @@
 // The training stages of Resili-Net and the loops they share:
 //   1. fit_scaler, 2. pretrain_autoencoder, 3. fine_tune_clusters (k-means++ then IDEC),
 //   4. order_levels, 5. train_classifier, then evaluate_model.
-// Each stage streams the shard set through a Loader; none holds the dataset in memory.
+// Each stage streams the shard set through a Loader; none holds the dataset in memory (the
+// classifier's labels, a byte a cell, only up to classifier.label_cache_rows cells).
 #pragma once
 #include "trainer/stages/room.hpp"
 #include <cstdint>
