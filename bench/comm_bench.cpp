@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     const std::vector<size_t> tiles_per_rank(size_t(comm->world()), 2);
     std::vector<float> tiles(2 * floats, 1.0f), sums(floats);
     double loss = 1.0;
-    const bool sharded = comm->shards_sums() && floats >= 16384;
+    const bool sharded = comm->shards_sums() && floats >= resilinet::Communicator::kShardedStepMinElements;
     auto step = [&] {
       if (sharded) {
         comm->reduce_scatter_tile_tree(tiles.data(), tiles_per_rank, floats, sums.data(), &loss);

@@ -47,6 +47,10 @@ class Communicator {
   // where the two calls after it leave each rank only its share of the work. Elsewhere they are
   // the whole sum and nothing, and a sharded step would only repeat what a full one does.
   virtual bool shards_sums() const { return false; }
+  // Below this many elements a step sums whole on every rank even where sums shard: one collective
+  // instead of two (the sum, then the gathering of the parameters), for a little optimizer work
+  // repeated on every rank.
+  static constexpr size_t kShardedStepMinElements = 16384;
   // As sum_tile_tree, but only this rank's owned elements of out are sure to hold the sum.
   virtual void reduce_scatter_tile_tree(const float* tiles, const std::vector<size_t>& tiles_per_rank, size_t count,
                                         float* out, double* scalar) {

@@ -16,7 +16,6 @@ namespace {
 // default model's gradient (56,468 floats) is one piece on up to 8 ranks. Larger sums go in pieces.
 constexpr size_t kWindowBytes = size_t(16) << 20;
 constexpr size_t kMinHalfBytes = size_t(64) << 10;
-constexpr size_t kScalarBytes = 128;  // after a slot's two halves: a double for each, on a line of its own
 
 }  // namespace
 
@@ -53,7 +52,7 @@ MpiSharedSums::MpiSharedSums(MPI_Comm comm) : comm_(comm) {
   MPI_Errhandler before;
   MPI_Comm_get_errhandler(comm_, &before);
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
-  const size_t slot_bytes = 2 * capacity_ + kScalarBytes;
+  const size_t slot_bytes = 2 * capacity_ + 2 * kScalarLine;  // the two halves, then their scalars
   const int code = MPI_Win_allocate_shared(MPI_Aint(slot_bytes), 1, MPI_INFO_NULL, comm_, &base, &window_);
   MPI_Comm_set_errhandler(comm_, before);
   MPI_Errhandler_free(&before);

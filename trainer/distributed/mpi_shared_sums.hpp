@@ -49,8 +49,9 @@ class MpiSharedSums {
   // The scalar that rides with the values in a slot's input or sums half, loaded and stored as part
   // of that half; and the ranks' scalars of a half summed.
   double* scalar(int rank, bool sums_half) const {
-    return reinterpret_cast<double*>(slots_[size_t(rank)] + 2 * capacity_ + (sums_half ? 64 : 0));
+    return reinterpret_cast<double*>(slots_[size_t(rank)] + 2 * capacity_ + (sums_half ? kScalarLine : 0));
   }
+  static constexpr size_t kScalarLine = 64;  // each half's scalar on a cache line of its own
   double scalar_sum(bool sums_half) const;
   // The barrier that orders one phase's stores to the window before the next phase's loads.
   void fence();

@@ -20,7 +20,6 @@ std::vector<int8_t> cell_levels(const Model& model, TrainContext& ctx) {
     for (size_t i = 0; i < b.rows; ++i) levels.push_back(int8_t(out.cluster_level[i] - 1));
     order.keep(b.stored_row, b.rows);
   });
-  if (ctx.comm.world() == 1) return levels;  // every row, in stored order
   return order.gather<int8_t>(levels, 1);
 }
 

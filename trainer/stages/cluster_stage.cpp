@@ -46,7 +46,6 @@ SpaceSample sample_space(const Model& model, TrainContext& ctx) {
     rate_scaled(on, raw.data(), scaled.data(), n, rated, false);
     s.rows.insert(s.rows.end(), rated.space.begin(), rated.space.begin() + ptrdiff_t(n * D));
   });
-  if (ctx.comm.world() == 1) return s;
   return {order.gather<float>(s.rows, D), order.gather<int64_t>(s.cell_id, 1)};
 }
 

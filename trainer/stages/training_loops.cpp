@@ -103,11 +103,8 @@ void forward_backward_over_ranks(TrainContext& ctx, const kernels::Network& net,
 void train_step_over_ranks(TrainContext& ctx, const kernels::Network& net, OptimizedBuffer& buffer, const float* x,
                            const RankShare& share, const kernels::LossSpec& loss, const kernels::LatentLoss* latent,
                            size_t dmu_count, double* loss_out) {
-  // A small network steps whole on every rank: one collective a step instead of two (the sum, then
-  // the gathering of the parameters), for a little optimizer work repeated.
-  constexpr size_t kShardedStepMinParams = 16384;
   if (share.tiles_per_rank.empty() || ctx.comm.world() == 1 || !ctx.comm.shards_sums() ||
-      buffer.size() < kShardedStepMinParams) {
+      buffer.size() < Communicator::kShardedStepMinElements) {  // a small network steps whole
     forward_backward_over_ranks(ctx, net, buffer.params(), x, share, loss, latent, dmu_count, buffer.grads(),
                                 buffer.size(), loss_out);
     buffer.step();
