@@ -1,7 +1,7 @@
 // `train` over MPI ranks (mpirun, oversubscribed on CI's 2 cores): every rank reads every batch and
 // trains on its share of whole tiles, and the tiles' gradients are summed up the tile tree.
 // Checked here: 2 and 3 ranks give the single process's parameters bitwise (so its levels) and its
-// first-epoch loss, a world size repeats bitwise, only rank 0 writes the run folder, a rank killed with SIGKILL ends the whole job within
+// first-epoch loss and its evaluation metrics, a world size repeats bitwise, only rank 0 writes the run folder, a rank killed with SIGKILL ends the whole job within
 // a bounded time, and `--resume` with the same world size then ends bitwise as an uninterrupted run.
 // Skips where this build has no MPI or mpirun is missing.
 #include <dirent.h>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "datasets/h5.hpp"
 #include "test_support.hpp"
@@ -76,6 +77,35 @@ std::vector<int32_t> rated_levels(const fs::path& run_dir, const fs::path& data_
   std::vector<int32_t> level(h5::dataset_dims(ds)[0]);
   h5::read_rows(ds, H5T_NATIVE_INT32, 0, level.size(), level.data());
   return level;
+}
+
+// Every number of two JSON documents within `relative` (the rest equal); where they differ, the path.
+std::string json_difference(const nlohmann::json& a, const nlohmann::json& b, double relative, const std::string& path = "") {
+  if (a.is_number_float() || b.is_number_float()) {
+    if (!a.is_number() || !b.is_number()) return path;
+    const double x = a.get<double>(), y = b.get<double>();
+    return std::abs(x - y) <= relative * std::max(1.0, std::abs(x)) ? "" : path;
+  }
+  if (a.type() != b.type() || a.size() != b.size()) return path;
+  if (a.is_object()) {
+    for (const auto& [key, value] : a.items()) {
+      if (!b.contains(key)) return path + "/" + key;
+      if (auto d = json_difference(value, b[key], relative, path + "/" + key); !d.empty()) return d;
+    }
+    return "";
+  }
+  if (a.is_array()) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (auto d = json_difference(a[i], b[i], relative, path + "[" + std::to_string(i) + "]"); !d.empty()) return d;
+    return "";
+  }
+  return a == b ? "" : path;
+}
+
+// metrics.json's evaluation of a run.
+nlohmann::json evaluation(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.json");
+  return nlohmann::json::parse(in).at("evaluation");
 }
 
 bool same_parameters(const fs::path& a, const fs::path& b) {
@@ -154,6 +184,9 @@ TEST(TrainRanks, TwoAndThreeRanksGiveTheParametersOfOneBitwiseAndRepeatBitwise) 
     const double a = first_pretrain_loss(dir / "one"), b = first_pretrain_loss(dir / name);
     ASSERT_GT(a, 0);
     EXPECT_NEAR(b, a, 1e-6 * a);
+    // The evaluation's pass is shared as well: the same counts, sample metrics and baseline, the
+    // sums (reconstruction MSE, level scores) equal up to the order the ranks add them in.
+    EXPECT_EQ(json_difference(evaluation(dir / "one"), evaluation(dir / name), 1e-12), "");
     // Rank 0 alone wrote the folder: one record per event, as the single process wrote.
     EXPECT_EQ(lines_of(dir / name / "metrics.jsonl"), lines_of(dir / "one" / "metrics.jsonl"));
     size_t files = 0;
@@ -270,31 +303,6 @@ TEST(TrainRanks, RateOverRanksWritesPartsThatTogetherAreTheSingleRating) {
   }
   EXPECT_EQ(manifest["level_counts"].get<std::vector<int64_t>>(), counts);
 }
-
-namespace {
-// Every number of two JSON documents within `relative` (the rest equal); where they differ, the path.
-std::string json_difference(const nlohmann::json& a, const nlohmann::json& b, double relative, const std::string& path = "") {
-  if (a.is_number_float() || b.is_number_float()) {
-    if (!a.is_number() || !b.is_number()) return path;
-    const double x = a.get<double>(), y = b.get<double>();
-    return std::abs(x - y) <= relative * std::max(1.0, std::abs(x)) ? "" : path;
-  }
-  if (a.type() != b.type() || a.size() != b.size()) return path;
-  if (a.is_object()) {
-    for (const auto& [key, value] : a.items()) {
-      if (!b.contains(key)) return path + "/" + key;
-      if (auto d = json_difference(value, b[key], relative, path + "/" + key); !d.empty()) return d;
-    }
-    return "";
-  }
-  if (a.is_array()) {
-    for (size_t i = 0; i < a.size(); ++i)
-      if (auto d = json_difference(a[i], b[i], relative, path + "[" + std::to_string(i) + "]"); !d.empty()) return d;
-    return "";
-  }
-  return a == b ? "" : path;
-}
-}  // namespace
 
 // explain under mpirun: each rank's relevance.h5 holds its cells' relevance exactly as one process
 // computes it, and rank 0's explain_summary.json (sums over the ranks) is the single process's up

@@ -101,10 +101,8 @@ nlohmann::json initial_clusters(Model& model, TrainContext& ctx) {
     }
   };
   o.sum_counts = [&](std::span<const int64_t> mine) {
-    const std::vector<int64_t> all = gather_over_ranks<int64_t>(ctx.comm, mine, mine.size());
-    std::vector<int64_t> sum(mine.size(), 0);
-    for (size_t r = 0; r < size_t(o.parts); ++r)
-      for (size_t k = 0; k < sum.size(); ++k) sum[k] += all[r * sum.size() + k];
+    std::vector<int64_t> sum(mine.begin(), mine.end());
+    sum_in_rank_order<int64_t>(ctx.comm, {sum});
     return sum;
   };
   Consensus c = consensus_kmeans(sample.rows.data(), rows, int(D), sample.cell_id, o, ctx.backend);

@@ -6,7 +6,8 @@
 // with /external_rating (ARI, kappa, Spearman, confusion) when present; the same per region. Every
 // run also rates the cells with a built-in baseline, k-means on the scaled features with the same K
 // and ordering rule, so that the metrics show what the deep model adds. Memory grows with regions
-// x K^2, never with the cells.
+// x K^2, never with the cells. The ranks share the pass: each rates its slabs, and what they add
+// up (counts, sums, the metrics' sample in stored order) is then summed or gathered.
 #include <algorithm>
 #include <map>
 #include <cmath>
@@ -23,16 +24,21 @@ namespace resilinet {
 namespace {
 
 // k-means (clusters.kmeans settings) on the scaled, median-imputed features of the sample of cells
-// the clusters were formed on.
+// the clusters were formed on, taken by the ranks a share each, in stored order on every rank.
 std::vector<float> baseline_centroids(const Model& model, TrainContext& ctx) {
   const auto& cfg = ctx.config.clusters;
   const size_t F = size_t(model.features());
   const size_t total = ctx.data.total_rows();
-  std::vector<float> sample;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+  std::vector<float> mine;
+  StoredOrder order(ctx.comm);
+  for_each_scaled_batch_of_rank(ctx, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     for (size_t r = 0; r < b.rows; ++r)
-      if (in_cluster_sample(b.cell_id[r], ctx.config, total)) sample.insert(sample.end(), x + r * F, x + (r + 1) * F);
+      if (in_cluster_sample(b.cell_id[r], ctx.config, total)) {
+        mine.insert(mine.end(), x + r * F, x + (r + 1) * F);
+        order.keep(b.stored_row + r, 1);
+      }
   });
+  const std::vector<float> sample = order.gather<float>(mine, F);
   kernels::KMeansOptions km;
   km.clusters = model.clusters;
   km.restarts = cfg.kmeans.restarts;
@@ -53,16 +59,35 @@ ContingencyTable relabel_rows(const ContingencyTable& t, const std::vector<int32
 // What one region's cells add up to: counts only, so that memory grows with regions, not cells.
 struct RegionTally {
   int64_t cells = 0;
-  std::vector<int64_t> rated_level_cells;              // [K], rated level 1..K
-  ConfusionMatrix holdout;                             // cluster level x rated level, held-out cells
-  std::map<std::pair<int32_t, int>, int64_t> planted;  // (cluster level, planted column) -> cells
+  std::vector<int64_t> rated_level_cells;                  // [K], rated level 1..K
+  ConfusionMatrix holdout;                                 // cluster level x rated level, held-out cells
+  std::map<std::pair<int32_t, int32_t>, int64_t> planted;  // (cluster level, planted level) -> cells
 };
 
-// The cluster-level x planted-level table of cells counted in a map (planted_column's columns).
-ContingencyTable planted_table(const std::map<std::pair<int32_t, int>, int64_t>& counts, int K, int columns) {
-  ContingencyTable table(K + 1, columns);
-  for (const auto& [cell, count] : counts) table.counts[size_t(cell.first) * table.cols + cell.second] += count;
+// The cluster-level x planted-level table of cells counted in a map; columns: the planted levels
+// in the order of `columns` (every region's, so that regions' tables add up).
+ContingencyTable planted_table(const std::map<std::pair<int32_t, int32_t>, int64_t>& counts, int K,
+                               const std::map<int32_t, int>& columns) {
+  ContingencyTable table(K + 1, int(columns.size()));
+  for (const auto& [cell, count] : counts) table.counts[size_t(cell.first) * table.cols + columns.at(cell.second)] += count;
   return table;
+}
+
+// Every rank's planted counts added into each region's map, on every rank: entries of (region,
+// cluster level, planted level, cells), as many as the ranks saw.
+void sum_planted_over_ranks(Communicator& comm, std::vector<RegionTally>& regions) {
+  if (comm.world() == 1) return;
+  std::vector<int64_t> mine;
+  for (size_t r = 0; r < regions.size(); ++r)
+    for (const auto& [cell, count] : regions[r].planted) mine.insert(mine.end(), {int64_t(r), cell.first, cell.second, count});
+  const int64_t size = int64_t(mine.size());
+  const std::vector<int64_t> sizes = gather_over_ranks<int64_t>(comm, std::span(&size, 1), 1);
+  const size_t most = size_t(*std::max_element(sizes.begin(), sizes.end()));
+  const std::vector<int64_t> all = gather_over_ranks<int64_t>(comm, mine, most);
+  for (RegionTally& t : regions) t.planted.clear();
+  for (size_t rank = 0; rank < sizes.size(); ++rank)
+    for (size_t i = rank * most; i < rank * most + size_t(sizes[rank]); i += 4)
+      regions[size_t(all[i])].planted[{int32_t(all[i + 1]), int32_t(all[i + 2])}] += all[i + 3];
 }
 
 }  // namespace
@@ -97,9 +122,8 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   std::vector<float> recon;
   double sq_error = 0;
   std::vector<int64_t> level_cells(K, 0);
-  // Counts only, never a value per cell: a pass split between ranks would add these up.
+  // Counts only, never a value per cell, so the ranks' shares add up.
   ConfusionMatrix holdout(K);
-  std::map<int32_t, int> planted_column;  // planted level -> its column of the regions' planted tables
   const size_t R = ctx.data.region_names().size();
   std::vector<RegionTally> regions(R);
   for (RegionTally& t : regions) {
@@ -108,8 +132,10 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   }
   std::vector<float> sample_z;
   std::vector<int32_t> sample_level;
-  uint64_t agree = 0, seen = 0;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192,
+  StoredOrder sample_order(ctx.comm);
+  int64_t agree = 0;
+  uint64_t seen = 0;
+  for_each_scaled_batch_of_rank(ctx, &model.scaler, 8192,
                         [&](const Batch& b, const float* x) {
                           rate_scaled(on, b.x, x, b.rows, out, true);
                           base_labels.resize(b.rows);
@@ -148,18 +174,31 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                               holdout.add(cl - 1, out.level[i] - 1);
                               region.holdout.add(cl - 1, out.level[i] - 1);
                             }
-                            if (planted) {
-                              const auto column = planted_column.emplace(b.planted_level[i], int(planted_column.size()));
-                              ++region.planted[{cl, column.first->second}];
-                            }
+                            if (planted) ++region.planted[{cl, int32_t(b.planted_level[i])}];
                             if (sample_share >= 1.0 || is_holdout(b.cell_id[i], ctx.config.seed + 29, sample_share)) {
                               sample_z.insert(sample_z.end(), out.space.begin() + i * D, out.space.begin() + (i + 1) * D);
                               sample_level.push_back(cl);
+                              sample_order.keep(b.stored_row + i, 1);
                             }
                           }
                           seen += b.rows;
-                          ctx.progress.update(seen, "", seen);
+                          const uint64_t all_seen = std::min<uint64_t>(N, seen * uint64_t(ctx.comm.world()));  // about
+                          ctx.progress.update(all_seen, "", all_seen);
                         });
+  // The ranks' shares added up: counts in any order, sums in rank order.
+  std::vector<std::span<int64_t>> counts = {level_cells, rated_counts, base_counts, holdout.counts,
+                                            base_vs_model.counts, base_vs_planted.counts, base_vs_external.counts,
+                                            model_vs_external.counts, std::span(&agree, 1)};
+  for (RegionTally& t : regions) {
+    counts.push_back(std::span(&t.cells, 1));
+    counts.push_back(t.rated_level_cells);
+    counts.push_back(t.holdout.counts);
+  }
+  sum_in_rank_order<int64_t>(ctx.comm, counts);
+  sum_in_rank_order<double>(ctx.comm, {std::span(&sq_error, 1), level_sums, base_sums});
+  sum_planted_over_ranks(ctx.comm, regions);
+  sample_z = sample_order.gather<float>(sample_z, size_t(D));
+  sample_level = sample_order.gather<int32_t>(sample_level, 1);
 
   nlohmann::json m;
   m["cells"] = N;
@@ -179,11 +218,15 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   }
   m["classifier_confusion"] = count_rows(holdout.counts, K, K);
   m["classifier_agreement_all_cells"] = double(agree) / double(std::max<size_t>(1, N));
-  const int planted_columns = int(planted_column.size());
+  std::map<int32_t, int> planted_column;  // planted level -> its column of the regions' planted tables
+  for (const RegionTally& region : regions)
+    for (const auto& [cell, count] : region.planted) planted_column.emplace(cell.second, 0);
+  int columns = 0;
+  for (auto& [level, column] : planted_column) column = columns++;
   if (planted) {
-    ContingencyTable table(K + 1, planted_columns);
+    ContingencyTable table(K + 1, columns);
     for (const RegionTally& region : regions) {
-      const ContingencyTable part = planted_table(region.planted, K, planted_columns);
+      const ContingencyTable part = planted_table(region.planted, K, planted_column);
       for (size_t k = 0; k < table.counts.size(); ++k) table.counts[k] += part.counts[k];
     }
     m["ari_planted"] = adjusted_rand_index(table);
@@ -199,7 +242,7 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
     one["classifier_accuracy"] = finite_or_null(accuracy(t.holdout));
     one["classifier_macro_f1"] = finite_or_null(macro_f1(t.holdout));
     if (planted) {  // null for a region without cells, where the index is 0/0
-      const ContingencyTable table = planted_table(t.planted, K, planted_columns);
+      const ContingencyTable table = planted_table(t.planted, K, planted_column);
       one["ari_planted"] = t.cells > 0 ? finite_or_null(adjusted_rand_index(table)) : nlohmann::json();
     }
     region_metrics.push_back(std::move(one));

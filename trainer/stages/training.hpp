@@ -11,6 +11,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -109,6 +110,23 @@ std::vector<T> gather_over_ranks(Communicator& comm, std::span<const T> mine, si
   std::copy(mine.begin(), mine.end(), padded.begin());
   comm.allgather(padded.data(), per_rank * sizeof(T), all.data());
   return all;
+}
+// Each array, in host memory, replaced by its sum over the ranks, added in rank order (so a world
+// size repeats bitwise; integer counts are the same for any world size). Nothing with one rank.
+template <class T>
+void sum_in_rank_order(Communicator& comm, const std::vector<std::span<T>>& arrays) {
+  const size_t world = size_t(comm.world());
+  if (world == 1) return;
+  std::vector<T> mine;
+  for (std::span<T> a : arrays) mine.insert(mine.end(), a.begin(), a.end());
+  const std::vector<T> all = gather_over_ranks<T>(comm, mine, mine.size());
+  size_t at = 0;
+  for (std::span<T> a : arrays)
+    for (T& v : a) {
+      v = T{};
+      for (size_t r = 0; r < world; ++r) v += all[r * mine.size() + at];
+      ++at;
+    }
 }
 // The silhouette's work split between the ranks (SilhouetteShare), gathered over ctx.comm.
 SilhouetteShare silhouette_over_ranks(TrainContext& ctx);
