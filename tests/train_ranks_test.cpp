@@ -201,6 +201,24 @@ TEST(TrainRanks, TwoAndThreeRanksGiveTheParametersOfOneBitwiseAndRepeatBitwise) 
   }
 }
 
+// 120 cells: each classifier batch has about 96 training rows, two 64-row tiles, so the third of
+// three ranks never has a row to train on; it still takes every step (zero gradients), and the job
+// ends as one process's.
+TEST(TrainRanks, ARankWithNoRowsInAnyBatchStillTakesEveryStep) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  auto synth = rt::run_resilinet("synth --out " + (dir / "data").string() + " --cells 120 --regions 3 --seed 4");
+  ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  rt::write_text(dir / "job.yaml", "data: " + (dir / "data" / "*.h5").string() +
+                                       "\npretrain: {epochs: 2, min_steps: 0}\nclassifier: {epochs: 2, min_steps: 0}\n");
+  for (const auto& [ranks, name] : std::vector<std::pair<int, std::string>>{{1, "one"}, {3, "three"}}) {
+    auto r = rt::run_command(train_command(ranks, dir / "job.yaml", dir / name));
+    ASSERT_EQ(r.exit_code, 0) << ranks << " ranks: " << r.output;
+  }
+  EXPECT_TRUE(same_parameters(dir / "one", dir / "three"));
+  EXPECT_EQ(json_difference(evaluation(dir / "one"), evaluation(dir / "three"), 1e-12), "");
+}
+
 TEST(TrainRanks, AKilledRankEndsTheJobAndResumeEndsAsAnUninterruptedRun) {
   REQUIRE_MPI();
   const fs::path dir = rt::scratch_dir();

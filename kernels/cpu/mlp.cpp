@@ -539,10 +539,11 @@ double forward_backward(const MlpLayout& layout, const float* params, const floa
   if (out_tiles && (!out_tiles->grads || (latent && !out_tiles->dmu)))
     throw std::invalid_argument("mlp_forward_backward_tiles: the tile gradients need their buffers");
   const int outputs = layout.outputs();
-  if (loss.kind == LossKind::mse && !loss.target)
+  // A rank's share of a small batch may have no rows: then there is nothing to read the loss from.
+  if (rows > 0 && loss.kind == LossKind::mse && !loss.target)
     throw std::invalid_argument("mlp_forward_backward: mse loss needs a target");
   if (loss.kind == LossKind::softmax_cross_entropy) {
-    if (!loss.labels)
+    if (rows > 0 && !loss.labels)
       throw std::invalid_argument("mlp_forward_backward: cross entropy needs labels");
     for (size_t r = 0; r < rows; ++r)
       if (loss.labels[r] < 0 || loss.labels[r] >= outputs)

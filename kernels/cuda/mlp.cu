@@ -715,9 +715,10 @@ void mlp_forward_backward(const DeviceMlp& net, const float* params, const float
   check_network(d, "mlp_forward_backward");
   const int layers = int(d.layers.size());
   const int outputs = d.layers.back().out;
-  if (loss.kind == LossKind::mse && !loss.target)
+  // A rank's share of a small batch may have no rows: then there is nothing to read the loss from.
+  if (rows > 0 && loss.kind == LossKind::mse && !loss.target)
     throw std::invalid_argument("mlp_forward_backward: mse loss needs a target");
-  if (loss.kind == LossKind::softmax_cross_entropy && !loss.labels)
+  if (rows > 0 && loss.kind == LossKind::softmax_cross_entropy && !loss.labels)
     throw std::invalid_argument("mlp_forward_backward: cross entropy needs labels");
   if (latent) {
     if (latent->layer < 0 || latent->layer >= layers)
