@@ -67,7 +67,9 @@ TEST(RateScaled, FusedTilesMatchTheOpsOneAfterAnother) {
 }
 
 // In the completed space a row is the scaled row with each missing value replaced by the decoder's
-// reconstruction, times the cluster scale; q is the soft assignment of that row.
+// reconstruction, times the cluster scale; q is the soft assignment of that row. Only rows with a
+// missing value are decoded: the rows include a 64-row tile without any, one with a few, and tiles
+// where most rows have some.
 TEST(RateScaled, CompletedSpaceFillsMissingValuesFromTheDecoder) {
   TrainConfig config;
   config.seed = 5;
@@ -80,8 +82,10 @@ TEST(RateScaled, CompletedSpaceFillsMissingValuesFromTheDecoder) {
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   std::vector<float> scaled(rows * F), raw(rows * F);
   for (size_t k = 0; k < rows * F; ++k) {
+    const size_t row = k / F;
+    const float rate = row >= 64 && row < 128 ? 0.0f : row >= 128 && row < 192 ? (row % 7 == 0 ? 0.3f : 0.0f) : 0.2f;
     scaled[k] = u(rng);
-    raw[k] = u(rng) < 0.2f ? std::numeric_limits<float>::quiet_NaN() : scaled[k];
+    raw[k] = u(rng) < rate ? std::numeric_limits<float>::quiet_NaN() : scaled[k];
   }
   m.centroids.resize(K * F);
   for (float& c : m.centroids) c = 2.5f * u(rng);

@@ -11,7 +11,9 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
+#include "kernels/cpu/float_buffer.hpp"
 #include "kernels/cpu/isa.hpp"
 
 namespace resilinet::kernels::cpu {
@@ -65,6 +67,30 @@ struct RatingPlans {
   }
 };
 
+// The completed space of n rows: each scaled row (times scale) with its missing values replaced by
+// the decoder's reconstruction from z. Only rows with a missing value are decoded (gathered into a
+// block of their own): a row's outputs do not depend on the rows beside it, and on real data most
+// rows are complete, so the decoder, about as costly as the encoder, mostly has nothing to do.
+void complete_rows(const MlpForwardPlan& decoder, const float* x, const float* raw, const float* z, size_t n,
+                   size_t F, size_t d, float scale, float* out) {
+  thread_local std::vector<uint32_t> gaps;  // rows with a missing value
+  thread_local FloatBuffer gap_z, decoded;
+  gaps.clear();
+  for (size_t r = 0; raw && r < n; ++r)
+    if (std::any_of(raw + r * F, raw + (r + 1) * F, [](float v) { return std::isnan(v); })) gaps.push_back(uint32_t(r));
+  for (size_t k = 0; k < n * F; ++k) out[k] = scale * x[k];
+  if (gaps.empty()) return;
+  float* zg = gap_z.ensure(gaps.size() * d);
+  for (size_t i = 0; i < gaps.size(); ++i) std::copy_n(z + size_t(gaps[i]) * d, d, zg + i * d);
+  float* rec = decoded.ensure(gaps.size() * F);
+  decoder.run(zg, gaps.size(), rec);
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    const size_t r = gaps[i];
+    for (size_t f = 0; f < F; ++f)
+      if (std::isnan(raw[r * F + f])) out[r * F + f] = scale * rec[i * F + f];
+  }
+}
+
 }  // namespace
 
 void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
@@ -82,15 +108,10 @@ void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t 
     float* zt = z + first * d;
     float* st = space + first * D;
     plans.encoder->run(x, n, zt);
-    if (!pass.completed) {
+    if (!pass.completed)
       std::copy(zt, zt + n * d, st);
-    } else {
-      // The scaled row with each missing value replaced by the decoder's reconstruction.
-      const float* rt = raw ? raw + first * F : nullptr;
-      plans.decoder->run(zt, n, st);
-      const float s = pass.cluster_scale;
-      for (size_t k = 0; k < n * F; ++k) st[k] = s * (rt && std::isnan(rt[k]) ? st[k] : x[k]);
-    }
+    else
+      complete_rows(*plans.decoder, x, raw ? raw + first * F : nullptr, zt, n, F, d, pass.cluster_scale, st);
     soft_assign(st, n, int(D), pass.centroids, int(K), pass.alpha, q + first * K);
     if (plans.head) plans.head->run(x, n, logits + first * K);
   }
