@@ -106,9 +106,10 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   RatingBuffers out;
   kernels::Backend& backend = ctx.backend;
   const ModelOnBackend on(model, backend, true);
-  const auto autoencoder = backend.network(model.autoencoder);
+  // The reconstruction decodes the rating pass's z: the encoder runs once per row.
+  const auto decoder = backend.network(model.decoder());
   const kernels::BackendArray<float> autoencoder_params(backend, model.autoencoder_params);
-  kernels::Staged<float> x_in(backend);
+  kernels::Staged<float> z_in(backend);
   kernels::Landing<float> recon_out(backend);
   // Tables over levels 0..K (row and column 0 stay empty for levels; 0 is "no rating" for
   // /external_rating) and the baseline's clusters 0..K-1 before ordering.
@@ -146,8 +147,8 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                           for (size_t k = 0; k < base_sums.size(); ++k) base_sums[k] += base_batch_sums[k];
                           for (int k = 0; k < K; ++k) base_counts[k] += base_batch_counts[k];
                           recon.resize(b.rows * F);
-                          backend.mlp_forward(*autoencoder, autoencoder_params.data(), x_in.put(x, b.rows * F), b.rows,
-                                              recon_out.at(recon.data(), recon.size()));
+                          backend.mlp_forward(*decoder, autoencoder_params.data(), z_in.put(out.z.data(), out.z.size()),
+                                              b.rows, recon_out.at(recon.data(), recon.size()));
                           recon_out.get();
                           for (size_t k = 0; k < b.rows * F; ++k) {
                             double e = double(recon[k]) - x[k];
