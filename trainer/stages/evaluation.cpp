@@ -80,14 +80,11 @@ void sum_planted_over_ranks(Communicator& comm, std::vector<RegionTally>& region
   std::vector<int64_t> mine;
   for (size_t r = 0; r < regions.size(); ++r)
     for (const auto& [cell, count] : regions[r].planted) mine.insert(mine.end(), {int64_t(r), cell.first, cell.second, count});
-  const int64_t size = int64_t(mine.size());
-  const std::vector<int64_t> sizes = gather_over_ranks<int64_t>(comm, std::span(&size, 1), 1);
-  const size_t most = size_t(*std::max_element(sizes.begin(), sizes.end()));
-  const std::vector<int64_t> all = gather_over_ranks<int64_t>(comm, mine, most);
+  const std::vector<std::vector<int64_t>> all = gather_varying<int64_t>(comm, mine);
   for (RegionTally& t : regions) t.planted.clear();
-  for (size_t rank = 0; rank < sizes.size(); ++rank)
-    for (size_t i = rank * most; i < rank * most + size_t(sizes[rank]); i += 4)
-      regions[size_t(all[i])].planted[{int32_t(all[i + 1]), int32_t(all[i + 2])}] += all[i + 3];
+  for (const std::vector<int64_t>& rank : all)
+    for (size_t i = 0; i < rank.size(); i += 4)
+      regions[size_t(rank[i])].planted[{int32_t(rank[i + 1]), int32_t(rank[i + 2])}] += rank[i + 3];
 }
 
 }  // namespace

@@ -111,6 +111,18 @@ std::vector<T> gather_over_ranks(Communicator& comm, std::span<const T> mine, si
   comm.allgather(padded.data(), per_rank * sizeof(T), all.data());
   return all;
 }
+// Every rank's values, as many as each rank has, on every rank: result[r] is rank r's `mine`.
+template <class T>
+std::vector<std::vector<T>> gather_varying(Communicator& comm, std::span<const T> mine) {
+  const uint64_t size = mine.size();
+  const std::vector<uint64_t> sizes = gather_over_ranks<uint64_t>(comm, std::span(&size, 1), 1);
+  const size_t most = size_t(*std::max_element(sizes.begin(), sizes.end()));
+  const std::vector<T> all = gather_over_ranks<T>(comm, mine, most);
+  std::vector<std::vector<T>> out(sizes.size());
+  for (size_t r = 0; r < sizes.size(); ++r)
+    out[r].assign(all.begin() + ptrdiff_t(r * most), all.begin() + ptrdiff_t(r * most + sizes[r]));
+  return out;
+}
 // Each array, in host memory, replaced by its sum over the ranks, added in rank order (so a world
 // size repeats bitwise; integer counts are the same for any world size). Nothing with one rank.
 template <class T>
@@ -149,11 +161,11 @@ class StoredOrder {
     if (mine.size() != kept_ * per_row) throw std::logic_error("StoredOrder::gather: values for other rows");
     if (comm_.world() == 1) return {mine.begin(), mine.end()};  // one pass over every slab: in stored order
     if (!planned_) plan();
-    const std::vector<T> all = gather_over_ranks(comm_, mine, most_kept_ * per_row);
+    const std::vector<std::vector<T>> parts = gather_varying(comm_, mine);
     std::vector<T> out;
     out.reserve(all_kept_ * per_row);
     for (const Run& r : all_runs_) {
-      const auto from = all.begin() + ptrdiff_t(r.first_gathered * per_row);
+      const auto from = parts[r.rank].begin() + ptrdiff_t(r.first_kept * per_row);
       out.insert(out.end(), from, from + ptrdiff_t(r.rows * per_row));
     }
     return out;
@@ -162,12 +174,13 @@ class StoredOrder {
  private:
   struct Run {
     uint64_t first_stored = 0, rows = 0;
-    uint64_t first_gathered = 0;  // this rank's: its first kept row's index; after plan(): in the gathered values
+    uint64_t first_kept = 0;  // the index of the run's first row among its rank's kept rows
+    uint64_t rank = 0;        // set by plan()
   };
   void plan();  // collective: every rank's runs, in stored order
   Communicator& comm_;
   std::vector<Run> runs_, all_runs_;
-  size_t kept_ = 0, most_kept_ = 0, all_kept_ = 0;  // rows this rank kept; the most a rank kept; all ranks'
+  size_t kept_ = 0, all_kept_ = 0;  // rows this rank kept; all ranks'
   bool planned_ = false;
 };
 

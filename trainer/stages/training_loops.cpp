@@ -153,21 +153,12 @@ void StoredOrder::keep(const uint64_t* stored_rows, size_t rows) {
 }
 
 void StoredOrder::plan() {
-  const size_t world = size_t(comm_.world());
-  const uint64_t counts[2] = {kept_, runs_.size()};
-  const std::vector<uint64_t> all_counts = gather_over_ranks<uint64_t>(comm_, counts, 2);
-  size_t most_runs = 0;
-  for (size_t r = 0; r < world; ++r) {
-    most_kept_ = std::max<size_t>(most_kept_, all_counts[2 * r]);
-    most_runs = std::max<size_t>(most_runs, all_counts[2 * r + 1]);
-    all_kept_ += all_counts[2 * r];
-  }
-  const std::vector<Run> runs = gather_over_ranks<Run>(comm_, runs_, most_runs);
-  for (size_t r = 0; r < world; ++r)
-    for (size_t i = 0; i < all_counts[2 * r + 1]; ++i) {
-      Run run = runs[r * most_runs + i];
-      run.first_gathered += r * most_kept_;
+  const std::vector<std::vector<Run>> runs = gather_varying<Run>(comm_, runs_);
+  for (size_t rank = 0; rank < runs.size(); ++rank)
+    for (Run run : runs[rank]) {
+      run.rank = rank;
       all_runs_.push_back(run);
+      all_kept_ += run.rows;
     }
   std::sort(all_runs_.begin(), all_runs_.end(), [](const Run& a, const Run& b) { return a.first_stored < b.first_stored; });
   planned_ = true;
