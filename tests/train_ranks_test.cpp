@@ -53,7 +53,7 @@ std::string train_command(int ranks, const fs::path& config, const fs::path& run
 }
 
 // A small region and a short training of every stage, written as a config file.
-fs::path small_job(const fs::path& dir, int pretrain_epochs) {
+fs::path small_job(const fs::path& dir, int pretrain_epochs, const std::string& space = "completed") {
   auto r = rt::run_resilinet("synth --out " + (dir / "data").string() + " --cells 12000 --regions 2 --seed 5");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   TrainConfig c = load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
@@ -63,6 +63,8 @@ fs::path small_job(const fs::path& dir, int pretrain_epochs) {
   c.pretrain.min_steps = 0;
   c.classifier.epochs = 2;
   c.classifier.min_steps = 0;
+  c.clusters.space = space;
+  c.idec.max_epochs = 2;
   const fs::path file = dir / "job.yaml";
   rt::write_text(file, to_yaml(c));
   return file;
@@ -198,6 +200,30 @@ TEST(TrainRanks, TwoAndThreeRanksGiveTheParametersOfOneBitwiseAndRepeatBitwise) 
       ++files;
     }
     EXPECT_EQ(files, 5u);
+  }
+}
+
+// IDEC (clusters.space: latent) has reduction points of its own: the centroids' gradient at each
+// step, and the frequencies and label changes of each refresh, which the ranks measure a share each.
+TEST(TrainRanks, IdecOverRanksGivesTheParametersOfOneBitwise) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  const fs::path job = small_job(dir, 2, "latent");
+  for (const auto& [ranks, name] : std::vector<std::pair<int, std::string>>{{1, "one"}, {2, "two"}, {3, "three"}}) {
+    auto r = rt::run_command(train_command(ranks, job, dir / name));
+    ASSERT_EQ(r.exit_code, 0) << ranks << " ranks: " << r.output;
+  }
+  auto clusters = [](const fs::path& run_dir) {
+    std::ifstream in(run_dir / "metrics.json");
+    return nlohmann::json::parse(in).at("clusters");
+  };
+  const nlohmann::json one = clusters(dir / "one");
+  ASSERT_GE(one.at("idec").at("refreshes").get<int>(), 4) << one.dump();
+  for (const char* name : {"two", "three"}) {
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(same_parameters(dir / "one", dir / name));
+    EXPECT_EQ(clusters(dir / name).at("idec"), one.at("idec"));
+    EXPECT_EQ(json_difference(evaluation(dir / "one"), evaluation(dir / name), 1e-12), "");
   }
 }
 

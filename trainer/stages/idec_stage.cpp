@@ -22,30 +22,45 @@
 namespace resilinet {
 namespace {
 
+// A sum of values in [0, 2^39) kept as an integer count of 2^-88 units (the parts of a value below
+// 2^-88 are dropped): exact, so it does not depend on the order of its terms, nor on how the ranks
+// split them. The frequencies feed the training steps, which must be the same for any world size.
+struct FixedPointSum {
+  static constexpr int kFractionBits = 88;
+  __int128 units = 0;
+  void add(float v) { units += static_cast<__int128>(std::ldexp(double(v), kFractionBits)); }
+  double value() const { return std::ldexp(double(units), -kFractionBits); }
+};
+
 struct Refresh {
   std::vector<double> frequency;  // f_j = sum_i q_ij over all cells
   std::vector<int64_t> sizes;     // hard clusters of the current state
   ContingencyTable versus;        // current x accepted hard clusters
 };
 
-// One pass: the frequencies and hard cluster sizes of `model`, and, when accepted is given, the
-// table of its hard clusters against those of the accepted state.
+// One pass, shared by the ranks: the frequencies and hard cluster sizes of `model`, and, when
+// accepted is given, the table of its hard clusters against those of the accepted state.
 Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
   const int K = model.clusters;
   Refresh r;
-  r.frequency.assign(K, 0.0);
   r.sizes.assign(K, 0);
   r.versus = ContingencyTable(K, K);
+  std::vector<FixedPointSum> frequency(K);
+  int64_t not_finite = 0;  // rows whose q is not finite (a diverged model): in no cluster, and the frequencies NaN
   RatingBuffers now, before;
   const ModelOnBackend on_now(model, ctx.backend, false);
   const std::optional<ModelOnBackend> on_before =
       accepted ? std::optional<ModelOnBackend>(std::in_place, *accepted, ctx.backend, false) : std::nullopt;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, &model.scaler, 8192, [&](const Batch& b, const float* x) {
+  for_each_scaled_batch_of_rank(ctx, &model.scaler, 8192, [&](const Batch& b, const float* x) {
     rate_scaled(on_now, b.x, x, b.rows, now, false);
     if (on_before) rate_scaled(*on_before, b.x, x, b.rows, before, false);
     for (size_t i = 0; i < b.rows; ++i) {
       const float* q = now.q.data() + i * K;
-      for (int j = 0; j < K; ++j) r.frequency[j] += q[j];
+      if (!std::all_of(q, q + K, [](float v) { return v >= 0.0f && std::isfinite(v); })) {
+        ++not_finite;
+        continue;
+      }
+      for (int j = 0; j < K; ++j) frequency[j].add(q[j]);
       const int a = int(std::max_element(q, q + K) - q);
       ++r.sizes[a];
       if (!accepted) continue;
@@ -53,6 +68,12 @@ Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
       r.versus.add(a, int(std::max_element(qb, qb + K) - qb));
     }
   });
+  sum_in_rank_order<int64_t>(ctx.comm, {r.sizes, r.versus.counts, std::span(&not_finite, 1)});
+  std::vector<__int128> units(K);
+  for (int j = 0; j < K; ++j) units[j] = frequency[j].units;
+  sum_in_rank_order<__int128>(ctx.comm, {units});
+  for (int j = 0; j < K; ++j)
+    r.frequency.push_back(not_finite ? std::nan("") : FixedPointSum{units[j]}.value());
   return r;
 }
 
