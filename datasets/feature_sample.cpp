@@ -44,6 +44,18 @@ void FeatureSample::add(const float* x, const int64_t* cell_id, size_t rows) {
   }
 }
 
+void FeatureSample::absorb(size_t f, std::vector<std::pair<uint64_t, float>>&& entries) {
+  // All of them at once, then the capacity's smallest kept: linear, where offering them one by one
+  // into the full heap would cost a logarithm each.
+  auto& kept = kept_[f];
+  kept.insert(kept.end(), entries.begin(), entries.end());
+  if (kept.size() > capacity_) {
+    std::nth_element(kept.begin(), kept.begin() + ptrdiff_t(capacity_), kept.end());
+    kept.resize(capacity_);
+  }
+  if (kept.size() == capacity_) std::make_heap(kept.begin(), kept.end());
+}
+
 void FeatureSample::merge(const FeatureSample& other) {
   if (other.features_ != features_ || other.capacity_ != capacity_)
     throw std::invalid_argument("FeatureSample::merge: samples of " + std::to_string(other.features_) + " and " +
@@ -51,8 +63,28 @@ void FeatureSample::merge(const FeatureSample& other) {
                                 std::to_string(other.capacity_) + " and " + std::to_string(capacity_));
   for (size_t f = 0; f < features_; ++f) {
     seen_[f] += other.seen_[f];
-    for (const auto& [key, value] : other.kept_[f]) offer(f, key, value);
+    absorb(f, std::vector<std::pair<uint64_t, float>>(other.kept_[f]));
   }
+}
+
+void FeatureSample::kept(size_t f, std::vector<uint64_t>& keys, std::vector<float>& values) const {
+  keys.clear();
+  values.clear();
+  for (const auto& [key, value] : kept_[f]) {
+    keys.push_back(key);
+    values.push_back(value);
+  }
+}
+
+void FeatureSample::merge_feature(size_t f, const std::vector<uint64_t>& keys, const std::vector<float>& values,
+                                  uint64_t seen) {
+  if (keys.size() != values.size() || keys.size() > capacity_)
+    throw std::invalid_argument("FeatureSample::merge_feature: " + std::to_string(keys.size()) + " keys, " +
+                                std::to_string(values.size()) + " values, capacity " + std::to_string(capacity_));
+  seen_[f] += seen;
+  std::vector<std::pair<uint64_t, float>> entries(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) entries[i] = {keys[i], values[i]};
+  absorb(f, std::move(entries));
 }
 
 double FeatureSample::quantile(size_t f, double q) const {

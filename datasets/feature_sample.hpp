@@ -3,7 +3,7 @@
 // of the cells with the smallest keys hash(cell id, feature) (a bottom-k sample). While a feature
 // has no more values than that, every one is kept and its quantiles are exact. The sample depends
 // on the cells only, not on their order or on how a pass was split: the samples of the parts merge
-// into the sample of the whole (merge), which is how ranks sharing a pass would combine theirs.
+// into the sample of the whole (merge, or merge_feature where ranks exchange one feature at a time).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +21,10 @@ class FeatureSample {
   void add(const float* x, const int64_t* cell_id, size_t rows);
   // Keeps the sample of both sets of cells (same features and capacity; cells assumed distinct).
   void merge(const FeatureSample& other);
+  // Feature f's part of a sample, for parts held apart (ranks): its kept values with their keys
+  // (in no particular order), and merge_feature, which takes in another part's.
+  void kept(size_t f, std::vector<uint64_t>& keys, std::vector<float>& values) const;
+  void merge_feature(size_t f, const std::vector<uint64_t>& keys, const std::vector<float>& values, uint64_t seen);
 
   // The q-quantile (0 <= q <= 1) of feature f's sample by linear interpolation between order
   // statistics: at q = 0.5 the middle value, or the mean of the two middle ones. NaN where the
@@ -33,6 +37,7 @@ class FeatureSample {
 
  private:
   void offer(size_t f, uint64_t key, float value);
+  void absorb(size_t f, std::vector<std::pair<uint64_t, float>>&& entries);  // another part's entries
   size_t features_, capacity_;
   // Per feature (key, value); a max-heap on the key once full, so the largest key leaves first.
   std::vector<std::vector<std::pair<uint64_t, float>>> kept_;

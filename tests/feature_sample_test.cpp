@@ -92,9 +92,19 @@ TEST(FeatureSample, TheSameSampleWhateverTheOrderOrTheSplit) {
   parts.add(c.x.data(), c.id.data(), 5000);
   b.add(c.x.data() + 2 * 5000, c.id.data() + 5000, 12000);
   d.add(c.x.data() + 2 * 17000, c.id.data() + 17000, 3000);
+  // The same parts merged feature by feature, as ranks exchange them (kept, merge_feature).
+  FeatureSample by_feature = parts;
+  std::vector<uint64_t> keys;
+  std::vector<float> values;
+  for (size_t f = 0; f < 2; ++f)
+    for (const FeatureSample* other : {&b, &d}) {
+      other->kept(f, keys, values);
+      EXPECT_EQ(keys.size(), other->size(f));
+      by_feature.merge_feature(f, keys, values, other->seen(f));
+    }
   parts.merge(b);
   parts.merge(d);
-  for (const FeatureSample* other : {&shuffled, &parts})
+  for (const FeatureSample* other : {&shuffled, &parts, &by_feature})
     for (size_t f = 0; f < 2; ++f) {
       EXPECT_EQ(other->seen(f), whole.seen(f));
       for (double q : {0.01, 0.5, 0.99}) EXPECT_EQ(other->quantile(f, q), whole.quantile(f, q)) << f << " " << q;
@@ -103,4 +113,5 @@ TEST(FeatureSample, TheSameSampleWhateverTheOrderOrTheSplit) {
   EXPECT_NEAR(whole.quantile(0, 0.5), 9999.5, 1300.0);
   EXPECT_NE(whole.quantile(0, 0.5), 9999.5);
   EXPECT_THROW(parts.merge(FeatureSample(3, 1000)), std::invalid_argument);
+  EXPECT_THROW(parts.merge_feature(0, {1, 2}, {1.0f}, 2), std::invalid_argument);
 }

@@ -53,7 +53,8 @@ std::string train_command(int ranks, const fs::path& config, const fs::path& run
 }
 
 // A small region and a short training of every stage, written as a config file.
-fs::path small_job(const fs::path& dir, int pretrain_epochs, const std::string& space = "completed") {
+fs::path small_job(const fs::path& dir, int pretrain_epochs, const std::string& space = "completed",
+                   const std::string& scaler = "robust") {
   auto r = rt::run_resilinet("synth --out " + (dir / "data").string() + " --cells 12000 --regions 2 --seed 5");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   TrainConfig c = load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/default.yaml");
@@ -64,6 +65,7 @@ fs::path small_job(const fs::path& dir, int pretrain_epochs, const std::string& 
   c.classifier.epochs = 2;
   c.classifier.min_steps = 0;
   c.clusters.space = space;
+  c.scaler.type = scaler;
   c.idec.max_epochs = 2;
   const fs::path file = dir / "job.yaml";
   rt::write_text(file, to_yaml(c));
@@ -225,6 +227,40 @@ TEST(TrainRanks, IdecOverRanksGivesTheParametersOfOneBitwise) {
     EXPECT_EQ(clusters(dir / name).at("idec"), one.at("idec"));
     EXPECT_EQ(json_difference(evaluation(dir / "one"), evaluation(dir / name), 1e-12), "");
   }
+}
+
+// The ranks fit the scaler a share each. Its counts, ranges and quantile sample merge exactly (the
+// robust scaler of the test above gives one process's parameters bitwise); z-score scaling also
+// needs the sums of values and of squares, added in rank order: one process's within rounding.
+TEST(TrainRanks, ZScoreScalerOverRanksIsOneProcessesWithinRounding) {
+  REQUIRE_MPI();
+  const fs::path dir = rt::scratch_dir();
+  const fs::path job = small_job(dir, 1, "completed", "zscore");
+  for (const auto& [ranks, name] : std::vector<std::pair<int, std::string>>{{1, "one"}, {3, "three"}}) {
+    auto r = rt::run_command(train_command(ranks, job, dir / name));
+    ASSERT_EQ(r.exit_code, 0) << ranks << " ranks: " << r.output;
+  }
+  const Checkpoint one = read_checkpoint((dir / "one" / "checkpoint.h5").string());
+  const Checkpoint three = read_checkpoint((dir / "three" / "checkpoint.h5").string());
+  const Scaler &a = one.model.scaler, &b = three.model.scaler;
+  ASSERT_EQ(a.type, "zscore");
+  ASSERT_EQ(b.features(), a.features());
+  EXPECT_EQ(b.missing, a.missing);
+  for (size_t f = 0; f < a.features(); ++f) {
+    EXPECT_EQ(b.median[f], a.median[f]) << f;
+    EXPECT_EQ(b.min[f], a.min[f]) << f;
+    EXPECT_EQ(b.max[f], a.max[f]) << f;
+    EXPECT_NEAR(b.offset[f], a.offset[f], 1e-12 * std::max(1.0, std::abs(a.offset[f]))) << f;
+    EXPECT_NEAR(b.scale[f], a.scale[f], 1e-12 * a.scale[f]) << f;
+  }
+  auto close = [](const std::vector<float>& p, const std::vector<float>& q) {
+    if (p.size() != q.size()) return false;
+    for (size_t i = 0; i < p.size(); ++i)
+      if (std::abs(p[i] - q[i]) > 1e-5f * std::max(1.0f, std::abs(p[i]))) return false;
+    return true;
+  };
+  EXPECT_TRUE(close(one.model.autoencoder_params, three.model.autoencoder_params));
+  EXPECT_TRUE(close(one.model.classifier_params, three.model.classifier_params));
 }
 
 // 120 cells: each classifier batch has about 96 training rows, two 64-row tiles, so the third of

@@ -39,24 +39,25 @@ std::vector<float> Scaler::scaled_max() const {
 
 ScalerFitter::ScalerFitter(size_t features, size_t sample_cap)
     : features_(features),
-      sum_(features, 0.0), sumsq_(features, 0.0),
-      min_(features, std::numeric_limits<double>::infinity()),
-      max_(features, -std::numeric_limits<double>::infinity()),
-      count_(features, 0), missing_(features, 0), sample_(features, sample_cap) {}
+      sums_{std::vector<double>(features, 0.0), std::vector<double>(features, 0.0),
+            std::vector<double>(features, std::numeric_limits<double>::infinity()),
+            std::vector<double>(features, -std::numeric_limits<double>::infinity()),
+            std::vector<uint64_t>(features, 0), std::vector<uint64_t>(features, 0)},
+      sample_(features, sample_cap) {}
 
 void ScalerFitter::add(const float* x, const int64_t* cell_id, size_t rows) {
   for (size_t r = 0; r < rows; ++r)
     for (size_t f = 0; f < features_; ++f) {
       float v = x[r * features_ + f];
       if (std::isnan(v)) {
-        ++missing_[f];
+        ++sums_.missing[f];
         continue;
       }
-      ++count_[f];
-      sum_[f] += v;
-      sumsq_[f] += double(v) * v;
-      min_[f] = std::min(min_[f], double(v));
-      max_[f] = std::max(max_[f], double(v));
+      ++sums_.count[f];
+      sums_.sum[f] += v;
+      sums_.sumsq[f] += double(v) * v;
+      sums_.min[f] = std::min(sums_.min[f], double(v));
+      sums_.max[f] = std::max(sums_.max[f], double(v));
     }
   sample_.add(x, cell_id, rows);
 }
@@ -64,30 +65,31 @@ void ScalerFitter::add(const float* x, const int64_t* cell_id, size_t rows) {
 Scaler ScalerFitter::finish(const ScalerConfig& config, const std::string& file) const {
   Scaler s;
   s.type = config.type;
-  s.missing = missing_;
+  s.missing = sums_.missing;
   if (config.type == "robust") s.clip = config.clip;
   for (size_t f = 0; f < features_; ++f) {
-    if (count_[f] == 0)
+    const double count = double(sums_.count[f]), min = sums_.min[f], max = sums_.max[f];
+    if (sums_.count[f] == 0)
       throw InputError(file, "/features column " + std::to_string(f),
                        "at least one finite value to fit the scaler", "only missing values");
     s.median.push_back(sample_.quantile(f, 0.5));
-    s.min.push_back(min_[f]);
-    s.max.push_back(max_[f]);
+    s.min.push_back(min);
+    s.max.push_back(max);
     if (config.type == "zscore") {
-      double mean = sum_[f] / count_[f];
-      double var = std::max(0.0, sumsq_[f] / count_[f] - mean * mean);
+      double mean = sums_.sum[f] / count;
+      double var = std::max(0.0, sums_.sumsq[f] / count - mean * mean);
       s.offset.push_back(mean);
       s.scale.push_back(var > 0 ? std::sqrt(var) : 1.0);
     } else if (config.type == "robust") {
       double low = sample_.quantile(f, config.lower_quantile), high = sample_.quantile(f, config.upper_quantile);
       // A feature that is constant over the central range (mostly zeros, say) falls back to its
       // full range, so its rare nonzero values still count.
-      if (!(high > low)) low = min_[f], high = max_[f];
+      if (!(high > low)) low = min, high = max;
       s.offset.push_back(low);
       s.scale.push_back(high > low ? high - low : 1.0);
     } else {
-      double range = max_[f] - min_[f];
-      s.offset.push_back(min_[f]);
+      double range = max - min;
+      s.offset.push_back(min);
       s.scale.push_back(range > 0 ? range : 1.0);
     }
   }

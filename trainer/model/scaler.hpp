@@ -39,16 +39,23 @@ struct Scaler {
 // feature, a uniform sample keyed by cell id beyond.
 class ScalerFitter {
  public:
+  // What a fit adds up per feature. Ranks that split the pass merge theirs (fit_scaler).
+  struct Sums {
+    std::vector<double> sum, sumsq, min, max;  // of the finite values
+    std::vector<uint64_t> count, missing;
+  };
   explicit ScalerFitter(size_t features, size_t sample_cap = FeatureSample::kDefaultCapacity);
   // x [rows x features] raw values (NaN: missing), cell_id [rows].
   void add(const float* x, const int64_t* cell_id, size_t rows);
   // Throws InputError(file, ...) if a feature has no finite value at all.
   Scaler finish(const ScalerConfig& config, const std::string& file) const;
+  size_t features() const { return features_; }
+  Sums& sums() { return sums_; }
+  FeatureSample& sample() { return sample_; }
 
  private:
   size_t features_;
-  std::vector<double> sum_, sumsq_, min_, max_;
-  std::vector<uint64_t> count_, missing_;
+  Sums sums_;
   FeatureSample sample_;
 };
 

@@ -315,16 +315,55 @@ EpochsDone run_epochs(TrainContext& ctx, const Scaler& scaler, const EpochLoop& 
   return done;
 }
 
+namespace {
+
+// The ranks' fits of their slabs merged into one process's fit, on every rank: counts added, the
+// ranges widened, each feature's sample merged (exact: the sample depends on the cells only), one
+// feature at a time so that no rank holds every rank's whole sample at once. The sums of values
+// (z-score scaling alone uses them) are doubles added in rank order: a world size repeats bitwise.
+void merge_fits_over_ranks(Communicator& comm, ScalerFitter& fitter) {
+  const size_t world = size_t(comm.world()), F = fitter.features();
+  if (world == 1) return;
+  ScalerFitter::Sums& s = fitter.sums();
+  sum_in_rank_order<uint64_t>(comm, {s.count, s.missing});
+  sum_in_rank_order<double>(comm, {s.sum, s.sumsq});
+  std::vector<double> range = s.min;
+  range.insert(range.end(), s.max.begin(), s.max.end());
+  const std::vector<double> ranges = gather_over_ranks<double>(comm, range, 2 * F);
+  for (size_t r = 0; r < world; ++r)
+    for (size_t f = 0; f < F; ++f) {
+      s.min[f] = std::min(s.min[f], ranges[r * 2 * F + f]);
+      s.max[f] = std::max(s.max[f], ranges[r * 2 * F + F + f]);
+    }
+  FeatureSample& sample = fitter.sample();
+  std::vector<uint64_t> keys;
+  std::vector<float> values;
+  for (size_t f = 0; f < F; ++f) {
+    sample.kept(f, keys, values);
+    const uint64_t seen = sample.seen(f);
+    const auto all_seen = gather_over_ranks<uint64_t>(comm, std::span(&seen, 1), 1);
+    const auto all_keys = gather_varying<uint64_t>(comm, keys);
+    const auto all_values = gather_varying<float>(comm, values);
+    for (size_t r = 0; r < world; ++r)
+      if (r != size_t(comm.rank())) sample.merge_feature(f, all_keys[r], all_values[r], all_seen[r]);
+  }
+}
+
+}  // namespace
+
+// One pass shared by the ranks (each fits its slabs), then the fits merged.
 void fit_scaler(Model& model, TrainContext& ctx) {
   ScalerFitter fitter(model.schema.size());
-  ctx.progress.begin("scaler", ctx.data.total_rows());
+  const uint64_t total = ctx.data.total_rows();
+  ctx.progress.begin("scaler", total);
   uint64_t seen = 0;
-  for_each_scaled_batch(ctx.data, ctx.config.slab_rows, nullptr, 65536,
-                        [&](const Batch& b, const float*) {
-                          fitter.add(b.x, b.cell_id, b.rows);
-                          seen += b.rows;
-                          ctx.progress.update(seen, "", seen);
-                        });
+  for_each_scaled_batch_of_rank(ctx, nullptr, 65536, [&](const Batch& b, const float*) {
+    fitter.add(b.x, b.cell_id, b.rows);
+    seen += b.rows;
+    const uint64_t all_seen = std::min<uint64_t>(total, seen * uint64_t(ctx.comm.world()));  // about
+    ctx.progress.update(all_seen, "", all_seen);
+  });
+  merge_fits_over_ranks(ctx.comm, fitter);
   const std::string file = ctx.data.shards().empty() ? ctx.config.data : ctx.data.shards()[0].path;
   model.scaler = fitter.finish(ctx.config.scaler, file);
   nlohmann::json missing;
@@ -335,7 +374,7 @@ void fit_scaler(Model& model, TrainContext& ctx) {
   }
   ctx.progress.record({{"stage", "scaler"}, {"type", model.scaler.type}, {"imputed", missing}});
   ctx.progress.end(fmt::format("{} scaler on {} rows, {} missing values imputed with the median",
-                               model.scaler.type, seen, total_missing));
+                               model.scaler.type, total, total_missing));
 }
 
 }  // namespace resilinet
