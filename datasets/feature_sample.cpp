@@ -44,11 +44,10 @@ void FeatureSample::add(const float* x, const int64_t* cell_id, size_t rows) {
   }
 }
 
-void FeatureSample::absorb(size_t f, std::vector<std::pair<uint64_t, float>>&& entries) {
-  // All of them at once, then the capacity's smallest kept: linear, where offering them one by one
-  // into the full heap would cost a logarithm each.
+void FeatureSample::trim(size_t f) {
+  // Entries appended all at once, then the capacity's smallest kept: linear, where offering them
+  // one by one into the full heap would cost a logarithm each.
   auto& kept = kept_[f];
-  kept.insert(kept.end(), entries.begin(), entries.end());
   if (kept.size() > capacity_) {
     std::nth_element(kept.begin(), kept.begin() + ptrdiff_t(capacity_), kept.end());
     kept.resize(capacity_);
@@ -63,7 +62,8 @@ void FeatureSample::merge(const FeatureSample& other) {
                                 std::to_string(other.capacity_) + " and " + std::to_string(capacity_));
   for (size_t f = 0; f < features_; ++f) {
     seen_[f] += other.seen_[f];
-    absorb(f, std::vector<std::pair<uint64_t, float>>(other.kept_[f]));
+    kept_[f].insert(kept_[f].end(), other.kept_[f].begin(), other.kept_[f].end());
+    trim(f);
   }
 }
 
@@ -82,9 +82,10 @@ void FeatureSample::merge_feature(size_t f, const std::vector<uint64_t>& keys, c
     throw std::invalid_argument("FeatureSample::merge_feature: " + std::to_string(keys.size()) + " keys, " +
                                 std::to_string(values.size()) + " values, capacity " + std::to_string(capacity_));
   seen_[f] += seen;
-  std::vector<std::pair<uint64_t, float>> entries(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) entries[i] = {keys[i], values[i]};
-  absorb(f, std::move(entries));
+  auto& kept = kept_[f];
+  kept.reserve(kept.size() + keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) kept.emplace_back(keys[i], values[i]);
+  trim(f);
 }
 
 double FeatureSample::quantile(size_t f, double q) const {

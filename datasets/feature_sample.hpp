@@ -37,7 +37,7 @@ class FeatureSample {
 
  private:
   void offer(size_t f, uint64_t key, float value);
-  void absorb(size_t f, std::vector<std::pair<uint64_t, float>>&& entries);  // another part's entries
+  void trim(size_t f);  // back to the capacity after another part's entries were appended
   size_t features_, capacity_;
   // Per feature (key, value); a max-heap on the key once full, so the largest key leaves first.
   std::vector<std::vector<std::pair<uint64_t, float>>> kept_;

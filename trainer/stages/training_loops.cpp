@@ -336,16 +336,17 @@ void merge_fits_over_ranks(Communicator& comm, ScalerFitter& fitter) {
       s.max[f] = std::max(s.max[f], ranges[r * 2 * F + F + f]);
     }
   FeatureSample& sample = fitter.sample();
+  std::vector<uint64_t> seen(F);
+  for (size_t f = 0; f < F; ++f) seen[f] = sample.seen(f);
+  const std::vector<uint64_t> all_seen = gather_over_ranks<uint64_t>(comm, seen, F);
   std::vector<uint64_t> keys;
   std::vector<float> values;
   for (size_t f = 0; f < F; ++f) {
     sample.kept(f, keys, values);
-    const uint64_t seen = sample.seen(f);
-    const auto all_seen = gather_over_ranks<uint64_t>(comm, std::span(&seen, 1), 1);
     const auto all_keys = gather_varying<uint64_t>(comm, keys);
     const auto all_values = gather_varying<float>(comm, values);
     for (size_t r = 0; r < world; ++r)
-      if (r != size_t(comm.rank())) sample.merge_feature(f, all_keys[r], all_values[r], all_seen[r]);
+      if (r != size_t(comm.rank())) sample.merge_feature(f, all_keys[r], all_values[r], all_seen[r * F + f]);
   }
 }
 
