@@ -67,6 +67,7 @@ class ModelOnBackend {
   kernels::Backend& backend() const { return *backend_; }
   bool has_classifier() const;
   kernels::RatingPass pass() const;
+  const float* autoencoder_params() const { return autoencoder_params_.data(); }  // on the backend
 
  private:
   struct Nets;

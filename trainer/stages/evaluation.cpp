@@ -105,7 +105,6 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
   const ModelOnBackend on(model, backend, true);
   // The reconstruction decodes the rating pass's z: the encoder runs once per row.
   const auto decoder = backend.network(model.decoder());
-  const kernels::BackendArray<float> autoencoder_params(backend, model.autoencoder_params);
   kernels::Staged<float> z_in(backend);
   kernels::Landing<float> recon_out(backend);
   // Tables over levels 0..K (row and column 0 stay empty for levels; 0 is "no rating" for
@@ -144,7 +143,7 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                           for (size_t k = 0; k < base_sums.size(); ++k) base_sums[k] += base_batch_sums[k];
                           for (int k = 0; k < K; ++k) base_counts[k] += base_batch_counts[k];
                           recon.resize(b.rows * F);
-                          backend.mlp_forward(*decoder, autoencoder_params.data(), z_in.put(out.z.data(), out.z.size()),
+                          backend.mlp_forward(*decoder, on.autoencoder_params(), z_in.put(out.z.data(), out.z.size()),
                                               b.rows, recon_out.at(recon.data(), recon.size()));
                           recon_out.get();
                           for (size_t k = 0; k < b.rows * F; ++k) {
@@ -180,7 +179,7 @@ nlohmann::json evaluate_model(const Model& model, TrainContext& ctx) {
                             }
                           }
                           seen += b.rows;
-                          const uint64_t all_seen = std::min<uint64_t>(N, seen * uint64_t(ctx.comm.world()));  // about
+                          const uint64_t all_seen = rows_passed_by_all_ranks(ctx, seen, N);
                           ctx.progress.update(all_seen, "", all_seen);
                         });
   // The ranks' shares added up: counts in any order, sums in rank order.

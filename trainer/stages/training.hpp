@@ -146,6 +146,11 @@ SilhouetteShare silhouette_over_ranks(TrainContext& ctx);
 // A pass in stored order that the ranks share: fn sees this rank's slabs only (slabs small enough
 // that every rank has a few). Together with StoredOrder, what one process's pass keeps.
 void for_each_scaled_batch_of_rank(TrainContext& ctx, const Scaler* scaler, size_t batch_rows, const ScaledBatchFn& fn);
+// For progress lines of such a pass: about how many of the `total` rows all ranks have passed
+// when this rank has passed `mine` (the ranks' shares differ by a slab at most).
+inline uint64_t rows_passed_by_all_ranks(const TrainContext& ctx, uint64_t mine, uint64_t total) {
+  return std::min<uint64_t>(total, mine * uint64_t(ctx.comm.world()));
+}
 
 // The rows that every rank kept in its share of a pass (for_each_scaled_batch_of_rank), in stored
 // order. keep() takes this rank's kept rows' Batch::stored_row in the order of the pass; gather

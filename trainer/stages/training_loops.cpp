@@ -361,7 +361,7 @@ void fit_scaler(Model& model, TrainContext& ctx) {
   for_each_scaled_batch_of_rank(ctx, nullptr, 65536, [&](const Batch& b, const float*) {
     fitter.add(b.x, b.cell_id, b.rows);
     seen += b.rows;
-    const uint64_t all_seen = std::min<uint64_t>(total, seen * uint64_t(ctx.comm.world()));  // about
+    const uint64_t all_seen = rows_passed_by_all_ranks(ctx, seen, total);
     ctx.progress.update(all_seen, "", all_seen);
   });
   merge_fits_over_ranks(ctx.comm, fitter);
