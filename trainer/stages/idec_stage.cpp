@@ -22,15 +22,12 @@
 namespace resilinet {
 namespace {
 
-// A sum of values in [0, 2^39) kept as an integer count of 2^-88 units (the parts of a value below
-// 2^-88 are dropped): exact, so it does not depend on the order of its terms, nor on how the ranks
-// split them. The frequencies feed the training steps, which must be the same for any world size.
-struct FixedPointSum {
-  static constexpr int kFractionBits = 88;
-  __int128 units = 0;
-  void add(float v) { units += static_cast<__int128>(std::ldexp(double(v), kFractionBits)); }
-  double value() const { return std::ldexp(double(units), -kFractionBits); }
-};
+// Sums of values in [0, 2^39) kept as integer counts of 2^-88 units (the parts of a value below
+// 2^-88 are dropped): exact, so they do not depend on the order of their terms, nor on how the
+// ranks split them. The frequencies feed the training steps, which must be the same for any world size.
+constexpr int kFixedPointFractionBits = 88;
+__int128 to_fixed_point(float v) { return static_cast<__int128>(std::ldexp(double(v), kFixedPointFractionBits)); }
+double from_fixed_point(__int128 units) { return std::ldexp(double(units), -kFixedPointFractionBits); }
 
 struct Refresh {
   std::vector<double> frequency;  // f_j = sum_i q_ij over all cells
@@ -45,7 +42,7 @@ Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
   Refresh r;
   r.sizes.assign(K, 0);
   r.versus = ContingencyTable(K, K);
-  std::vector<FixedPointSum> frequency(K);
+  std::vector<__int128> frequency(K, 0);  // fixed point
   int64_t not_finite = 0;  // rows whose q is not finite (a diverged model): in no cluster, and the frequencies NaN
   RatingBuffers now, before;
   const ModelOnBackend on_now(model, ctx.backend, false);
@@ -60,7 +57,7 @@ Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
         ++not_finite;
         continue;
       }
-      for (int j = 0; j < K; ++j) frequency[j].add(q[j]);
+      for (int j = 0; j < K; ++j) frequency[j] += to_fixed_point(q[j]);
       const int a = int(std::max_element(q, q + K) - q);
       ++r.sizes[a];
       if (!accepted) continue;
@@ -69,11 +66,8 @@ Refresh measure(const Model& model, const Model* accepted, TrainContext& ctx) {
     }
   });
   sum_in_rank_order<int64_t>(ctx.comm, {r.sizes, r.versus.counts, std::span(&not_finite, 1)});
-  std::vector<__int128> units(K);
-  for (int j = 0; j < K; ++j) units[j] = frequency[j].units;
-  sum_in_rank_order<__int128>(ctx.comm, {units});
-  for (int j = 0; j < K; ++j)
-    r.frequency.push_back(not_finite ? std::nan("") : FixedPointSum{units[j]}.value());
+  sum_in_rank_order<__int128>(ctx.comm, {frequency});
+  for (int j = 0; j < K; ++j) r.frequency.push_back(not_finite ? std::nan("") : from_fixed_point(frequency[j]));
   return r;
 }
 
