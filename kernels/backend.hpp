@@ -91,7 +91,8 @@ class Backend {
   // k-means++ and Lloyd on a sample (x in this backend's memory; the result on the host).
   virtual KMeansResult kmeans(const float* x, size_t rows, int dims, const KMeansOptions& options) = 0;
   // z [rows x latent], space [rows x space dims], q [rows x clusters], logits [rows x clusters]
-  // (only with a head). raw: the rows unscaled, NaN where missing (nullptr: all observed).
+  // (only with a head). raw: the rows unscaled, NaN where missing (nullptr: all observed). z may
+  // be nullptr (not wanted): a row whose z would not be finite then gets a NaN row in space.
   virtual void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows,
                     float* z, float* space, float* q, float* logits) = 0;
   virtual void lrp(const Network& net, const float* params, const LrpComposite& composite,

@@ -125,7 +125,8 @@ write_summary() {
     echo "- c: compute-sanitizer --error-exitcode 1 (memcheck, racecheck) with RESILINET_GPU_TEST_SMALL=1 (memcheck) and =shallow (racecheck: no 16 x 256 networks)."
     echo "- d: GPU training twice: every checkpoint dataset bitwise equal (h5py) and ratings.csv byte-equal;"
     echo "  GPU against CPU training: ARI of the head's levels >= $min_ari (both checkpoints rated on the CPU);"
-    echo "  rate cuda against cpu on one checkpoint: level and cluster level equal on >= $min_agreement of cells;"
+    echo "  rate cuda against cpu on one checkpoint: level and cluster level equal on >= $min_agreement of cells,"
+    echo "  with q and z and with --no-latent (where the CPU skips the encoder for cells without a gap);"
     echo "  explain cuda against cpu: levels equal on >= $min_agreement of cells, and on >= $min_agreement of the"
     echo "  cells with the same seed level every relevance within 1e-4 x max|R| + 1e-3 x |R_cpu|;"
     echo "  train --stop-after then --resume on the GPU: bitwise the uninterrupted GPU run."
@@ -360,6 +361,28 @@ else
       "same level $(json_get "$j" 'f"{100*level_agreement:.3f}"')%, cluster level $(json_get "$j" 'f"{100*cluster_level_agreement:.3f}"')% (>= $(awk -v m=$min_agreement 'BEGIN{print 100*m}')%); max|dp| $(json_get "$j" 'f"{max_abs_dp:.2e}"'), max|dz| $(json_get "$j" 'f"{max_abs_dz:.2e}"')"
   else
     record "d6. rate $device vs cpu" fail "$(seconds_since "$t")" "needs d1 and both ratings"
+  fi
+fi
+
+# d6b. rate --no-latent: cuda against cpu (the CPU then encodes only the cells with a gap).
+t=$(now)
+if ! has_device_flag rate || [[ -z "${done_ok[gpu1]:-}" ]]; then
+  record "d6b. rate --no-latent $device vs cpu" fail 0 "needs d1 and rate --device"
+else
+  ok=1
+  for dev in cpu "$device"; do
+    rate_cmd "$dev" "$runs/gpu1" "$runs/rate-lean-$dev"
+    cmd+=(--no-latent)
+    run_logged "$e2e_log" "$(cap 120 $reserve_d)" "${cmd[@]}" || ok=0
+  done
+  if ((ok)); then
+    j=$("${compare[@]}" ratings "$runs/rate-lean-cpu/ratings.csv" "$runs/rate-lean-$device/ratings.csv" \
+      --min-agreement "$min_agreement" 2>>"$e2e_log"); rc=$?
+    echo "rate --no-latent cpu vs $device: $j" >> "$e2e_log"
+    record "d6b. rate --no-latent $device vs cpu" "$([[ $rc == 0 ]] && echo pass || echo fail)" "$(seconds_since "$t")" \
+      "same level $(json_get "$j" 'f"{100*level_agreement:.3f}"')%, cluster level $(json_get "$j" 'f"{100*cluster_level_agreement:.3f}"')%; max|dp| $(json_get "$j" 'f"{max_abs_dp:.2e}"')"
+  else
+    record "d6b. rate --no-latent $device vs cpu" fail "$(seconds_since "$t")" "a rating did not run: e2e.log"
   fi
 fi
 

@@ -129,7 +129,8 @@ TEST(Progress, OffATerminalAFewLinesPerStage) {
   EXPECT_EQ(rate.output.rfind("[rate] done in", 0), 0u) << rate.output;
 }
 
-// --no-latent leaves out q and z and nothing else: the other columns are those of a full rating.
+// --no-latent leaves out q and z and nothing else: the other columns are those of a full rating
+// (without z the encoder runs only for the cells with a missing value; most of these have none).
 TEST(Ratings, NoLatentLeavesOutQAndZOnly) {
   const rt::SmallRun& run = rt::small_trained_run();
   const auto dir = rt::scratch_dir();
@@ -140,6 +141,8 @@ TEST(Ratings, NoLatentLeavesOutQAndZOnly) {
   }
   const auto full = dir / "out" / "ratings.h5", lean = dir / "out--no-latent" / "ratings.h5";
   EXPECT_EQ(rt::read_h5_rows<int32_t>(lean, "level", H5T_NATIVE_INT32), rt::read_h5_rows<int32_t>(full, "level", H5T_NATIVE_INT32));
+  EXPECT_EQ(rt::read_h5_rows<int32_t>(lean, "cluster_level", H5T_NATIVE_INT32),
+            rt::read_h5_rows<int32_t>(full, "cluster_level", H5T_NATIVE_INT32));
   EXPECT_EQ(rt::read_h5_rows<float>(lean, "p_level", H5T_NATIVE_FLOAT), rt::read_h5_rows<float>(full, "p_level", H5T_NATIVE_FLOAT));
   EXPECT_EQ(rt::read_h5_rows<int8_t>(lean, "risk_class", H5T_NATIVE_INT8), rt::read_h5_rows<int8_t>(full, "risk_class", H5T_NATIVE_INT8));
   const auto has = [](const std::filesystem::path& file, const char* name) {

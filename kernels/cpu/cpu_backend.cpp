@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -39,6 +40,16 @@ class CpuNetwork final : public Network {
     }
     return plan_;
   }
+  // finite_input_bound of these weights, kept for the next passes like the plan.
+  float input_bound(const float* params, int stop_layer) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (bound_params_ != params || bound_stop_ != stop_layer) {
+      bound_ = finite_input_bound(layout_, params, stop_layer);
+      bound_params_ = params;
+      bound_stop_ = stop_layer;
+    }
+    return bound_;
+  }
 
  private:
   MlpLayout layout_;
@@ -47,6 +58,9 @@ class CpuNetwork final : public Network {
   mutable const float* plan_params_ = nullptr;
   mutable int plan_stop_ = -1;
   mutable Isa plan_isa_ = Isa::baseline;
+  mutable const float* bound_params_ = nullptr;
+  mutable int bound_stop_ = -1;
+  mutable float bound_ = 0.0f;
 };
 
 const MlpLayout& layout_of(const Network& net) { return net.layout(); }
@@ -67,28 +81,59 @@ struct RatingPlans {
   }
 };
 
-// The completed space of n rows: each scaled row (times scale) with its missing values replaced by
-// the decoder's reconstruction from z. Only rows with a missing value are decoded (gathered into a
-// block of their own): a row's outputs do not depend on the rows beside it, and on real data most
-// rows are complete, so the decoder, about as costly as the encoder, mostly has nothing to do.
-void complete_rows(const MlpForwardPlan& decoder, const float* x, const float* raw, const float* z, size_t n,
-                   size_t F, size_t d, float scale, float* out) {
-  thread_local std::vector<uint32_t> gaps;  // rows with a missing value
-  thread_local FloatBuffer gap_z, decoded;
-  gaps.clear();
-  for (size_t r = 0; raw && r < n; ++r)
-    if (std::any_of(raw + r * F, raw + (r + 1) * F, [](float v) { return std::isnan(v); })) gaps.push_back(uint32_t(r));
+// Rows of a tile that go through a network on their own, gathered into a block.
+struct GatheredRows {
+  std::vector<uint32_t> rows;
+  FloatBuffer x, z, decoded;
+};
+GatheredRows& gathered_rows() {
+  thread_local GatheredRows g;
+  return g;
+}
+
+bool has_gap(const float* raw_row, size_t F) {
+  return std::any_of(raw_row, raw_row + F, [](float v) { return std::isnan(v); });
+}
+
+// The completed space of n rows: each scaled row (times scale), the listed rows' missing values
+// replaced by the decoder's reconstruction from their z (zg, one row of d per listed row). Only
+// rows with a missing value need listing: a row's outputs do not depend on the rows beside it,
+// and on real data most rows are complete, so the decoder, about as costly as the encoder, mostly
+// has nothing to do.
+void complete_rows(const MlpForwardPlan& decoder, const float* x, const float* raw, const std::vector<uint32_t>& rows,
+                   const float* zg, size_t n, size_t F, float scale, float* out, FloatBuffer& decoded) {
   for (size_t k = 0; k < n * F; ++k) out[k] = scale * x[k];
-  if (gaps.empty()) return;
-  float* zg = gap_z.ensure(gaps.size() * d);
-  for (size_t i = 0; i < gaps.size(); ++i) std::copy_n(z + size_t(gaps[i]) * d, d, zg + i * d);
-  float* rec = decoded.ensure(gaps.size() * F);
-  decoder.run(zg, gaps.size(), rec);
-  for (size_t i = 0; i < gaps.size(); ++i) {
-    const size_t r = gaps[i];
+  if (rows.empty() || !raw) return;
+  float* rec = decoded.ensure(rows.size() * F);
+  decoder.run(zg, rows.size(), rec);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const size_t r = rows[i];
     for (size_t f = 0; f < F; ++f)
       if (std::isnan(raw[r * F + f])) out[r * F + f] = scale * rec[i * F + f];
   }
+}
+
+// A completed-space tile without z for the caller: the encoder runs on the rows with a missing
+// value (their reconstruction needs z) and on those with a value beyond `bound` (their z might
+// not be finite, which makes them not rated); the others' outputs do not depend on z.
+void complete_rows_without_z(const RatingPlans& plans, const float* x, const float* raw, size_t n, size_t F, size_t d,
+                             float scale, float bound, float* out) {
+  GatheredRows& g = gathered_rows();
+  g.rows.clear();
+  for (size_t r = 0; r < n; ++r) {
+    const float* row = x + r * F;
+    const bool within = std::all_of(row, row + F, [bound](float v) { return std::fabs(v) <= bound; });
+    if (!within || (raw && has_gap(raw + r * F, F))) g.rows.push_back(uint32_t(r));
+  }
+  const size_t m = g.rows.size();
+  float* xg = g.x.ensure(m * F);
+  for (size_t i = 0; i < m; ++i) std::copy_n(x + size_t(g.rows[i]) * F, F, xg + i * F);
+  float* zg = g.z.ensure(m * d);
+  if (m > 0) plans.encoder->run(xg, m, zg);
+  complete_rows(*plans.decoder, x, raw, g.rows, zg, n, F, scale, out, g.decoded);
+  for (size_t i = 0; i < m; ++i)
+    if (!std::all_of(zg + i * d, zg + (i + 1) * d, [](float v) { return std::isfinite(v); }))
+      std::fill_n(out + size_t(g.rows[i]) * F, F, std::numeric_limits<float>::quiet_NaN());
 }
 
 }  // namespace
@@ -100,21 +145,61 @@ void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t 
   const size_t d = size_t(plans.encoder->outputs());
   const size_t D = pass.completed ? F : d;
   const size_t K = size_t(pass.clusters);
+  const bool skip_encoder = !z && pass.completed;
+  const float bound = skip_encoder ? cpu_network(pass.encoder).input_bound(pass.autoencoder_params, pass.latent_layer) : 0.0f;
   const auto tiles = static_cast<std::ptrdiff_t>((rows + kTileRows - 1) / kTileRows);
 #pragma omp parallel for schedule(dynamic) if (tiles > 1)
   for (std::ptrdiff_t t = 0; t < tiles; ++t) {
     const size_t first = size_t(t) * kTileRows, n = std::min(kTileRows, rows - first);
     const float* x = scaled + first * F;
-    float* zt = z + first * d;
+    const float* raw_t = raw ? raw + first * F : nullptr;
     float* st = space + first * D;
-    plans.encoder->run(x, n, zt);
-    if (!pass.completed)
-      std::copy(zt, zt + n * d, st);
-    else
-      complete_rows(*plans.decoder, x, raw ? raw + first * F : nullptr, zt, n, F, d, pass.cluster_scale, st);
+    if (skip_encoder) {
+      complete_rows_without_z(plans, x, raw_t, n, F, d, pass.cluster_scale, bound, st);
+    } else {
+      thread_local FloatBuffer own_z;  // z not wanted, in the latent space: it is the space
+      float* zt = z ? z + first * d : own_z.ensure(n * d);
+      plans.encoder->run(x, n, zt);
+      if (!pass.completed) {
+        std::copy(zt, zt + n * d, st);
+      } else {
+        GatheredRows& g = gathered_rows();
+        g.rows.clear();
+        for (size_t r = 0; raw_t && r < n; ++r)
+          if (has_gap(raw_t + r * F, F)) g.rows.push_back(uint32_t(r));
+        float* zg = g.z.ensure(g.rows.size() * d);
+        for (size_t i = 0; i < g.rows.size(); ++i) std::copy_n(zt + size_t(g.rows[i]) * d, d, zg + i * d);
+        complete_rows(*plans.decoder, x, raw_t, g.rows, zg, n, F, pass.cluster_scale, st, g.decoded);
+      }
+    }
     soft_assign(st, n, int(D), pass.centroids, int(K), pass.alpha, q + first * K);
     if (plans.head) plans.head->run(x, n, logits + first * K);
   }
+}
+
+float finite_input_bound(const MlpLayout& layout, const float* params, int stop_layer) {
+  // Every output's magnitude is at most a * B + c; the margin leaves the sums' rounding room.
+  constexpr double kLimit = 1e30;
+  double a = 1, c = 0;
+  const size_t last = stop_layer < 0 ? layout.layers.size() : size_t(stop_layer) + 1;
+  for (size_t l = 0; l < last && l < layout.layers.size(); ++l) {
+    const LayerShape& s = layout.layers[l];
+    double next_a = 0, next_c = 0;
+    for (int o = 0; o < s.out; ++o) {
+      double weights = 0;
+      for (int i = 0; i < s.in; ++i)
+        if (s.mask.empty() || s.mask[size_t(o) * s.in + i]) weights += std::fabs(double(params[s.weight_offset + size_t(o) * s.in + i]));
+      const double bias = std::fabs(double(params[s.bias_offset + o]));
+      if (!std::isfinite(weights) || !std::isfinite(bias)) return -1.0f;
+      next_a = std::max(next_a, weights * a);
+      next_c = std::max(next_c, weights * c + bias);
+    }
+    a = next_a;
+    c = next_c;
+  }
+  if (!(c < kLimit)) return -1.0f;
+  const double bound = a > 0 ? (kLimit - c) / a : std::numeric_limits<double>::infinity();
+  return float(std::min<double>(bound, std::numeric_limits<float>::max()));
 }
 
 std::string CpuBackend::describe() const { return std::string("cpu (") + isa_name(cpu_isa()) + ")"; }

@@ -4,9 +4,19 @@
 
 namespace resilinet::kernels::cpu {
 
-// The rating pass of kernels/backend.hpp, fused per tile of rows (OpenMP over tiles).
+// The rating pass of kernels/backend.hpp, fused per tile of rows (OpenMP over tiles). With z
+// nullptr in the completed space, the encoder runs only on the rows that need it (a missing
+// value, or a value beyond finite_input_bound); a row whose z is not finite gets a NaN row in
+// `space`, so that it is not rated, as it would not be with z written (mark_not_rated).
 void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t rows, float* z,
           float* space, float* q, float* logits);
+
+// A B such that every row with all |x_i| <= B gives finite outputs of the layers up to
+// stop_layer (-1: all) of these parameters, with a margin of about 10^8 below the float range for
+// the rounding of the sums. Each layer's output is at most sum_i |W_oi| |input| + |b_o| in
+// magnitude (linear or ReLU), so the outputs' bound is affine in B. Negative (no row is safe, not
+// even one of zeros) where a parameter is not finite or the biases alone could overflow.
+float finite_input_bound(const MlpLayout& layout, const float* params, int stop_layer = -1);
 
 class CpuBackend;
 // One CPU backend for code that works on host buffers by design (the host-model entry points).

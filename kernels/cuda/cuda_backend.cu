@@ -47,6 +47,18 @@ __global__ void complete_rows(const float* raw, const float* scaled, size_t n, f
   space[k] = scale * v;
 }
 
+// Where the caller did not want z: a row whose z is not finite gets a NaN row in the completed
+// space, so that it is not rated, as it would not be with z written.
+__global__ void mark_rows_without_finite_z(const float* z, size_t rows, size_t d, size_t D, float* space) {
+  const size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  for (size_t j = 0; j < d; ++j)
+    if (!isfinite(z[r * d + j])) {
+      for (size_t k = 0; k < D; ++k) space[r * D + k] = nanf("");
+      return;
+    }
+}
+
 __global__ void scale_copy(const float* from, size_t n, float* to) {
   const size_t k = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k < n) to[k] = from[k];
@@ -151,12 +163,17 @@ class CudaBackend final : public Backend {
     const DeviceMlp& encoder = device_of(*pass.encoder);
     const size_t F = size_t(encoder.layout().inputs());
     const size_t d = size_t(encoder.layout().layers[pass.latent_layer].out);
+    // z not wanted: the whole pass still runs, into scratch (the CPU's skipping is not done here).
+    const bool z_wanted = z != nullptr;
+    if (!z_wanted) z = static_cast<float*>(workspace_.get(rows * d * sizeof(float)));
     cuda::mlp_forward(encoder, pass.autoencoder_params, scaled, rows, z, stream_, pass.latent_layer);
     const int threads = 256;
     if (pass.completed) {
       cuda::mlp_forward(device_of(*pass.decoder), pass.autoencoder_params, z, rows, space, stream_);
       complete_rows<<<ceil_div(rows * F, threads), threads, 0, stream_>>>(raw, scaled, rows * F, pass.cluster_scale,
                                                                          space);
+      if (!z_wanted)
+        mark_rows_without_finite_z<<<ceil_div(rows, threads), threads, 0, stream_>>>(z, rows, d, F, space);
     } else {
       scale_copy<<<ceil_div(rows * d, threads), threads, 0, stream_>>>(z, rows * d, space);
     }

@@ -44,7 +44,8 @@ void add_rate_command(CLI::App& app) {
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
   sub->add_flag("--no-latent", args->no_latent,
                 "Leave out q and z (the soft assignment and the latent code): at national scale they are most "
-                "of the file");
+                "of the file, and in the completed clustering space the encoder then runs only for cells with a "
+                "missing value");
   sub->add_flag("--quiet,-q", args->quiet, "No progress output");
   sub->callback([args] {
     const auto backend = make_device_backend(args->device, "resilinet rate", "--device");
@@ -71,7 +72,7 @@ void add_rate_command(CLI::App& app) {
     for_each_scaled_batch(
         data, ck.config.slab_rows, &ck.model.scaler, 8192,
         [&](const Batch& b, const float* x) {
-          rate_scaled(model, b.x, x, b.rows, rated, true);
+          rate_scaled(model, b.x, x, b.rows, rated, true, !args->no_latent);
           mark_not_rated(rated, b.rows);
           writer.append(b, rated);
           rollup.add(b, rated.level.data());

@@ -172,12 +172,14 @@ size_t mark_not_rated(RatingBuffers& out, size_t rows) {
       if (!std::isfinite(v[j])) return false;
     return true;
   };
+  // z may be left out (rate_scaled's with_z): its rows then were checked through the space.
+  const bool with_z = d > 0;
   size_t marked = 0;
   for (size_t r = 0; r < rows; ++r) {
-    if (finite(out.z.data() + r * d, d) && finite(out.q.data() + r * K, K) &&
+    if ((!with_z || finite(out.z.data() + r * d, d)) && finite(out.q.data() + r * K, K) &&
         finite(out.logits.data() + r * K, K) && finite(out.space.data() + r * S, S))
       continue;
-    std::fill_n(out.z.data() + r * d, d, 0.0f);
+    if (with_z) std::fill_n(out.z.data() + r * d, d, 0.0f);
     std::fill_n(out.q.data() + r * K, K, 0.0f);
     std::fill_n(out.logits.data() + r * K, K, 0.0f);
     std::fill_n(out.space.data() + r * S, S, 0.0f);
@@ -188,17 +190,18 @@ size_t mark_not_rated(RatingBuffers& out, size_t rows) {
 }
 
 void rate_scaled(const ModelOnBackend& on, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
-                 bool with_classifier) {
+                 bool with_classifier, bool with_z) {
   const Model& model = on.model();
   with_classifier = with_classifier && on.has_classifier();
   size_outputs(model, rows, out, with_classifier);
+  if (!with_z) out.z.clear();
   kernels::Backend& b = on.backend();
   kernels::RatingPass pass = on.pass();
   if (!with_classifier) pass.head = nullptr;
   const size_t F = size_t(model.features());
   kernels::Staged<float> raw_in(b), scaled_in(b);
   kernels::Landing<float> z(b), space(b), q(b), logits(b);
-  b.rate(pass, raw_in.put(raw, rows * F), scaled_in.put(scaled, rows * F), rows, z.at(out.z.data(), out.z.size()),
+  b.rate(pass, raw_in.put(raw, rows * F), scaled_in.put(scaled, rows * F), rows, with_z ? z.at(out.z.data(), out.z.size()) : nullptr,
          space.at(out.space.data(), out.space.size()), q.at(out.q.data(), out.q.size()),
          with_classifier ? logits.at(out.logits.data(), out.logits.size()) : nullptr);
   z.get(), space.get(), q.get(), logits.get();

@@ -78,8 +78,11 @@ class ModelOnBackend {
 };
 
 // Encodes, soft-assigns and classifies scaled rows on the model's backend (rows are on the host).
+// Without z (with_z false) out.z is left empty, and the CPU skips the encoder where nothing else
+// needs it (completed space: rows without a missing value); the other outputs, and which rows
+// mark_not_rated marks, are the same.
 void rate_scaled(const ModelOnBackend& model, const float* raw, const float* scaled, size_t rows, RatingBuffers& out,
-                 bool with_classifier = true);
+                 bool with_classifier = true, bool with_z = true);
 
 // Encodes, soft-assigns and classifies scaled rows on the CPU. raw holds the same rows unscaled, NaN where a
 // value is missing (the completed space fills those in); nullptr: every value observed. The
