@@ -113,6 +113,18 @@ void complete_rows(const MlpForwardPlan& decoder, const float* x, const float* r
   }
 }
 
+// A completed-space tile whose z [n x d] the encoder has written: the rows with a gap are decoded.
+void complete_rows_with_z(const RatingPlans& plans, const float* x, const float* raw, const float* z, size_t n,
+                          size_t F, size_t d, float scale, float* out) {
+  GatheredRows& g = gathered_rows();
+  g.rows.clear();
+  for (size_t r = 0; raw && r < n; ++r)
+    if (has_gap(raw + r * F, F)) g.rows.push_back(uint32_t(r));
+  float* zg = g.z.ensure(g.rows.size() * d);
+  for (size_t i = 0; i < g.rows.size(); ++i) std::copy_n(z + size_t(g.rows[i]) * d, d, zg + i * d);
+  complete_rows(*plans.decoder, x, raw, g.rows, zg, n, F, scale, out, g.decoded);
+}
+
 // A completed-space tile without z for the caller: the encoder runs on the rows with a missing
 // value (their reconstruction needs z) and on those with a value beyond `bound` (their z might
 // not be finite, which makes them not rated); the others' outputs do not depend on z.
@@ -160,17 +172,10 @@ void rate(const RatingPass& pass, const float* raw, const float* scaled, size_t 
       thread_local FloatBuffer own_z;  // z not wanted, in the latent space: it is the space
       float* zt = z ? z + first * d : own_z.ensure(n * d);
       plans.encoder->run(x, n, zt);
-      if (!pass.completed) {
+      if (pass.completed)
+        complete_rows_with_z(plans, x, raw_t, zt, n, F, d, pass.cluster_scale, st);
+      else
         std::copy(zt, zt + n * d, st);
-      } else {
-        GatheredRows& g = gathered_rows();
-        g.rows.clear();
-        for (size_t r = 0; raw_t && r < n; ++r)
-          if (has_gap(raw_t + r * F, F)) g.rows.push_back(uint32_t(r));
-        float* zg = g.z.ensure(g.rows.size() * d);
-        for (size_t i = 0; i < g.rows.size(); ++i) std::copy_n(zt + size_t(g.rows[i]) * d, d, zg + i * d);
-        complete_rows(*plans.decoder, x, raw_t, g.rows, zg, n, F, pass.cluster_scale, st, g.decoded);
-      }
     }
     soft_assign(st, n, int(D), pass.centroids, int(K), pass.alpha, q + first * K);
     if (plans.head) plans.head->run(x, n, logits + first * K);

@@ -105,8 +105,8 @@ kernels::RatingPass rating_pass(const Model& model, const PreparedNets& nets, co
   return p;
 }
 
-void size_outputs(const Model& model, size_t rows, RatingBuffers& out, bool with_classifier) {
-  out.z.resize(rows * model.latent_dims());
+void size_outputs(const Model& model, size_t rows, RatingBuffers& out, bool with_classifier, bool with_z = true) {
+  out.z.resize(with_z ? rows * model.latent_dims() : 0);
   out.space.resize(rows * model.cluster_dims());
   out.q.resize(rows * model.clusters);
   out.cluster_level.resize(rows);
@@ -193,8 +193,7 @@ void rate_scaled(const ModelOnBackend& on, const float* raw, const float* scaled
                  bool with_classifier, bool with_z) {
   const Model& model = on.model();
   with_classifier = with_classifier && on.has_classifier();
-  size_outputs(model, rows, out, with_classifier);
-  if (!with_z) out.z.clear();
+  size_outputs(model, rows, out, with_classifier, with_z);
   kernels::Backend& b = on.backend();
   kernels::RatingPass pass = on.pass();
   if (!with_classifier) pass.head = nullptr;
