@@ -32,6 +32,18 @@ size_t utf8_sequence(std::string_view s, size_t i) {
   return n;
 }
 
+// The code point of the valid sequence of n bytes at s[i].
+char32_t code_point(std::string_view s, size_t i, size_t n) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  char32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
+  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  return cp;
+}
+
+// U+FDD0..U+FDEF and the last two code points of every plane: reserved for a program's own use,
+// never text (yaml-cpp's writer replaces them).
+bool noncharacter(char32_t cp) { return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE; }
+
 }  // namespace
 
 std::string name_problem(std::string_view text, size_t max_bytes, bool free_text) {
@@ -42,6 +54,8 @@ std::string name_problem(std::string_view text, size_t max_bytes, bool free_text
     if ((c < 0x20 || c == 0x7F) && !(free_text && layout)) return fmt::format("a control character (0x{:02X}) at byte {}", c, i);
     size_t n = utf8_sequence(text, i);
     if (n == 0) return fmt::format("invalid UTF-8 at byte {}", i);
+    if (const char32_t cp = code_point(text, i, n); noncharacter(cp))
+      return fmt::format("a noncharacter (U+{:04X}) at byte {}", static_cast<unsigned>(cp), i);
     i += n;
   }
   return "";
@@ -101,8 +115,7 @@ std::string printable(std::string_view text) {
       ++i;
       continue;
     }
-    char32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
-    for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    const char32_t cp = code_point(text, i, n);
     if (invisible(cp))
       out += fmt::format("\\u{{{:04X}}}", static_cast<unsigned>(cp));
     else

@@ -104,6 +104,45 @@ TEST(Config, ResolvedYamlRoundTrips) {
   EXPECT_EQ(again.clusters.kmeans.restarts, 3);
 }
 
+// Paths of every kind of text come back unchanged from the resolved YAML, whatever style yaml-cpp
+// writes them in; what is not text (invalid UTF-8, control characters, noncharacters), which the
+// resolved YAML would not hold unchanged (a carriage return before a line break is dropped, the
+// rest replaced), is refused, naming the key.
+TEST(Config, PathsRoundTripAndNonTextIsRefused) {
+  const std::vector<std::string> paths = {
+      "a b/c*.h5",      "~",          "null",       "- x",         "#x: y",    "'q\"",   "[a, {b}]",
+      "\u00e9t\u00e9/*.h5", "a\u0085b", "a\u2028b", "\u00a0lead", "trail ", "\U0001F600.h5", "0x1f"};
+  for (const std::string& path : paths) {
+    auto c = parse_train_config("", "x");
+    c.data = c.run_dir = c.init_from.path = path;
+    const std::string yaml = resilinet::to_yaml(c);
+    auto again = parse_train_config(yaml, "resolved");
+    EXPECT_EQ(again.data, path) << yaml;
+    EXPECT_EQ(again.run_dir, path) << yaml;
+    EXPECT_EQ(again.init_from.path, path) << yaml;
+    EXPECT_EQ(resilinet::to_yaml(again), yaml);
+  }
+  // What the resolved YAML holds is what was written: the escapes were decoded once.
+  EXPECT_EQ(parse_train_config("data: \"\\u00e9\"\n", "x").data, "\xc3\xa9");
+  for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+           {"data: \"a\\rb\"\n", "data"},
+           {"data: \"a\\r\"\n", "data"},
+           {"data: \"a\\x00b\"\n", "data"},
+           {"run: {dir: \"\xff\"}\n", "run.dir"},
+           {"init_from: {path: \"a\\tb\"}\n", "init_from.path"},
+           {"data: \"[\\uFFFE\"\n", "data"},
+           {"data: \"a\\uFDD0\"\n", "data"},
+           {"run: {dir: \"\\U0010FFFF\"}\n", "run.dir"}}) {
+    const std::string msg = error_of(yaml);
+    EXPECT_NE(msg.find(key), std::string::npos) << yaml << ": " << msg;
+    EXPECT_NE(msg.find("UTF-8 text"), std::string::npos) << yaml << ": " << msg;
+  }
+  // Set without the reader (a command-line override), the path is checked as the file's is.
+  auto c = parse_train_config("", "x");
+  c.run_dir = "runs/\x01";
+  EXPECT_THROW(resilinet::validate_train_config(c), InputError);
+}
+
 TEST(Config, ShippedConfigsParse) {
   for (const char* name : {"default.yaml", "paper.yaml", "us_counties.yaml"})
     EXPECT_NO_THROW(resilinet::load_train_config(std::string(RESILINET_SOURCE_DIR) + "/configs/" + name)) << name;

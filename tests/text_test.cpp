@@ -1,5 +1,5 @@
 // Tests of the name checks (datasets/text.hpp) on the UTF-8 forms RFC 3629 allows and refuses,
-// control characters, and the length bound.
+// noncharacters, control characters, and the length bound.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -15,7 +15,8 @@ TEST(NameProblem, AcceptsUtf8OfEveryLength) {
   EXPECT_EQ(name_problem("Qu\xC3\xA9" "bec"), "");                 // 2 bytes: e acute
   EXPECT_EQ(name_problem("\xE2\x82\xAC per capita"), "");          // 3 bytes: euro sign
   EXPECT_EQ(name_problem("\xF0\x9F\x8F\xA5 hospitals"), "");       // 4 bytes: U+1F3E5
-  EXPECT_EQ(name_problem("\xF4\x8F\xBF\xBF"), "");                 // U+10FFFF, the last
+  EXPECT_EQ(name_problem("\xF4\x8F\xBF\xBD"), "");                 // U+10FFFD, the last character
+  EXPECT_EQ(name_problem("\xEF\xB7\x8F \xEF\xB7\xB0 \xEF\xBF\xBD"), "");  // U+FDCF, U+FDF0, U+FFFD
   EXPECT_EQ(name_problem(std::string(kMaxNameBytes, 'a')), "");
 }
 
@@ -27,6 +28,12 @@ TEST(NameProblem, RefusesInvalidUtf8ControlCharactersAndLength) {
   EXPECT_EQ(name_problem("\xED\xA0\x80"), "invalid UTF-8 at byte 0");     // surrogate U+D800
   EXPECT_EQ(name_problem("\xF4\x90\x80\x80"), "invalid UTF-8 at byte 0"); // above U+10FFFF
   EXPECT_EQ(name_problem("x\x80"), "invalid UTF-8 at byte 1");            // lone continuation
+  // Noncharacters: U+FDD0..U+FDEF and the last two code points of each plane.
+  EXPECT_EQ(name_problem("a\xEF\xB7\x90"), "a noncharacter (U+FDD0) at byte 1");
+  EXPECT_EQ(name_problem("\xEF\xB7\xAF"), "a noncharacter (U+FDEF) at byte 0");
+  EXPECT_EQ(name_problem("\xEF\xBF\xBE"), "a noncharacter (U+FFFE) at byte 0");
+  EXPECT_EQ(name_problem("\xF0\x9F\xBF\xBF"), "a noncharacter (U+1FFFF) at byte 0");
+  EXPECT_EQ(name_problem("\xF4\x8F\xBF\xBF"), "a noncharacter (U+10FFFF) at byte 0");
   EXPECT_EQ(name_problem(std::string("a\0b", 3)), "a control character (0x00) at byte 1");
   EXPECT_EQ(name_problem("a\nb"), "a control character (0x0A) at byte 1");
   EXPECT_EQ(name_problem("a\x7F"), "a control character (0x7F) at byte 1");

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "datasets/input_error.hpp"
+#include "datasets/text.hpp"
 #include "trainer/model/yaml_binding.hpp"
 
 namespace resilinet {
@@ -120,6 +121,10 @@ void validate_train_config(const TrainConfig& c) {
     require(v >= lo && v <= hi, c, key, fmt::format("a number in [{:g}, {:g}]", lo, hi), fmt::format("{:g}", v));
   };
   constexpr long long kMaxWidth = 8192, kMaxBatch = 1 << 22;
+  // The paths again (the reader checks them too): command-line overrides set them without it.
+  for (const auto& [path, key] : {std::pair{&c.data, "data"}, std::pair{&c.run_dir, "run.dir"},
+                                  std::pair{&c.init_from.path, "init_from.path"}})
+    check_name(c.source_file, key, *path, kMaxTextBytes);
   // The choices again: code and command-line overrides set them without the reader.
   require(c.encoder.first_layer == "grouped" || c.encoder.first_layer == "dense", c, "encoder.first_layer",
           "one of: grouped, dense", "'" + c.encoder.first_layer + "'");

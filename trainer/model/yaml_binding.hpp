@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "datasets/input_error.hpp"
+#include "datasets/text.hpp"
 #include "datasets/yaml_keys.hpp"
 
 namespace resilinet::yaml_binding {
@@ -50,6 +51,10 @@ class Reader {
     } catch (const YAML::Exception&) {
       throw InputError(file_, qualified(key), type_name<T>(), describe(v));
     }
+    // Strings are paths and names: a control character, invalid UTF-8 or a noncharacter is no
+    // usable path (a NUL cuts one short), and the Writer could not write it back unchanged
+    // (yaml-cpp drops a carriage return before a line break and replaces what is not text).
+    if constexpr (std::is_same_v<T, std::string>) check_name(file_, qualified(key), value, kMaxTextBytes);
   }
 
   void choice(const char* key, std::string& value, const std::vector<std::string>& choices) {
