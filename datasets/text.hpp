@@ -1,7 +1,8 @@
 // Names and labels read from users' files (feature, system, unit and region names) end up in
 // JSON, CSV, GeoJSON and HDF5 outputs. They must be valid UTF-8 (the JSON writer refuses anything
 // else) without noncharacters (U+FFFE and the like), free of control characters (a NUL cuts an
-// HDF5 string short, a newline breaks a CSV row) and bounded. Every reader checks them here, so no output can be broken by one.
+// HDF5 string short, a newline breaks a CSV row) and bounded. Every reader checks them here, so
+// no output can be broken by one.
 #pragma once
 #include <cstddef>
 #include <string>
