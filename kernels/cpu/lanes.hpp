@@ -94,20 +94,45 @@ template <class T, int RB>
   using V = typename T::V;
   typedef int32_t I __attribute__((vector_size(sizeof(V))));
   constexpr int L = T::kLanes;
-  std::fill_n(words, (k + 63) / 64, uint64_t(0));
-  int i = 0;
-  for (; i + L <= k; i += L) {
-    I any = I(load<V>(a + i));
+  // Each word is built in a register and stored once: OR-ing into memory per L columns made a
+  // chain of store-to-load forwards that cost as much as the compares.
+  for (int w = 0; w * 64 < k; ++w) {
+    const int end = std::min(k, w * 64 + 64);
+    uint64_t bits = 0;
+    int i = w * 64;
+    for (; i + L <= end; i += L) {
+      I any = I(load<V>(a + i));
 #pragma GCC unroll 16
-    for (int r = 1; r < RB; ++r) any |= I(load<V>(a + r * lda + i));
-    words[i / 64] |= uint64_t(sign_bits(V(any != I{}))) << (i % 64);
-  }
-  for (; i < k; ++i) {
-    bool any = false;
-    for (int r = 0; r < RB; ++r) any |= a[r * lda + i] != 0.0f;
-    words[i / 64] |= uint64_t(any) << (i % 64);
+      for (int r = 1; r < RB; ++r) any |= I(load<V>(a + r * lda + i));
+      bits |= uint64_t(sign_bits(V(any != I{}))) << (i % 64);
+    }
+    for (; i < end; ++i) {
+      bool any = false;
+      for (int r = 0; r < RB; ++r) any |= a[r * lda + i] != 0.0f;
+      bits |= uint64_t(any) << (i % 64);
+    }
+    words[w] = bits;
   }
 }
+
+// The nonzero_columns bits of each block of rows of one matrix A (at most MaxRows rows), made by
+// the first panel of the product that reaches a block and read by the panels after it: a layer
+// of 128 outputs in 8-lane vectors has six panels, and making the bits in each cost about a tenth
+// of the product. clear() before each new A.
+template <int MaxRows>
+struct ZeroColumnBlocks {
+  int block_rows[MaxRows];  // per first row of a block: the rows its bits were made for, 0 if none
+  uint64_t words[MaxRows][kMaxZeroColumns / 64];
+  void clear() { std::fill_n(block_rows, MaxRows, 0); }
+  template <class T, int RB>
+  [[gnu::always_inline]] const uint64_t* of_block(const float* a, ptrdiff_t lda, int k, int m0) {
+    if (block_rows[m0] != RB) {
+      nonzero_columns<T, RB>(a, lda, k, words[m0]);
+      block_rows[m0] = RB;
+    }
+    return words[m0];
+  }
+};
 
 #pragma GCC diagnostic pop
 

@@ -34,6 +34,7 @@ namespace {
 // vector), so no inner loop has a remainder.
 constexpr int kPad = 8;
 constexpr int kRows = int(kTileRows);
+using ZeroColumns = ZeroColumnBlocks<kRows>;
 // Per-tile gradient slots of one round stay below this, whatever the batch size.
 constexpr size_t kRoundBytes = size_t(16) << 20;
 constexpr size_t kFoldChunk = 256;  // floats per work item when summing the slots
@@ -177,7 +178,7 @@ struct Gemm {
 
 // One register block: RB rows x NB vectors of C, accumulated over all of k.
 template <class T, int RB, int NB>
-[[gnu::always_inline]] inline void gemm_block(const Gemm& g, int m0, int n0) {
+[[gnu::always_inline]] inline void gemm_block(const Gemm& g, int m0, int n0, ZeroColumns& zero) {
   using V = typename T::V;
   constexpr int L = T::kLanes;
   // The unroll pragmas keep acc in registers: GCC does not fully unroll 24 iterations by itself.
@@ -191,8 +192,7 @@ template <class T, int RB, int NB>
   const float* a = g.a + m0 * g.a_row;
   const float* b = g.b + n0;
   if (g.skip_zero_a) {
-    uint64_t words[kMaxZeroColumns / 64];
-    nonzero_columns<T, RB>(a, g.a_row, g.k, words);
+    const uint64_t* words = zero.of_block<T, RB>(a, g.a_row, g.k, m0);
     for (int w = 0; w < (g.k + 63) / 64; ++w)
       for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
         const int k = w * 64 + std::countr_zero(bits);
@@ -215,28 +215,30 @@ template <class T, int RB, int NB>
 
 // All rows of one panel of NB vectors: blocks of RB rows, then the remainder in halving blocks.
 template <class T, int RB, int NB>
-[[gnu::always_inline]] inline void gemm_panel(const Gemm& g, int n0, int m0) {
-  for (; m0 + RB <= g.m; m0 += RB) gemm_block<T, RB, NB>(g, m0, n0);
+[[gnu::always_inline]] inline void gemm_panel(const Gemm& g, int n0, int m0, ZeroColumns& zero) {
+  for (; m0 + RB <= g.m; m0 += RB) gemm_block<T, RB, NB>(g, m0, n0, zero);
   if constexpr (RB > 1)
-    if (m0 < g.m) gemm_panel<T, RB / 2, NB>(g, n0, m0);
+    if (m0 < g.m) gemm_panel<T, RB / 2, NB>(g, n0, m0, zero);
 }
 
 template <class T>
 [[gnu::always_inline]] inline void gemm(const Gemm& g) {
   constexpr int L = T::kLanes;
+  ZeroColumns zero;  // the panels below share each block's bits
+  if (g.skip_zero_a) zero.clear();
   int n0 = 0;
   int vectors = g.n / L;
   while (vectors > 0) {
     if (vectors == 2 || vectors == 4) {
-      gemm_panel<T, T::block_rows(2), 2>(g, n0, 0);
+      gemm_panel<T, T::block_rows(2), 2>(g, n0, 0, zero);
       n0 += 2 * L;
       vectors -= 2;
     } else if (vectors == 1) {
-      gemm_panel<T, T::block_rows(1), 1>(g, n0, 0);
+      gemm_panel<T, T::block_rows(1), 1>(g, n0, 0, zero);
       n0 += L;
       vectors -= 1;
     } else {
-      gemm_panel<T, T::block_rows(3), 3>(g, n0, 0);
+      gemm_panel<T, T::block_rows(3), 3>(g, n0, 0, zero);
       n0 += 3 * L;
       vectors -= 3;
     }

@@ -193,6 +193,8 @@ void pack_forward(const MlpLayout& layout, const float* params, int last_layer, 
   net.weights = w;
 }
 
+using ZeroColumns = ZeroColumnBlocks<kRows>;
+
 // One panel's product on m rows: C = act(bias + sum over the panel's inputs of A(:, i) W^T(i, :)),
 // in input order, so every output is the same sum of products as in the dense form.
 struct PanelProduct {
@@ -206,7 +208,8 @@ struct PanelProduct {
   int k = 0;
   const float* bias = nullptr;  // at the panel's first column
   bool relu = false;
-  bool skip_zero_inputs = false;  // inputs are 0..k-1; a block skips those zero in all its rows
+  ZeroColumns* zero_columns = nullptr;  // set where the inputs are 0..k-1 and a block of rows
+                                        // skips those that are zero in all of its rows
 };
 
 // RB rows x NB vectors of C in registers, accumulated over the panel's inputs.
@@ -223,9 +226,8 @@ template <class T, int RB, int NB>
     for (int r = 0; r < RB; ++r) acc[r][j] = init;
   }
   const float* a = g.a + m0 * g.lda;
-  if (g.skip_zero_inputs) {
-    uint64_t words[kMaxZeroColumns / 64];
-    nonzero_columns<T, RB>(a, g.lda, g.k, words);
+  if (g.zero_columns) {
+    const uint64_t* words = g.zero_columns->of_block<T, RB>(a, g.lda, g.k, m0);
     for (int w = 0; w < (g.k + 63) / 64; ++w)
       for (uint64_t bits = words[w]; bits; bits &= bits - 1) {
         const int i = w * 64 + std::countr_zero(bits);
@@ -276,8 +278,10 @@ template <class T>
   const float* a = x;
   ptrdiff_t lda = net.inputs;
   const size_t last = net.layers.size() - 1;
+  ZeroColumns zero_columns;
   for (size_t l = 0; l <= last; ++l) {
     const ForwardLayer& f = net.layers[l];
+    if (f.skip_zero_inputs) zero_columns.clear();
     const bool in_place = l == last && f.out == f.out_pad;
     float* c = in_place ? y : ws + (l % 2) * size_t(kRows) * net.max_pad;
     const ptrdiff_t ldc = in_place ? f.out : f.out_pad;
@@ -293,7 +297,7 @@ template <class T>
       g.k = p.k;
       g.bias = net.weights + f.bias + p.n0;
       g.relu = f.relu;
-      g.skip_zero_inputs = f.skip_zero_inputs;
+      g.zero_columns = f.skip_zero_inputs ? &zero_columns : nullptr;
       panel_product<T>(p, g);
     }
     a = c;
