@@ -65,10 +65,11 @@ void check_name(const std::string& file, const std::string& field, std::string_v
                 size_t max_bytes) {
   std::string problem = name_problem(text, max_bytes);
   if (!problem.empty())
-    throw InputError(file, field,
-                     fmt::format("UTF-8 text of at most {} bytes without control characters",
-                                 max_bytes),
-                     problem);
+    throw InputError(
+        file, field,
+        fmt::format("UTF-8 text of at most {} bytes without control characters or noncharacters",
+                    max_bytes),
+        problem);
 }
 
 void check_free_text(const std::string& file, const std::string& field, std::string_view text) {

@@ -50,7 +50,7 @@ TEST(CheckName, ThrowsInputErrorNamingFileAndField) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()),
               "shard.h5: region_names[2]: expected UTF-8 text of at most 1024 bytes without "
-              "control characters, found invalid UTF-8 at byte 2");
+              "control characters or noncharacters, found invalid UTF-8 at byte 2");
   }
 }
 
