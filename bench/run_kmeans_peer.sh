@@ -13,6 +13,9 @@ python=/usr/bin/python3  # Debian's python with numpy and scikit-learn
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+source "$here/peer_blas.sh"
+peer_blas_check
+export OPENBLAS_NUM_THREADS=2
 export OMP_NUM_THREADS=2  # both sides: scikit-learn's Lloyd loop and ours are OpenMP
 echo "machine: $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores"
 "$python" "$here/peer_sklearn_kmeans.py" make-data --out "$work/x.npy" --rows "$rows" --dims 8 --centers 5

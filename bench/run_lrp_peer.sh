@@ -15,7 +15,9 @@ python=/usr/bin/python3  # Debian's python with numpy and torch
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-export OMP_NUM_THREADS=2
+source "$here/peer_blas.sh"
+peer_blas_check
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
 echo "machine: $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores"
 "$python" "$here/peer_torch_lrp.py" make-data --dir "$work" --rows "$rows"
 "$build/bench/lrp_bench" --dir "$work" --threads 2 --repeats "$repeats" \
@@ -24,7 +26,7 @@ echo "machine: $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) cores"
   --check "$work/relevance.f32" > "$work/torch.json"
 "$python" "$here/peer_torch_lrp.py" compare "$work/torch.json" "$work/resilinet.json"
 
-export OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 "$build/bench/lrp_bench" --dir "$work" --threads 1 --repeats "$repeats" > "$work/resilinet1.json"
 "$python" "$here/peer_torch_lrp.py" run --dir "$work" --threads 1 --repeats "$repeats" \
   > "$work/torch1.json"

@@ -16,6 +16,10 @@ if [[ ! -x "$bench" ]]; then
   exit 2
 fi
 
+source "$source_dir/bench/peer_blas.sh"
+peer_blas_check
+export OPENBLAS_NUM_THREADS=$threads
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

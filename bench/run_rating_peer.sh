@@ -33,7 +33,9 @@ model_args=()
 if [[ -n "${CHECKPOINT:-}" ]]; then model_args=(--checkpoint "$CHECKPOINT" --data "${DATA:?DATA goes with CHECKPOINT}"); fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=$threads
+source "$here/peer_blas.sh"
+peer_blas_check
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'); $(uname -sm)"
 echo "commit: $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown) (plus working tree); date: $(date -u +%Y-%m-%dT%H:%MZ)"
